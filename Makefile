@@ -1,0 +1,43 @@
+# The two commands a user needs: `make demo` and `make test`. Both create .venv on first use.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test test-fast lint format bench lab dashboard clean install
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[all]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/rebatelab demo --data data/sample --programs data/sample/programs.yaml --out out/demo
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -n 2 --nbval-lax notebooks tests
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -x -q tests -m "not slow and not browser"
+
+lint: $(STAMP)
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
+
+dashboard: $(STAMP)
+	$(BIN)/voila --no-browser --Voila.ip=127.0.0.1 notebooks/01_program_design.ipynb notebooks/02_opportunity_review.ipynb notebooks/03_liability_forecast.ipynb
+
+clean:
+	rm -rf $(VENV) out .pytest_cache
