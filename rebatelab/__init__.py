@@ -1,0 +1,37 @@
+"""rebatelab: B2B rebate analytics.
+
+The public API in one place: load a data folder and a program file, accrue, reconcile.
+"""
+
+from .accrual import accrue, evaluate, schedule
+from .errors import (
+    DataValidationError,
+    LedgerError,
+    ParameterError,
+    ProgramFileError,
+    RebateLabError,
+)
+from .io import RebateData, load_data
+from .programs import Program, ProgramSet, load_programs
+from .reduce import daily_sums, exclusions, members, period_sums, reconcile
+from .tiers import (
+    apply_cap,
+    earned,
+    earned_at_next,
+    gap_to_next,
+    next_threshold,
+    payable,
+    tier_rate,
+    tier_reached,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "accrue", "evaluate", "schedule",
+    "RebateLabError", "DataValidationError", "ProgramFileError", "ParameterError", "LedgerError",
+    "RebateData", "load_data", "Program", "ProgramSet", "load_programs",
+    "daily_sums", "exclusions", "members", "period_sums", "reconcile",
+    "apply_cap", "earned", "earned_at_next", "gap_to_next", "next_threshold", "payable",
+    "tier_rate", "tier_reached",
+]  # fmt: skip

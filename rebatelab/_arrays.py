@@ -43,7 +43,9 @@ def round_cents(x):
     return restore_type(out, x)
 
 
-def largest_remainder(total_cents: np.ndarray, weights: np.ndarray, groups: np.ndarray) -> np.ndarray:
+def largest_remainder(
+    total_cents: np.ndarray, weights: np.ndarray, groups: np.ndarray
+) -> np.ndarray:
     """Split each group's total (integer cents) pro rata to weights, shares summing exactly.
 
     Parameters
@@ -73,7 +75,9 @@ def largest_remainder(total_cents: np.ndarray, weights: np.ndarray, groups: np.n
     exact = total_cents * frac
     sign = np.where(total_cents < 0, -1, 1)
     base = sign * np.floor(np.abs(exact)).astype(np.int64)
-    short = total_cents - np.bincount(groups, weights=base, minlength=n_groups).round().astype(
+    group_total = np.zeros(n_groups, dtype=np.int64)
+    group_total[groups] = total_cents
+    short = group_total - np.bincount(groups, weights=base, minlength=n_groups).round().astype(
         np.int64
     )
     remainder = np.abs(exact) - np.abs(base)

@@ -175,7 +175,7 @@ def _earned(b, t, r, a, incremental, base):
 
 
 def earned(basis, *, thresholds, rates, amounts=None, method="retroactive", rebate_base=None):
-    """Rebate earned for a basis, before cap and minimum payout [currency].
+    r"""Rebate earned for a basis, before cap and minimum payout [currency].
 
     Parameters
     ----------
@@ -202,7 +202,7 @@ def earned(basis, *, thresholds, rates, amounts=None, method="retroactive", reba
     Notes
     -----
     Retroactive: :math:`e = r_k B + A_k` with :math:`k` the tier reached.
-    Incremental: :math:`e = \\sum_i r_i (\\min(B, t_{i+1}) - t_i)^+`.
+    Incremental: :math:`e = \sum_i r_i (\min(B, t_{i+1}) - t_i)^+`.
 
     Examples
     --------
@@ -237,8 +237,9 @@ def earned_at_next(
     at = b + gap
     base = None if rebate_base is None else as_float_array(rebate_base) + gap
     out = as_float_array(
-        earned(at, thresholds=thresholds, rates=rates, amounts=amounts, method=method,
-               rebate_base=base)
+        earned(
+            at, thresholds=thresholds, rates=rates, amounts=amounts, method=method, rebate_base=base
+        )
     )
     return _back(np.where(np.isnan(gap), np.nan, out), basis, scalar, "earned_at_next")
 

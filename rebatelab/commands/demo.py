@@ -1,0 +1,61 @@
+"""Run the main job on a data folder and print a readable summary.
+
+Accrues every program as of the last transaction date (or --as-of), writes the accrual and
+the exclusions to --out, and prints programs, customers per tier, earned amounts and the
+customers nearest to their next tier.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from ..accrual import accrue
+from ..io import load_data
+from ..programs import load_programs
+from ..reduce import exclusions, reconcile
+from ..summary import nearest_to_next_tier, program_summary
+from ._common import add_data_arguments, parse_date, programs_path, write_table
+
+NAME = "demo"
+HELP = "accrue the sample (or any data folder) and print a readable summary"
+
+
+def add_arguments(parser) -> None:
+    add_data_arguments(parser, as_of=False)
+    parser.add_argument("--as-of", default=None, help="as-of date (default: last transaction)")
+    parser.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder")
+
+
+def run(args) -> int:
+    data = load_data(args.data)
+    programs = load_programs(programs_path(args))
+    as_of = parse_date(args.as_of) if args.as_of else data.date_range[1].date()
+    acc = accrue(data, programs, as_of)
+    exc = exclusions(data, programs, as_of=as_of)
+    rec = reconcile(data, programs, as_of=as_of)
+    write_table(acc, args.out / "accrual.csv")
+    write_table(exc, args.out / "exclusions.csv")
+    write_table(rec, args.out / "reconciliation.csv")
+    with pd.option_context("display.width", 160, "display.max_columns", 20):
+        print(
+            f"rebatelab demo: {data.source}, {len(data.transactions):,} lines, "
+            f"{len(data.customers):,} customers, {len(programs)} programs, as of {as_of}\n"
+        )
+        print("Programs (members per tier, basis, earned and payable to date):")
+        print(program_summary(acc).to_string(float_format=lambda v: f"{v:,.2f}"), "\n")
+        print("Customers nearest to their next tier:")
+        print(
+            nearest_to_next_tier(acc, n=10).to_string(
+                index=False, float_format=lambda v: f"{v:,.2f}"
+            ),
+            "\n",
+        )
+        counted = rec.loc[rec["reason"] == "counted", "net_amount"].sum()
+        print(
+            f"Reconciliation: {counted:,.2f} counted; every line in a program period is counted "
+            f"or listed in {args.out / 'exclusions.csv'} ({len(exc):,} line-program pairs)."
+        )
+        print(f"Wrote {args.out}/accrual.csv, exclusions.csv, reconciliation.csv")
+    return 0
