@@ -1,0 +1,109 @@
+"""The CLI end to end: the sample, output formats, and bad input (exit status 2, one message)."""
+
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from rebatelab.cli import main
+from tests.conftest import SAMPLE, make_frames, write_folder
+
+
+def run(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "rebatelab.cli", *args], capture_output=True, text=True, check=False
+    )
+
+
+@pytest.mark.parametrize("ext", ["csv", "parquet", "xlsx"])
+def test_accrue_on_sample(tmp_path, ext, capsys):
+    out = tmp_path / f"acc.{ext}"
+    exc = tmp_path / "exc.csv"
+    code = main(
+        [
+            "accrue",
+            "--data",
+            str(SAMPLE),
+            "--programs",
+            str(SAMPLE / "programs.yaml"),
+            "--as-of",
+            "2026-06-30",
+            "--out",
+            str(out),
+            "--exclusions",
+            str(exc),
+        ]
+    )
+    assert code == 0
+    reader = {"csv": pd.read_csv, "parquet": pd.read_parquet, "xlsx": pd.read_excel}[ext]
+    acc = reader(out)
+    for col in [
+        "program_id",
+        "customer_id",
+        "pool_id",
+        "basis",
+        "tier",
+        "rate",
+        "earned",
+        "payable",
+        "next_threshold",
+        "gap_to_next",
+        "earned_at_next",
+        "days_left",
+        "flags",
+    ]:
+        assert col in acc.columns
+    assert len(pd.read_csv(exc)) > 0
+    assert "rows for" in capsys.readouterr().out
+
+
+def test_demo_prints_summary(tmp_path, capsys):
+    assert main(["demo", "--data", str(SAMPLE), "--out", str(tmp_path)]) == 0
+    text = capsys.readouterr().out
+    assert "Customers nearest to their next tier" in text and "Reconciliation" in text
+    assert (tmp_path / "accrual.csv").exists()
+
+
+def test_bad_data_exit_2_and_one_message(tmp_path):
+    tx, cu, pr, en = make_frames()
+    tx.loc[2, "date"] = "not a date"
+    folder = write_folder(tmp_path / "bad", tx, cu, pr, en)
+    r = run(
+        "accrue",
+        "--data",
+        str(folder),
+        "--programs",
+        str(SAMPLE / "programs.yaml"),
+        "--as-of",
+        "2025-12-31",
+        "--out",
+        str(tmp_path / "x.csv"),
+    )
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
+    assert "transactions.csv: column 'date': 1 row(s) are not dates" in r.stderr
+    assert r.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--as-of", "2025-02-30"], "not a date (YYYY-MM-DD): '2025-02-30'"),
+        (["--as-of", "2026-06-30", "--programs", "/nonexistent.yaml"], "program file not found"),
+        (["--as-of", "2026-06-30", "--out", "x.txt"], "unknown extension '.txt'"),
+    ],
+)
+def test_bad_arguments(args, message, tmp_path):
+    base = ["accrue", "--data", str(SAMPLE), "--out", str(tmp_path / "a.csv")]
+    if "--out" in args:
+        base = base[:-2]
+    r = run(*base, *args)
+    assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
+
+
+def test_help_documents_commands():
+    r = run("--help")
+    assert r.returncode == 0 and "accrue" in r.stdout and "Exit status" in r.stdout
+    r = run("accrue", "--help")
+    assert "--exclusions" in r.stdout and "--as-of" in r.stdout

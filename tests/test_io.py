@@ -1,0 +1,134 @@
+"""Data folder validation: each error names the file, the column, the count and the values."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rebatelab import load_data
+from rebatelab.errors import DataValidationError
+from tests.conftest import make_frames, write_folder
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_loads_csv_and_parquet(tmp_path, fmt):
+    tx, cu, pr, en = make_frames()
+    tx["line_no"] = np.arange(len(tx))  # further columns are carried along
+    d = load_data(write_folder(tmp_path / fmt, tx, cu, pr, en, fmt=fmt))
+    assert len(d.transactions) == len(tx) and "line_no" in d.transactions
+    assert d.transactions["date"].dtype == "datetime64[ns]"
+    assert d.transactions["net_amount"].sum() == pytest.approx(tx["net_amount"].sum())
+    assert d.customers["customer_id"].tolist() == list("ABCDE")
+
+
+def test_ids_keep_leading_zeros(tmp_path):
+    tx, cu, pr, en = make_frames()
+    cu["customer_id"] = ["007", "B", "C", "D", "E"]
+    tx["customer_id"] = tx["customer_id"].replace({"A": "007"})
+    d = load_data(write_folder(tmp_path, tx, cu, pr))
+    assert "007" in set(d.transactions["customer_id"])
+
+
+def _broken(tmp_path, table, mutate):
+    tx, cu, pr, en = make_frames()
+    frames = {"transactions": tx, "customers": cu, "products": pr, "enrollments": en}
+    frames[table] = mutate(frames[table].copy())
+    return write_folder(
+        tmp_path,
+        frames["transactions"],
+        frames["customers"],
+        frames["products"],
+        frames["enrollments"],
+    )
+
+
+CASES = [
+    (
+        "transactions",
+        lambda d: d.drop(columns=["net_amount"]),
+        r"transactions.csv: missing required column\(s\) \['net_amount'\]",
+    ),
+    (
+        "transactions",
+        lambda d: d.assign(date=d["date"].where(d.index != 3, "2025-13-45")),
+        r"transactions.csv: column 'date': 1 row\(s\) are not dates "
+        r"\(data rows 4; values '2025-13-45'",
+    ),
+    (
+        "transactions",
+        lambda d: d.assign(
+            net_amount=d["net_amount"].astype(object).where(d.index % 5 != 0, "12,50")
+        ),
+        r"column 'net_amount': 3 row\(s\) are not numbers \(data rows 1, 6, 11; values '12,50'",
+    ),
+    (
+        "transactions",
+        lambda d: d.assign(customer_id=d["customer_id"].where(d.index != 2, "Z9")),
+        r"column 'customer_id': 1 row\(s\) reference ids not in customers .*'Z9'",
+    ),
+    (
+        "transactions",
+        lambda d: d.assign(product_id=d["product_id"].where(d.index != 0, None)),
+        r"column 'product_id': 1 row\(s\) are missing \(data rows 1",
+    ),
+    (
+        "transactions",
+        lambda d: pd.concat([d, d.iloc[[4]]]),
+        r"column '\(all columns\)': 1 row\(s\) exactly repeat an earlier line.*data rows 13.*'I4'",
+    ),
+    (
+        "customers",
+        lambda d: pd.concat([d, d.iloc[[1]]]),
+        r"customers.csv: column 'customer_id': 1 row\(s\) repeat an id .*'B'",
+    ),
+    (
+        "products",
+        lambda d: pd.concat([d, d.iloc[[0, 2]]]),
+        r"products.csv: column 'product_id': 2 row\(s\) repeat an id .*'P1', 'P3'",
+    ),
+    (
+        "enrollments",
+        lambda d: d.assign(customer_id=d["customer_id"].where(d.index != 0, "Q")),
+        r"enrollments.csv: column 'customer_id': 1 row\(s\) reference ids not in customers",
+    ),
+]
+
+
+@pytest.mark.parametrize(("table", "mutate", "message"), CASES)
+def test_validation_errors(tmp_path, table, mutate, message):
+    folder = _broken(tmp_path, table, mutate)
+    with pytest.raises(DataValidationError, match=message):
+        load_data(folder)
+
+
+def test_missing_table_and_folder(tmp_path):
+    tx, cu, pr, _ = make_frames()
+    folder = write_folder(tmp_path / "d", tx, cu, pr)
+    (folder / "products.csv").unlink()
+    with pytest.raises(DataValidationError, match=r"no products.csv or products.parquet"):
+        load_data(folder)
+    with pytest.raises(DataValidationError, match="data folder not found"):
+        load_data(tmp_path / "nowhere")
+
+
+def test_ambiguous_table(tmp_path):
+    tx, cu, pr, _ = make_frames()
+    folder = write_folder(tmp_path, tx, cu, pr)
+    cu.to_parquet(folder / "customers.parquet")
+    with pytest.raises(DataValidationError, match="table 'customers' is ambiguous"):
+        load_data(folder)
+
+
+def test_unknown_ids_can_be_kept_and_excluded(tmp_path):
+    from rebatelab import load_programs, reconcile
+    from tests.conftest import PROGRAMS_YAML
+
+    folder = _broken(
+        tmp_path,
+        "transactions",
+        lambda d: d.assign(customer_id=d["customer_id"].where(d.index != 7, "Z9")),
+    )
+    d = load_data(folder, unknown_ids="exclude")
+    rec = reconcile(d, load_programs(PROGRAMS_YAML), as_of="2025-12-31")
+    unknown = rec[rec["reason"] == "unknown_customer"]
+    assert set(unknown["program_id"]) == {"TOOLS", "POOL", "GROW", "ALL"}
+    assert (unknown["net_amount"] == 700).all()  # line I7

@@ -1,0 +1,160 @@
+"""Tier math: DOMAIN.md worked examples, boundary convention, properties, type in = type out."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rebatelab import tiers
+from rebatelab.errors import ParameterError
+
+
+# -- worked examples of ../shared/DOMAIN.md, exactly -------------------------------------------
+def test_example_1_from_zero():
+    kw = dict(thresholds=[0, 1_000], rates=[0.10, 0.25])
+    assert tiers.earned(2_000, method="incremental", **kw) == pytest.approx(350, abs=1e-9)
+    assert tiers.earned(2_000, method="retroactive", **kw) == pytest.approx(500, abs=1e-9)
+
+
+def test_example_2_nothing_below_first():
+    kw = dict(thresholds=[100_000, 200_000], rates=[0.01, 0.02])
+    assert tiers.earned(250_000, method="incremental", **kw) == pytest.approx(2_000, abs=1e-9)
+    assert tiers.earned(250_000, method="retroactive", **kw) == pytest.approx(5_000, abs=1e-9)
+    assert tiers.earned(99_999.99, **kw) == 0.0
+
+
+def test_example_3_growth_total_and_excess():
+    baseline, actual = 2_000_000.0, 2_350_000.0
+    growth_thr = np.array([0.10, 0.15, 0.20])
+    thr = baseline * (1 + growth_thr)
+    rates = [0.02, 0.03, 0.04]
+    assert tiers.tier_reached(actual, thresholds=thr) == 2  # the 3% tier
+    assert tiers.earned(actual, thresholds=thr, rates=rates) == pytest.approx(70_500, abs=1e-6)
+    excess = tiers.earned(actual, thresholds=thr, rates=rates, rebate_base=actual - baseline)
+    assert excess == pytest.approx(10_500, abs=1e-6)
+
+
+# -- the boundary convention: lower bounds are inclusive -----------------------------------------
+def test_boundary_is_inclusive():
+    thr = [100.0, 200.0]
+    assert tiers.tier_reached(100.0, thresholds=thr) == 1
+    assert tiers.tier_reached(np.nextafter(100.0, 0), thresholds=thr) == 0
+    assert tiers.tier_reached(200.0, thresholds=thr) == 2
+    assert np.isnan(tiers.next_threshold(200.0, thresholds=thr))
+    assert tiers.gap_to_next(150.0, thresholds=thr) == 50.0
+
+
+def test_nonpositive_basis_earns_nothing():
+    kw = dict(thresholds=[0, 10], rates=[0.1, 0.2])
+    for method in ("retroactive", "incremental"):
+        assert tiers.earned(-50.0, method=method, **kw) == 0.0
+        assert tiers.earned(0.0, method=method, **kw) == 0.0
+
+
+def test_lump_sum():
+    kw = dict(thresholds=[50, 100], rates=[0, 0], amounts=[100, 250])
+    assert tiers.earned([49, 50, 99, 100, 1e6], **kw).tolist() == [0, 100, 100, 250, 250]
+
+
+def test_earned_at_next_and_top_tier():
+    kw = dict(thresholds=[100_000, 200_000], rates=[0.01, 0.02])
+    assert tiers.earned_at_next(150_000, **kw) == pytest.approx(4_000)
+    assert tiers.earned_at_next(50_000, method="incremental", **kw) == pytest.approx(0)
+    assert np.isnan(tiers.earned_at_next(250_000, **kw))
+
+
+def test_cap_and_payable():
+    assert tiers.apply_cap(np.array([10.0, 500.0]), cap=300).tolist() == [10.0, 300.0]
+    assert tiers.payable(np.array([99.99, 100.0]), min_payout=100).tolist() == [0.0, 100.0]
+    assert tiers.payable(np.array([1.0]), min_payout=np.nan).tolist() == [1.0]
+
+
+def test_per_row_schedules_match_one_by_one():
+    thr = np.array([[0, 10, np.inf], [5, 20, 40]], dtype=float)
+    rates = np.array([[0.1, 0.2, 0.0], [0.01, 0.02, 0.03]])
+    basis = np.array([15.0, 45.0])
+    method = np.array(["incremental", "retroactive"])
+    out = tiers.earned(basis, thresholds=thr, rates=rates, method=method)
+    assert out[0] == pytest.approx(
+        tiers.earned(15.0, thresholds=[0, 10], rates=[0.1, 0.2], method="incremental")
+    )
+    assert out[1] == pytest.approx(45 * 0.03)
+
+
+# -- same type out as in; inputs untouched --------------------------------------------------------
+def test_types_and_inputs_not_modified():
+    kw = dict(thresholds=[0, 1_000], rates=[0.10, 0.25])
+    s = pd.Series([500.0, 2_000.0], index=["x", "y"], name="basis")
+    before = s.copy()
+    out = tiers.earned(s, **kw)
+    assert isinstance(out, pd.Series) and list(out.index) == ["x", "y"]
+    pd.testing.assert_series_equal(s, before)
+    assert isinstance(tiers.earned(np.array([500.0]), **kw), np.ndarray)
+    assert isinstance(tiers.earned(500.0, **kw), float)
+    assert isinstance(tiers.tier_reached(500.0, thresholds=[0, 1000]), int)
+    t = tiers.tier_reached(s, thresholds=[0, 1000])
+    assert t.tolist() == [1, 2] and list(t.index) == ["x", "y"]
+
+
+def test_bad_method():
+    with pytest.raises(ParameterError, match="method must be one of"):
+        tiers.earned(1.0, thresholds=[0], rates=[0.1], method="stepwise")
+
+
+# -- properties -----------------------------------------------------------------------------------
+@st.composite
+def schedules(draw):
+    k = draw(st.integers(1, 5))
+    gaps = draw(st.lists(st.floats(1, 1e5), min_size=k, max_size=k))
+    start = draw(st.sampled_from([0.0, 100.0, 5000.0]))
+    thr = start + np.concatenate([[0], np.cumsum(gaps[:-1])])
+    rates = np.sort(draw(st.lists(st.floats(0, 1), min_size=k, max_size=k)))
+    return thr, rates
+
+
+@settings(max_examples=150, deadline=None)
+@given(schedules(), st.lists(st.floats(-1e4, 1e6), min_size=2, max_size=30))
+def test_properties(sched, basis):
+    thr, rates = sched
+    b = np.sort(np.array(basis))
+    retro = tiers.earned(b, thresholds=thr, rates=rates)
+    incr = tiers.earned(b, thresholds=thr, rates=rates, method="incremental")
+    # non-decreasing in basis (rates ascending for retroactive; always for incremental)
+    assert np.all(np.diff(incr) >= -1e-9)
+    assert np.all(np.diff(retro) >= -1e-9)
+    # retroactive >= incremental when rates ascend
+    assert np.all(retro >= incr - 1e-9)
+    # nothing below the first threshold
+    assert np.all(retro[b < thr[0]] == 0) and np.all(incr[b < thr[0]] == 0)
+    # bounded by the top rate times the basis
+    assert np.all(retro <= rates[-1] * np.maximum(b, 0) + 1e-6)
+
+
+@settings(max_examples=100, deadline=None)
+@given(schedules(), st.floats(0, 1e6))
+def test_incremental_is_continuous(sched, x):
+    thr, rates = sched
+    eps = 1e-6
+    kw = dict(thresholds=thr, rates=rates, method="incremental")
+    for at in [x, *thr]:
+        lo, hi = tiers.earned(at - eps, **kw), tiers.earned(at + eps, **kw)
+        assert abs(hi - lo) <= 2 * eps * max(rates.max(), 1e-12) + 1e-9
+
+
+@settings(max_examples=100, deadline=None)
+@given(schedules(), st.lists(st.floats(0, 1e6), min_size=1, max_size=20), st.floats(0, 1e4))
+def test_cap_holds(sched, basis, cap):
+    thr, rates = sched
+    e = tiers.apply_cap(tiers.earned(np.array(basis), thresholds=thr, rates=rates), cap=cap)
+    assert np.all(e <= cap + 1e-12)
+
+
+def test_brute_force_incremental():
+    """Incremental = the integral of the marginal rate, summed dollar by dollar."""
+    thr, rates = [0, 100, 250], [0.01, 0.05, 0.10]
+    for b in [0, 1, 99, 100, 101, 249, 250, 251, 1000]:
+        brute = sum(rates[np.searchsorted(thr, d, side="right") - 1] for d in range(b))
+        assert tiers.earned(float(b), thresholds=thr, rates=rates, method="incremental") == (
+            pytest.approx(brute, abs=1e-9)
+        )
