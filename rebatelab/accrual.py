@@ -14,7 +14,7 @@ import pandas as pd
 from . import tiers
 from ._arrays import cents, largest_remainder
 from .programs import ProgramSet, load_programs
-from .reduce import period_sums
+from .reduce import _sums
 
 __all__ = ["accrue", "Schedule", "schedule", "evaluate", "ACCRUAL_COLUMNS"]
 
@@ -135,18 +135,36 @@ def evaluate(sched: Schedule, basis) -> dict[str, np.ndarray]:
     return {k: v.reshape(shape) for k, v in out.items()}
 
 
-def _baselines(data, programs: ProgramSet, mem: pd.DataFrame, as_of, basis_col) -> np.ndarray:
+def _basis_columns(programs: ProgramSet, which) -> tuple[str, ...]:
+    """The sums :func:`accrue` needs: net amounts and/or quantities."""
+    kinds = {p.basis for p in which}
+    pairs = (("net_sales", "net_amount"), ("quantity", "quantity"))
+    return tuple(c for k, c in pairs if k in kinds)
+
+
+def _baselines(
+    data, programs: ProgramSet, mem: pd.DataFrame, as_of, basis_col, *, backend, options
+) -> np.ndarray:
     growth = np.array([p.is_growth for p in programs])[mem["program_idx"].to_numpy()]
     base = np.full(len(mem), np.nan)
     if growth.any():
-        prior = period_sums(data, programs, as_of=as_of, shift_years=1)
+        columns = _basis_columns(programs, [p for p in programs if p.is_growth])
+        prior = _sums(
+            data,
+            programs,
+            as_of=as_of,
+            shift_years=1,
+            columns=columns,
+            backend=backend,
+            **options,
+        )
         measured = np.where(basis_col, prior["quantity"], prior["net_amount"])
         base = np.where(growth, measured, np.nan)
     given = mem["baseline_given"].to_numpy(dtype=float)
     return np.where(growth & ~np.isnan(given), given, base)
 
 
-def accrue(data, programs, as_of) -> pd.DataFrame:
+def accrue(data, programs, as_of, *, backend: str = "numpy", **backend_options) -> pd.DataFrame:
     """Accrual status of every program and member customer as of a date.
 
     Parameters
@@ -157,6 +175,13 @@ def accrue(data, programs, as_of) -> pd.DataFrame:
         The programs (:func:`rebatelab.load_programs`).
     as_of : date-like
         Lines dated after ``as_of`` are ignored; ``days_left`` counts from it.
+    backend : {"numpy", "duckdb", "dask"}
+        Where the lines are reduced to per (program, customer) sums (see
+        :func:`rebatelab.period_sums`): in memory (default), DuckDB SQL streaming over the
+        transactions or their Parquet files (out of core), or Dask (a cluster). The result
+        is the same to the cent.
+    **backend_options
+        Passed to the backend, e.g. ``memory_limit="2GB"`` (DuckDB) or ``client=`` (Dask).
 
     Returns
     -------
@@ -191,21 +216,33 @@ def accrue(data, programs, as_of) -> pd.DataFrame:
     """
     programs = load_programs(programs)
     as_of = pd.Timestamp(as_of).normalize()
-    sums = period_sums(data, programs, as_of=as_of)
+    sums = _sums(
+        data,
+        programs,
+        as_of=as_of,
+        shift_years=0,
+        columns=_basis_columns(programs, programs),
+        backend=backend,
+        **backend_options,
+    )
     plist = list(programs)
     pidx = sums["program_idx"].to_numpy()
     is_qty = np.array([p.basis == "quantity" for p in plist], dtype=bool)[pidx]
     basis = np.where(is_qty, sums["quantity"], sums["net_amount"])
-    baseline = _baselines(data, programs, sums, as_of, is_qty)
+    baseline = _baselines(
+        data, programs, sums, as_of, is_qty, backend=backend, options=backend_options
+    )
 
     # pools: tier, cap and minimum apply to the pool's sums
     pool_code, pool_keys = pd.factorize(
         pd.MultiIndex.from_arrays([pidx, sums["pool_id"].to_numpy(dtype=object)])
     )
     n_pools = len(pool_keys)
-    pool_basis = np.bincount(pool_code, weights=basis, minlength=n_pools)
+    pool_basis = np.round(np.bincount(pool_code, weights=basis, minlength=n_pools), 6)
     has_base = ~np.isnan(baseline)
-    pool_baseline = np.bincount(pool_code[has_base], weights=baseline[has_base], minlength=n_pools)
+    pool_baseline = np.round(
+        np.bincount(pool_code[has_base], weights=baseline[has_base], minlength=n_pools), 6
+    )
     any_base = np.bincount(pool_code, weights=has_base, minlength=n_pools) > 0
     pool_baseline = np.where(any_base, pool_baseline, np.nan)
     pool_prog = np.asarray([k[0] for k in pool_keys], dtype=np.int64)

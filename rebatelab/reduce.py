@@ -112,7 +112,14 @@ def prepare_lines(data: RebateData) -> Lines:
 
 
 def _attr_mask(
-    table: pd.DataFrame, filt: dict | None, *, key: str, what: str, pid: str, any_of: bool = False
+    table: pd.DataFrame,
+    filt: dict | None,
+    *,
+    key: str,
+    what: str,
+    pid: str,
+    any_of: bool = False,
+    cache: dict | None = None,
 ) -> np.ndarray:
     """Rows of a master table matching an attribute filter (ANDed, or ORed with any_of)."""
     n = len(table)
@@ -125,14 +132,30 @@ def _attr_mask(
                 f"program {pid}: field {what}: attribute {attr!r} is not a column of the "
                 f"{key} table (columns: {list(table.columns)})"
             )
-        masks.append(table[attr].astype("string").isin(allowed).fillna(False).to_numpy())
+        codes, uniques = _attr_codes(table, attr, cache)
+        masks.append(np.append(np.isin(uniques, list(allowed)), False)[codes])
     return np.logical_or.reduce(masks) if any_of else np.logical_and.reduce(masks)
+
+
+def _attr_codes(table: pd.DataFrame, attr: str, cache: dict | None):
+    """Integer codes (-1 = missing) and distinct values of an attribute column (cached)."""
+    key = ("attr_codes", id(table), attr)
+    hit = cache.get(key) if cache is not None else None
+    if hit is not None and hit[0] is table:
+        return hit[1], hit[2]
+    codes, uniques = pd.factorize(table[attr].astype("string"))
+    uniques = np.asarray(uniques, dtype=object)
+    if cache is not None:
+        cache[key] = (table, codes, uniques)
+    return codes, uniques
 
 
 def product_eligibility(data: RebateData, program: Program) -> np.ndarray:
     """Boolean per product (plus a False slot for unknown products): eligible for the program."""
     p = data.products
-    ok = _attr_mask(p, program.products, key="products", what="products", pid=program.id)
+    ok = _attr_mask(
+        p, program.products, key="products", what="products", pid=program.id, cache=data.cache
+    )
     ok &= ~_attr_mask(
         p,
         program.exclude_products,
@@ -140,6 +163,7 @@ def product_eligibility(data: RebateData, program: Program) -> np.ndarray:
         what="exclude_products",
         pid=program.id,
         any_of=True,
+        cache=data.cache,
     )
     return np.append(ok, False)
 
@@ -147,7 +171,12 @@ def product_eligibility(data: RebateData, program: Program) -> np.ndarray:
 def customer_eligibility(data: RebateData, program: Program) -> np.ndarray:
     """Boolean per customer: passes the program's customer filter."""
     return _attr_mask(
-        data.customers, program.customers, key="customers", what="customers", pid=program.id
+        data.customers,
+        program.customers,
+        key="customers",
+        what="customers",
+        pid=program.id,
+        cache=data.cache,
     )
 
 
@@ -175,8 +204,9 @@ def members(data: RebateData, programs) -> pd.DataFrame:
     """
     programs = load_programs(programs)
     key = ("members", id(programs))
-    if key in data.cache:
-        return data.cache[key]
+    hit = data.cache.get(key)
+    if hit is not None and hit[0] is programs:
+        return hit[1]
     cu = data.customers
     cust_ids = cu["customer_id"].to_numpy(dtype=object)
     cust_index = pd.Index(cu["customer_id"])
@@ -253,7 +283,7 @@ def members(data: RebateData, programs) -> pd.DataFrame:
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     for c in ("program_id", "customer_id", "pool_id"):
         out[c] = out[c].astype("string")
-    data.cache[key] = out
+    data.cache[key] = (programs, out)
     return out
 
 
@@ -275,7 +305,24 @@ def _program_codes(lines: Lines, mem: pd.DataFrame, pi: int):
     return lookup, from_day
 
 
-def period_sums(data: RebateData, programs, *, as_of, shift_years: int = 0) -> pd.DataFrame:
+#: Largest dense (customer x product class) grid the in-memory path allocates per day segment
+#: [cells]; beyond it, sums fall back to one pass over each program's window.
+GRID_MAX_CELLS = 1 << 24
+#: Decimals the sums are rounded to, so that they do not depend on summation order.
+SUM_DECIMALS = 6
+SUM_COLUMNS = ("net_amount", "quantity", "n_lines")
+BACKENDS = ("numpy", "duckdb", "dask")
+
+
+def period_sums(
+    data: RebateData,
+    programs,
+    *,
+    as_of,
+    shift_years: int = 0,
+    backend: str = "numpy",
+    **backend_options,
+) -> pd.DataFrame:
     """Basis sums per member over each program's period up to ``as_of``.
 
     Parameters
@@ -287,38 +334,170 @@ def period_sums(data: RebateData, programs, *, as_of, shift_years: int = 0) -> p
     shift_years : int
         Measure the same dates this many years earlier (1 gives the growth baseline); the
         ``enrolled_on`` date does not apply to a shifted window.
+    backend : {"numpy", "duckdb", "dask"}
+        Where the lines are reduced: in memory (default), by DuckDB SQL streaming over the
+        transactions (in memory or Parquet files, see :mod:`rebatelab.backends.duckdb`), or
+        by Dask (:mod:`rebatelab.backends.dask`). All give the same sums.
+    **backend_options
+        Passed to the backend (e.g. ``memory_limit="1GB"`` for DuckDB, ``client=`` for Dask).
 
     Returns
     -------
     DataFrame
         :func:`members` with ``net_amount`` [currency], ``quantity`` [units] and ``n_lines``.
+        Sums are rounded to :data:`SUM_DECIMALS` decimals, so that they do not depend on the
+        order of summation (backend, partitions): a basis exactly at a threshold stays there.
+
+    Notes
+    -----
+    The in-memory path never loops over lines per program. Products are grouped into
+    classes with the same eligibility in every program, and the days into segments between
+    consecutive program start / end dates; within each segment one ``np.bincount`` gives the
+    sums per (customer, product class), and each program adds up, for its members, the
+    classes it accepts over the segments of its period. Members enrolled after their
+    program's start (``enrolled_on``) are summed over their own lines.
     """
+    return _sums(
+        data,
+        programs,
+        as_of=as_of,
+        shift_years=shift_years,
+        columns=SUM_COLUMNS,
+        backend=backend,
+        **backend_options,
+    )
+
+
+def _sums(data, programs, *, as_of, shift_years, columns, backend, **backend_options):
+    """:func:`period_sums` computing only ``columns`` (the others are 0) on the numpy path."""
+    from .errors import ParameterError
+
     programs = load_programs(programs)
+    if backend not in BACKENDS:
+        raise ParameterError(f"backend must be one of {list(BACKENDS)}, got {backend!r}")
+    if backend != "numpy":
+        if backend == "duckdb":
+            from .backends.duckdb import period_sums as run
+        else:
+            from .backends.dask import period_sums as run
+        return run(data, programs, as_of=as_of, shift_years=shift_years, **backend_options)
+    if backend_options:
+        raise ParameterError(f"the numpy backend takes no options; got {sorted(backend_options)}")
     lines = prepare_lines(data)
     mem = members(data, programs)
+    plist = list(programs)
+    windows = [_period_days(p, as_of, shift_years) for p in plist]
     m = len(mem)
-    net = np.zeros(m)
-    qty = np.zeros(m)
-    n = np.zeros(m, dtype=np.int64)
-    for pi, p in enumerate(programs):
-        first, last = _period_days(p, as_of, shift_years)
-        if last < first:
-            continue
-        w = lines.window(first, last)
-        lookup, from_day = _program_codes(lines, mem, pi)
-        who = lookup[lines.customer[w]]
-        ok = (who >= 0) & product_eligibility(data, p)[lines.product[w]]
-        if shift_years == 0:
-            ok &= lines.day[w] >= from_day[np.maximum(who, 0)]
-        who = who[ok]
-        net += np.bincount(who, weights=lines.net_amount[w][ok], minlength=m)
-        qty += np.bincount(who, weights=lines.quantity[w][ok], minlength=m)
-        n += np.bincount(who, minlength=m)
-    out = mem.copy()
-    out["net_amount"] = net
-    out["quantity"] = qty
-    out["n_lines"] = n
+    sums = {c: np.zeros(m) for c in SUM_COLUMNS}
+    pidx = mem["program_idx"].to_numpy(dtype=np.int64) if m else np.zeros(0, np.int64)
+    ccode = mem["customer_code"].to_numpy(dtype=np.int64) if m else np.zeros(0, np.int64)
+    from_day = np.full(m, np.iinfo(np.int64).min)
+    if shift_years == 0 and m:
+        eo = mem["enrolled_on"].to_numpy()
+        has = ~np.isnat(eo)
+        from_day[has] = to_day(eo[has])
+    first = np.array([w[0] for w in windows], dtype=np.int64)[pidx]
+    late = from_day > first  # enrolled after the start: summed over their own lines
+    if m:
+        elig = np.stack([product_eligibility(data, p) for p in plist])
+        cls_of_prod, cls_elig = _product_classes(elig)
+        rows = _rows_by_program(pidx, len(plist))
+        grid_rows = [r[~late[r]] for r in rows]
+        late_rows = [r[late[r]] for r in rows]
+        if _grid_is_cheaper(lines, windows, cls_elig.shape[1]):
+            _sums_by_segment(lines, windows, grid_rows, ccode, cls_of_prod, cls_elig, columns, sums)
+        else:
+            late_rows = rows
+        _sums_by_program(lines, windows, late_rows, ccode, from_day, elig, columns, sums)
+    out = mem.copy(deep=False)
+    out["net_amount"] = np.round(sums["net_amount"], SUM_DECIMALS)
+    out["quantity"] = np.round(sums["quantity"], SUM_DECIMALS)
+    out["n_lines"] = np.round(sums["n_lines"]).astype(np.int64)
     return out
+
+
+def _rows_by_program(pidx: np.ndarray, n_programs: int) -> list[np.ndarray]:
+    """Member row numbers of each program (members are grouped by program)."""
+    order = np.argsort(pidx, kind="stable")
+    cuts = np.cumsum(np.bincount(pidx, minlength=n_programs))[:-1]
+    return np.split(order, cuts)
+
+
+def _product_classes(elig: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Group products whose eligibility is the same in every program.
+
+    Parameters
+    ----------
+    elig : ndarray of bool, shape (n_programs, n_products + 1)
+
+    Returns
+    -------
+    class_of_product : ndarray of int64, shape (n_products + 1,)
+    class_eligibility : ndarray of float, shape (n_programs, n_classes)
+        1.0 where the program accepts the class.
+    """
+    packed = np.ascontiguousarray(np.packbits(elig, axis=0).T)
+    key = packed.view(np.dtype((np.void, packed.shape[1]))).ravel()
+    _, first, cls = np.unique(key, return_index=True, return_inverse=True)
+    return cls.ravel().astype(np.int64), elig[:, first].astype(float)
+
+
+def _grid_is_cheaper(lines: Lines, windows, n_classes: int) -> bool:
+    """Segment grids when they cost less than one pass over each program's window."""
+    cells = (lines.n_customers + 1) * n_classes
+    if cells > GRID_MAX_CELLS:
+        return False
+    live = [(f, la) for f, la in windows if la >= f]
+    if not live:
+        return False
+    bounds = np.unique([d for f, la in live for d in (f, la + 1)])
+    cut = np.searchsorted(lines.day, bounds)
+    per_program = sum(int(np.diff(np.searchsorted(lines.day, [f, la + 1]))[0]) for f, la in live)
+    grid = int(cut[-1] - cut[0]) * 2 + (len(bounds) - 1) * cells
+    return grid < per_program * 4
+
+
+def _sums_by_segment(lines, windows, rows, ccode, cls_of_prod, cls_elig, columns, sums):
+    """Sums per (customer, product class) in each day segment, gathered per program."""
+    n_classes = cls_elig.shape[1]
+    n_rows = lines.n_customers + 1
+    live = [(pi, f, la) for pi, (f, la) in enumerate(windows) if la >= f and len(rows[pi])]
+    if not live:
+        return
+    bounds = np.unique([d for _, f, la in live for d in (f, la + 1)])
+    cut = np.searchsorted(lines.day, bounds)
+    for s in range(len(bounds) - 1):
+        lo, hi = int(cut[s]), int(cut[s + 1])
+        active = [pi for pi, f, la in live if f <= bounds[s] and la + 1 >= bounds[s + 1]]
+        if hi == lo or not active:
+            continue
+        key = lines.customer[lo:hi] * n_classes + cls_of_prod[lines.product[lo:hi]]
+        for col in columns:
+            weights = None if col == "n_lines" else getattr(lines, col)[lo:hi]
+            grid = np.bincount(key, weights=weights, minlength=n_rows * n_classes)
+            grid = grid.reshape(n_rows, n_classes).astype(float, copy=False)
+            for pi in active:
+                r = rows[pi]
+                sums[col][r] += grid[ccode[r]] @ cls_elig[pi]
+
+
+def _sums_by_program(lines, windows, rows, ccode, from_day, elig, columns, sums):
+    """One pass over each program's window, for the given member rows only."""
+    lookup = np.full(lines.n_customers + 1, -1, dtype=np.int64)
+    for pi, (f, la) in enumerate(windows):
+        r = rows[pi]
+        if la < f or not len(r):
+            continue
+        w = lines.window(f, la)
+        lookup[ccode[r]] = r
+        who = lookup[lines.customer[w]]
+        ok = (who >= 0) & elig[pi][lines.product[w]]
+        ok &= lines.day[w] >= from_day[np.maximum(who, 0)]
+        who = who[ok]
+        for col in columns:
+            weights = None if col == "n_lines" else getattr(lines, col)[w][ok]
+            sums[col] += np.bincount(who, weights=weights, minlength=len(sums[col]))
+        lookup[ccode[r]] = -1
 
 
 def daily_sums(data: RebateData, programs, *, as_of, since=None) -> pd.DataFrame:
