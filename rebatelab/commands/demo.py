@@ -46,12 +46,10 @@ def run(args) -> int:
         print("Programs (members per tier, basis, earned and payable to date):")
         print(program_summary(acc).to_string(float_format=lambda v: f"{v:,.2f}"), "\n")
         print("Customers nearest to their next tier:")
-        print(
-            nearest_to_next_tier(acc, n=10).to_string(
-                index=False, float_format=lambda v: f"{v:,.2f}"
-            ),
-            "\n",
-        )
+        near = nearest_to_next_tier(acc, n=10)
+        near["gap_share"] = (100 * near["gap_share"]).map(lambda v: f"{v:.1f}%")
+        near = near.rename(columns={"gap_share": "gap_%_of_next"})
+        print(near.to_string(index=False, float_format=lambda v: f"{v:,.2f}"), "\n")
         counted = rec.loc[rec["reason"] == "counted", "net_amount"].sum()
         print(
             f"Reconciliation: {counted:,.2f} counted; every line in a program period is counted "
