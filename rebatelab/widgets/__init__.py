@@ -1,0 +1,11 @@
+"""Interactive views for notebooks and Voila dashboards (needs ipywidgets and matplotlib).
+
+Each view is a class holding its controls as attributes and a ``refresh()`` method that
+calls the package's functions; display the object in a notebook to show it. Figures are
+rendered to PNG into ``ipywidgets.Image`` widgets (no Output widget, no pyplot).
+"""
+
+from ._base import View, figure_png, html_table, new_figure
+from .design import ProgramDesigner
+
+__all__ = ["View", "figure_png", "html_table", "new_figure", "ProgramDesigner"]

@@ -1,0 +1,203 @@
+"""The room every view shares: a figure rendered to PNG into an ``ipywidgets.Image``.
+
+Figures are plain :class:`matplotlib.figure.Figure` objects (never pyplot), drawn by the
+package's plot helpers, rendered to PNG bytes and placed in an ``Image`` widget. No
+``Output`` widget is used, so a view behaves the same in JupyterLab, in Voila and in tests.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+from collections.abc import Callable, Mapping
+
+import ipywidgets as w
+import pandas as pd
+
+from ..errors import RebateLabError
+
+__all__ = ["View", "new_figure", "figure_png", "html_table", "money", "ALL"]
+
+#: Resolution of the images [dots per inch].
+DPI = 90
+#: The choice that means "no filter" in a filter dropdown.
+ALL = "(all)"
+
+_CSS = """
+<style>
+.rl-table table {border-collapse: collapse; font-size: 13px;}
+.rl-table th {background: #eef2f7; text-align: left; padding: 3px 8px;}
+.rl-table td {padding: 3px 8px; border-top: 1px solid #dde3ea; vertical-align: top;}
+.rl-table td.num, .rl-table th.num {text-align: right; font-variant-numeric: tabular-nums;}
+.rl-error {color: #b00020;}
+</style>
+"""
+
+
+def new_figure(*, width: float = 9.0, height: float = 3.6, ncols: int = 1, nrows: int = 1):
+    """A pyplot-free figure with a constrained layout and its axes.
+
+    Parameters
+    ----------
+    width, height : float
+        Size [inches].
+    ncols, nrows : int
+        Grid of axes.
+
+    Returns
+    -------
+    (Figure, ndarray of Axes)
+        The axes array is always 1-D (flattened).
+    """
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    return fig, axes
+
+
+def figure_png(fig, *, dpi: int = 90) -> bytes:
+    """Render a figure to PNG bytes with the Agg canvas (no pyplot, no display).
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+    dpi : int
+        Resolution [dots per inch].
+
+    Returns
+    -------
+    bytes
+        The PNG file's content.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
+
+
+def money(value, currency: str = "") -> str:
+    """``12,345`` (or ``12,345 USD``); an en dash for a missing value."""
+    if value is None or pd.isna(value):
+        return "\u2013"
+    text = f"{value:,.0f}"
+    return f"{text} {currency}".strip()
+
+
+def html_table(
+    df: pd.DataFrame,
+    *,
+    formats: Mapping[str, Callable[[object], str]] | None = None,
+    max_rows: int = 50,
+    empty: str = "Nothing to show.",
+) -> str:
+    """A small, escaped HTML table of a DataFrame, numbers right-aligned.
+
+    Parameters
+    ----------
+    df : DataFrame
+        Shown with its columns as headers (the index is not shown).
+    formats : mapping, optional
+        Column -> function turning one value into text; other cells use ``str``.
+    max_rows : int
+        Rows shown; a last line says how many more there are.
+    empty : str
+        Text shown when ``df`` has no rows.
+    """
+    if len(df) == 0:
+        return f"<div class='rl-table'><i>{html.escape(empty)}</i></div>"
+    formats = dict(formats or {})
+    shown = df.head(max_rows)
+    numeric = {c for c in df.columns if pd.api.types.is_numeric_dtype(df[c].dtype)}
+
+    def cell(col, value, tag):
+        cls = " class='num'" if col in numeric else ""
+        text = formats[col](value) if col in formats else ("" if pd.isna(value) else str(value))
+        return f"<{tag}{cls}>{html.escape(text)}</{tag}>"
+
+    head = "".join(
+        f"<th{' class=num' if c in numeric else ''}>{html.escape(str(c))}</th>" for c in df.columns
+    )
+    body = "".join(
+        "<tr>" + "".join(cell(c, v, "td") for c, v in zip(df.columns, row, strict=True)) + "</tr>"
+        for row in shown.itertuples(index=False, name=None)
+    )
+    more = len(df) - len(shown)
+    tail = f"<div><i>{more:,} more rows not shown.</i></div>" if more > 0 else ""
+    return f"<div class='rl-table'><table><tr>{head}</tr>{body}</table>{tail}</div>"
+
+
+class View:
+    """Base of the interactive views: a layout, a status line and figures shown as PNG.
+
+    Subclasses build their controls as attributes, put them in ``self.widget`` and implement
+    :meth:`refresh`. Displaying a view in a notebook displays ``self.widget``.
+
+    Attributes
+    ----------
+    widget : ipywidgets.VBox
+        The whole view.
+    status : ipywidgets.HTML
+        One line of status (or the message of a bad input).
+    figures : dict of str -> Figure
+        The last figure drawn in each image, for tests to inspect its artists.
+    images : dict of str -> ipywidgets.Image
+        The image widgets, by name.
+    """
+
+    def __init__(self):
+        self.status = w.HTML(value="", layout=w.Layout(min_height="1.5em"))
+        self.status.add_class("rl-status")
+        self.figures: dict = {}
+        self.images: dict[str, w.Image] = {}
+        self.widget = w.VBox([])
+        self.error: str | None = None
+
+    # -- building blocks -----------------------------------------------------------------
+    def _image(self, name: str) -> w.Image:
+        img = w.Image(format="png", layout=w.Layout(max_width="100%", height="auto"))
+        img.add_class("rl-image")
+        img.add_class(f"rl-image-{name}")
+        self.images[name] = img
+        return img
+
+    def _show(self, name: str, fig) -> None:
+        """Keep ``fig`` for inspection and put its PNG in the image ``name``."""
+        self.figures[name] = fig
+        img = self.images[name]
+        img.value = figure_png(fig, dpi=DPI)
+        img.layout.width = f"{round(fig.get_figwidth() * DPI)}px"  # natural size, not stretched
+
+    @staticmethod
+    def _css() -> w.HTML:
+        return w.HTML(_CSS)
+
+    def _watch(self, *controls, handler: Callable[[], None] | None = None) -> None:
+        """Call ``handler`` (default :meth:`refresh`) whenever a control's value changes."""
+        target = handler or self.refresh
+        for c in controls:
+            c.observe(lambda _change, f=target: self._guarded(f), names="value")
+
+    def _guarded(self, fn: Callable[[], None]) -> None:
+        """Run a callback; a bad input (RebateLabError) is shown in the status, not raised."""
+        try:
+            fn()
+        except RebateLabError as exc:
+            self._fail(str(exc))
+
+    def _fail(self, message: str) -> None:
+        self.error = message
+        self.status.value = f"<span class='rl-error'>{html.escape(message)}</span>"
+
+    def _ok(self, message_html: str) -> None:
+        self.error = None
+        self.status.value = message_html
+
+    def refresh(self) -> None:  # pragma: no cover - abstract
+        """Recompute and redraw everything from the controls' values."""
+        raise NotImplementedError
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
