@@ -1,0 +1,862 @@
+"""Forecast each customer's (or pool's) end-of-period basis, tier probabilities and rebate.
+
+End-of-period basis = basis to date + spend still to come. The spend to come of a forecast
+*unit* (a customer, or a buying group for pooled programs) is modelled as
+
+``B_end = b0 + f * S``,  ``S = X_1 + ... + X_N``,
+
+where ``b0`` is the unit's basis to date, ``N`` the number of future order days, ``X_i`` their
+gross values (currency, or units for quantity programs) and ``f`` the share kept after
+returns. The distribution of ``S`` is exact (:mod:`rebatelab.compound`): tier probabilities,
+quantiles and the expected rebate are computed from it for every row at once.
+
+Methods
+-------
+``hierarchical`` (default)
+    Empirical-Bayes buy-till-you-die model fitted per program on the whole history of its
+    members (before and inside the period):
+
+    - purchase rates are gamma across units; each unit's posterior uses its repeat orders
+      *discounted* with age (weight ``exp(-age / tau)``), so that recent behaviour counts
+      more; the population shape, rate and ``tau`` are fitted by maximizing the
+      *predictive* likelihood of the counts observed in the last window of the same length
+      as the forecast horizon (a pseudo-forecast made from the history alone);
+    - dropout as in BG/NBD (beta-geometric after each purchase; ``P(alive)`` from a BG/NBD
+      fit), including dropout during the horizon;
+    - units without any order so far get a negative-binomial count fitted to how often such
+      units started buying in that calibration window;
+    - order values: Gamma-Gamma with each unit's posterior (sparse units shrink toward the
+      population); the uncertainty of the unit's mean value is kept (beta-prime sums);
+    - returns: the share of gross purchases kept, shrunk toward the population's;
+    - seasonality: when the history covers the same dates one year earlier, the horizon's
+      exposure is multiplied by last year's ratio of the order rate in the horizon to the
+      order rate over the preceding 91 days.
+
+``bgnbd``
+    The reference: BG/NBD counts and Gamma-Gamma values, fitted per program by maximum
+    likelihood, exact conditional count distribution. Units without orders get none.
+    Returns are ignored (textbook model).
+
+``run_rate``
+    The naive baseline: Poisson number of orders at the unit's order rate so far in the
+    period, exponential order values of its mean order value in the period, net of the
+    period's returns.
+
+References
+----------
+Fader, P. S., Hardie, B. G. S. and Lee, K. L. (2005a). "Counting your customers" the easy
+way: An alternative to the Pareto/NBD model. *Marketing Science* 24(2), 275-284.
+Fader, P. S., Hardie, B. G. S. and Lee, K. L. (2005b). RFM and CLV: Using iso-value curves
+for customer base analysis. *Journal of Marketing Research* 42(4), 415-430.
+West, M. and Harrison, J. (1997). *Bayesian Forecasting and Dynamic Models*, 2nd ed.,
+Springer, ch. 10 (discount factors for Poisson-gamma rates).
+Gneiting, T. and Raftery, A. E. (2007). Strictly proper scoring rules, prediction, and
+estimation. *JASA* 102(477), 359-378.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, special
+
+from . import spend_models as sm
+from . import tiers
+from .accrual import accrue, evaluate, schedule
+from .compound import (
+    CountDistribution,
+    compound_partial_mean,
+    compound_quantile,
+    compound_sf,
+    negbin_counts,
+    poisson_counts,
+)
+from .errors import DataValidationError, ParameterError
+from .programs import load_programs
+from .reduce import daily_sums, to_day
+
+__all__ = [
+    "METHODS",
+    "DEFAULT_LEVELS",
+    "SpendForecast",
+    "forecast",
+    "forecast_units",
+    "basis_quantiles",
+    "tier_probabilities",
+    "expected_settlement",
+]
+
+METHODS = ("hierarchical", "bgnbd", "run_rate")
+#: Quantile levels of the end-of-period basis carried by :func:`forecast` (``attrs``).
+DEFAULT_LEVELS = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
+_SEASON_REF_DAYS = 91
+#: Fewest units with orders a program needs to fit its own population.
+_MIN_UNITS = 10
+
+
+# --------------------------------------------------------------------------------------------
+# The distribution of the end-of-period basis of every unit
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SpendForecast:
+    """End-of-period basis distribution of forecast units: ``B = b0 + factor * S``.
+
+    Attributes
+    ----------
+    counts : CountDistribution
+        Number of future orders per unit.
+    shape : ndarray
+        Gamma shape of one order value.
+    scale, mix_shape, mix_rate : ndarray or None
+        Order-value scale [basis unit], or the Gamma(mix_shape, rate=mix_rate) law of the
+        order-value rate (see :mod:`rebatelab.compound`).
+    b0 : ndarray
+        Basis to date [basis unit].
+    factor : ndarray
+        Share of future gross purchases kept after returns [fraction].
+    method : str
+    params : dict
+        Fitted parameters per program id, for reporting.
+    """
+
+    counts: CountDistribution
+    shape: np.ndarray
+    scale: np.ndarray | None
+    mix_shape: np.ndarray | None
+    mix_rate: np.ndarray | None
+    b0: np.ndarray
+    factor: np.ndarray
+    method: str
+    params: dict = field(default_factory=dict)
+
+    @property
+    def _sev(self) -> dict:
+        return dict(
+            shape=self.shape, scale=self.scale, mix_shape=self.mix_shape, mix_rate=self.mix_rate
+        )
+
+    def _to_s(self, b):
+        """End basis values -> values of S (per row), +-inf when the factor is 0."""
+        b = np.asarray(b, dtype=float)
+        b2 = b if b.ndim == 2 else b[:, None]
+        f = self.factor[:, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            s = (b2 - self.b0[:, None]) / f
+        flat = np.where(b2 > self.b0[:, None], np.inf, -np.inf)
+        return np.where(f > 0, s, flat)
+
+    def mean(self) -> np.ndarray:
+        """Expected end-of-period basis [basis unit]."""
+        sev = self._sev
+        if sev["mix_shape"] is not None:
+            ex = self.shape * self.mix_rate / (self.mix_shape - 1)
+        else:
+            ex = self.shape * self.scale
+        return self.b0 + self.factor * self.counts.mean * ex
+
+    def sf(self, b) -> np.ndarray:
+        """``P(B_end >= b)`` per row, ``b`` of shape (n,) or (n, L)."""
+        s = self._to_s(b)
+        finite = np.isfinite(s)
+        val = compound_sf(np.where(finite, s, 1.0), self.counts, **self._sev)
+        out = np.where(finite, val, np.where(s > 0, 0.0, 1.0))
+        return out if np.ndim(b) == 2 else out[:, 0]
+
+    def partial(self, lower, upper):
+        """``P(lower <= B < upper)`` and ``E[B 1{lower <= B < upper}]`` per row, (n, L)."""
+        slo, sup = self._to_s(lower), self._to_s(upper)
+        slo, sup = np.broadcast_arrays(slo, sup)
+        p = np.clip(self._ge(slo) - self._ge(sup), 0.0, 1.0)
+        lo_c = np.where(np.isfinite(slo), slo, np.where(slo > 0, np.inf, -1.0))
+        up_c = np.where(np.isfinite(sup), sup, np.where(sup > 0, np.inf, -1.0))
+        es = compound_partial_mean(lo_c, up_c, self.counts, **self._sev)
+        eb = self.b0[:, None] * p + self.factor[:, None] * es
+        return p, eb
+
+    def _ge(self, s):
+        """``P(S >= s)`` with infinities handled, s of shape (n, L)."""
+        finite = np.isfinite(s)
+        val = compound_sf(np.where(finite, s, 1.0), self.counts, **self._sev)
+        return np.where(finite, val, np.where(s > 0, 0.0, 1.0))
+
+    def quantiles(self, levels) -> np.ndarray:
+        """End-of-period basis quantiles, shape (n, L) [basis unit]."""
+        q = compound_quantile(levels, self.counts, **self._sev)
+        return self.b0[:, None] + self.factor[:, None] * q
+
+    def truncation_bound(self) -> np.ndarray:
+        """Upper bound on the error of every probability computed here [fraction]."""
+        return self.counts.tail()
+
+
+# --------------------------------------------------------------------------------------------
+# History summaries per unit (vectorized over the (unit, day) table)
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Days:
+    """Per (unit, day) basis sums, sorted by unit then day."""
+
+    unit: np.ndarray
+    day: np.ndarray
+    value: np.ndarray
+    n_units: int
+
+
+def _summaries(d: _Days, cutoff: int) -> dict[str, np.ndarray]:
+    """Orders (days with positive basis) and returns per unit, from days <= cutoff."""
+    keep = d.day <= cutoff
+    u, day, v = d.unit[keep], d.day[keep], d.value[keep]
+    n = d.n_units
+    pos = v > 0
+    n_orders = np.bincount(u[pos], minlength=n).astype(float)
+    gross = np.bincount(u[pos], weights=v[pos], minlength=n)
+    ret = -np.bincount(u[~pos], weights=v[~pos], minlength=n)
+    first = np.full(n, cutoff, dtype=np.int64)
+    last = np.full(n, cutoff, dtype=np.int64)
+    np.minimum.at(first, u[pos], day[pos])
+    last_tmp = np.full(n, np.iinfo(np.int64).min)
+    np.maximum.at(last_tmp, u[pos], day[pos])
+    last = np.where(n_orders > 0, last_tmp, first)
+    x = np.maximum(n_orders - 1, 0)
+    T = np.where(n_orders > 0, cutoff - first + 1.0, 0.0)
+    t_x = np.where(n_orders > 0, last - first + 0.0, 0.0)
+    return dict(
+        n_orders=n_orders,
+        gross=gross,
+        returns=ret,
+        first=first,
+        last=last,
+        x=x,
+        t_x=t_x,
+        T=T,
+        order_unit=u[pos],
+        order_day=day[pos],
+        order_value=v[pos],
+    )
+
+
+def _discounted(s: dict, cutoff: int, tau: float, n: int):
+    """Discounted repeat count and exposure (weights exp(-age / tau))."""
+    u, day = s["order_unit"], s["order_day"]
+    repeat = day > s["first"][u]
+    w = np.exp(-(cutoff - day[repeat]) / tau)
+    xw = np.bincount(u[repeat], weights=w, minlength=n)
+    age = np.where(s["n_orders"] > 0, cutoff - s["first"] + 1.0, 0.0)
+    tw = tau * -np.expm1(-age / tau)
+    return xw, tw
+
+
+def _seasonal_factor(d: _Days, units, *, cutoff: int, horizon: int, first_day: int) -> float:
+    """Last year's order rate in the horizon over the rate in the 91 days before it."""
+    if horizon <= 0 or cutoff - 365 - _SEASON_REF_DAYS < first_day:
+        return 1.0
+    sel = np.isin(d.unit, units) & (d.value > 0)
+    day = d.day[sel]
+    ly = cutoff - 365
+    ahead = np.sum((day > ly) & (day <= ly + horizon)) / horizon
+    before = np.sum((day > ly - _SEASON_REF_DAYS) & (day <= ly)) / _SEASON_REF_DAYS
+    if before <= 0 or ahead <= 0:
+        return 1.0
+    return float(np.clip(ahead / before, 0.2, 5.0))
+
+
+# --------------------------------------------------------------------------------------------
+# Per-method unit models
+# --------------------------------------------------------------------------------------------
+def _fit_values(s: dict, rows: np.ndarray):
+    """Gamma-Gamma fit on the units with orders among ``rows`` (all orders count)."""
+    ok = rows[s["n_orders"][rows] >= 1]
+    if ok.size < 5:
+        return sm.GammaGammaParams(
+            1.0,
+            3.0,
+            2.0
+            * max(
+                float(np.mean(s["gross"][ok] / np.maximum(s["n_orders"][ok], 1)))
+                if ok.size
+                else 1.0,
+                1e-9,
+            ),
+        )
+    m = s["gross"][ok] / s["n_orders"][ok]
+    gg = sm.fit_gamma_gamma(s["n_orders"][ok], m)
+    if gg.q <= 2.0:  # keep a finite variance of the mean order value
+        gg = sm.GammaGammaParams(gg.p, 2.0 + 1e-6, gg.gamma * (2.0 + 1e-6) / gg.q, gg.loglik)
+    return gg
+
+
+def _fit_bgnbd(s: dict, rows: np.ndarray) -> sm.BGNBDParams | None:
+    ok = rows[s["n_orders"][rows] >= 1]
+    if ok.size < _MIN_UNITS:
+        return None
+    return sm.fit_bgnbd(s["x"][ok], s["t_x"][ok], s["T"][ok])
+
+
+def _predictive_fit(
+    cal: dict, y: np.ndarray, rows: np.ndarray, bg: sm.BGNBDParams, cutoff: int, t: float, n: int
+):
+    """Fit (r, alpha, tau) by the likelihood of the counts y seen after the cutoff."""
+    ok = rows[cal["n_orders"][rows] >= 1]
+    x, tx, T = cal["x"][ok], cal["t_x"][ok], cal["T"][ok]
+    alive = sm.bgnbd_p_alive(x, tx, T, params=bg)
+    yy = y[ok]
+
+    def nll(z):
+        r, al, tau = np.exp(np.clip(z, -12, 12))
+        xw, tw = _discounted(cal, cutoff, tau, n)
+        p = sm.dropout_pmf(
+            yy,
+            t,
+            lam_shape=r + xw[ok],
+            lam_rate=al + tw[ok],
+            drop_a=bg.a,
+            drop_b=bg.b + x,
+            alive=alive,
+        )
+        v = -np.mean(np.log(np.maximum(p, 1e-300)))
+        return v if np.isfinite(v) else 1e100
+
+    z0 = np.log([bg.r, bg.alpha, 180.0])
+    res = optimize.minimize(
+        nll, z0, method="Nelder-Mead", options={"maxiter": 600, "xatol": 1e-4, "fatol": 1e-8}
+    )
+    r, al, tau = np.exp(np.clip(res.x, -12, 12))
+    return float(r), float(al), float(tau)
+
+
+def _newcomer_fit(cal: dict, y: np.ndarray, rows: np.ndarray):
+    """Negative binomial (mean, shape) of counts after the cutoff of units with no order yet."""
+    none = rows[cal["n_orders"][rows] == 0]
+    if none.size == 0:
+        return 0.0, 1.0
+    yy = y[none]
+    m = float(yy.mean())
+    v = float(yy.var())
+    shape = m * m / (v - m) if v > m * (1 + 1e-9) else 1e6
+    return m, float(max(shape, 1e-3))
+
+
+def _concat(parts: list[tuple[np.ndarray, CountDistribution]], n: int) -> CountDistribution:
+    rows, cnt, prob = [], [], []
+    mean = np.zeros(n)
+    for idx, c in parts:
+        rows.append(idx[c.row])
+        cnt.append(c.count)
+        prob.append(c.prob)
+        mean[idx] = c.mean
+    return CountDistribution(
+        np.concatenate(rows), np.concatenate(cnt), np.concatenate(prob), n, mean
+    )
+
+
+def _unit_models(
+    d: _Days,
+    unit_prog: np.ndarray,
+    horizon: np.ndarray,
+    b0: np.ndarray,
+    period_first: np.ndarray,
+    as_of_day: int,
+    method: str,
+    prog_ids: list[str],
+    unit_qty: np.ndarray,
+    tol: float,
+) -> SpendForecast:
+    n = d.n_units
+    s = _summaries(d, as_of_day)
+    first_day = int(d.day.min()) if d.day.size else as_of_day
+    params: dict = {}
+    shape = np.ones(n)
+    scale = np.ones(n)
+    mix_q = np.full(n, 3.0)
+    mix_g = np.ones(n)
+    factor = np.ones(n)
+    parts = []
+    for pi in np.unique(unit_prog):  # loop over programs
+        rows = np.flatnonzero(unit_prog == pi)
+        h = float(horizon[rows[0]])
+        pid = prog_ids[pi]
+        if np.sum(s["n_orders"][rows] >= 1) < _MIN_UNITS:
+            # too few units to fit a population: borrow it from the programs of the same basis
+            fit_rows = np.flatnonzero(unit_qty == unit_qty[rows[0]])
+        else:
+            fit_rows = rows
+        if method == "run_rate":
+            inper = d.day >= period_first[rows[0]]
+            sub = _Days(d.unit[inper], d.day[inper], d.value[inper], n)
+            ps = _summaries(sub, as_of_day)
+            elapsed = max(as_of_day - int(period_first[rows[0]]) + 1, 1)
+            no = ps["n_orders"][rows]
+            rate = no / elapsed
+            mval = np.where(no > 0, ps["gross"][rows] / np.maximum(no, 1), 1.0)
+            scale[rows] = np.maximum(mval, 1e-9)
+            kept = ps["gross"][rows] - ps["returns"][rows]
+            factor[rows] = np.where(
+                ps["gross"][rows] > 0,
+                np.clip(kept / np.maximum(ps["gross"][rows], 1e-300), 0, 1),
+                1.0,
+            )
+            parts.append((rows, poisson_counts(rate * h, tol=tol)))
+            params[pid] = {"horizon_days": h}
+            continue
+        bg = _fit_bgnbd(s, fit_rows)
+        gg = _fit_values(s, fit_rows)
+        shape[rows] = gg.p
+        has = s["n_orders"][rows] >= 1
+        m = np.where(has, s["gross"][rows] / np.maximum(s["n_orders"][rows], 1), 0.0)
+        q, g = sm.gamma_gamma_posterior(s["n_orders"][rows], m, params=gg)
+        mix_q[rows], mix_g[rows] = q, g
+        if bg is None:
+            warnings.warn(
+                f"program {pid}: fewer than {_MIN_UNITS} units with orders in all "
+                "programs of its basis; no purchases are forecast for it",
+                stacklevel=3,
+            )
+            parts.append((rows, poisson_counts(np.zeros(rows.size), tol=tol)))
+            continue
+        if method == "bgnbd":
+            c = sm.bgnbd_counts(
+                np.where(has, h, 0.0),
+                s["x"][rows],
+                s["t_x"][rows],
+                s["T"][rows],
+                params=bg,
+                tol=tol,
+            )
+            parts.append((rows, c))
+            params[pid] = {"bgnbd": bg, "gamma_gamma": gg, "horizon_days": h}
+            continue
+        # hierarchical
+        hc = int(max(h, 7))
+        cutoff = as_of_day - hc
+        cal = _summaries(d, cutoff)
+        after = (d.day > cutoff) & (d.day <= as_of_day) & (d.value > 0)
+        y = np.bincount(d.unit[after], minlength=n).astype(float)
+        bg_cal = _fit_bgnbd(cal, fit_rows)
+        season_cal = _seasonal_factor(d, fit_rows, cutoff=cutoff, horizon=hc, first_day=first_day)
+        if bg_cal is None:
+            r_h, a_h, tau = bg.r, bg.alpha, 1e6
+        else:
+            r_h, a_h, tau = _predictive_fit(cal, y, fit_rows, bg_cal, cutoff, hc * season_cal, n)
+        m0, r0 = _newcomer_fit(cal, y, fit_rows)
+        season = _seasonal_factor(
+            d, fit_rows, cutoff=as_of_day, horizon=int(h), first_day=first_day
+        )
+        xw, tw = _discounted(s, as_of_day, tau, n)
+        t_eff = h * season
+        alive = sm.bgnbd_p_alive(s["x"][rows], s["t_x"][rows], s["T"][rows], params=bg)
+        old = rows[has]
+        new = rows[~has]
+        if old.size:
+            c_old = sm.dropout_counts(
+                np.full(old.size, t_eff),
+                lam_shape=r_h + xw[old],
+                lam_rate=a_h + tw[old],
+                drop_a=bg.a,
+                drop_b=bg.b + s["x"][old],
+                alive=alive[has],
+                tol=tol,
+            )
+            parts.append((old, c_old))
+        if new.size:
+            mean_new = np.full(new.size, m0 * (h / hc) * (season / season_cal))
+            parts.append((new, negbin_counts(mean_new, shape=r0, tol=tol)))
+        # returns: share kept, shrunk toward the program's population
+        g_all, r_all = s["gross"][rows], s["returns"][rows]
+        rho0 = float(np.clip(r_all.sum() / max(g_all.sum(), 1e-300), 0.0, 0.95))
+        prior = 5.0 * float(np.mean(m[has])) if has.any() else 1.0
+        rho = (r_all + rho0 * prior) / (g_all + prior)
+        factor[rows] = np.clip(1.0 - rho, 0.0, 1.0)
+        params[pid] = {
+            "bgnbd": bg,
+            "gamma_gamma": gg,
+            "r": r_h,
+            "alpha": a_h,
+            "tau_days": tau,
+            "season": season,
+            "newcomer_mean": m0,
+            "newcomer_shape": r0,
+            "return_share": rho0,
+            "horizon_days": h,
+        }
+    counts = _concat(parts, n)
+    if method == "run_rate":
+        return SpendForecast(counts, shape, scale, None, None, b0, factor, method, params)
+    return SpendForecast(counts, shape, None, mix_q, mix_g, b0, factor, method, params)
+
+
+# --------------------------------------------------------------------------------------------
+# Settlement: expected value over piecewise-linear segments of the earned amount
+# --------------------------------------------------------------------------------------------
+def _earned_eval(sched, b):
+    return evaluate(sched, b)["earned"]
+
+
+def _raw_coeffs(sched, lo, hi):
+    """Slope and intercept of the uncapped earned amount on [lo, hi) (one tier), (n, J)."""
+    b = np.asarray(lo, dtype=float)
+    span = np.where(np.isfinite(hi), hi - lo, np.maximum(np.abs(lo), 1.0))
+    x1 = lo + span / 3.0
+    x2 = lo + 2.0 * span / 3.0
+    e1 = _raw(sched, x1)
+    e2 = _raw(sched, x2)
+    beta = (e2 - e1) / (x2 - x1)
+    return e1 - beta * x1, beta, b
+
+
+def _raw(sched, b):
+    """Uncapped earned [currency] at bases b (n, J)."""
+    n, j = b.shape
+    reps = np.repeat
+    flat = b.reshape(-1)
+    base_line = reps(sched.baseline, j)
+    rebate_base = np.where(reps(sched.excess, j), np.maximum(flat - base_line, 0.0), flat)
+    out = tiers.earned(
+        flat,
+        thresholds=reps(sched.thresholds, j, axis=0),
+        rates=reps(sched.rates, j, axis=0),
+        amounts=reps(sched.amounts, j, axis=0),
+        method=reps(sched.method, j),
+        rebate_base=rebate_base,
+    )
+    return np.asarray(out).reshape(n, j)
+
+
+def _breakpoints(sched, b0):
+    """Sorted end-basis breakpoints >= b0 where the settlement is not linear, (n, J)."""
+    thr = sched.thresholds
+    n, k = thr.shape
+    pts = [thr, np.zeros((n, 1))]
+    # cap and minimum-payout crossings inside each tier's segment (uncapped earned is linear)
+    lo = np.concatenate([np.full((n, 1), 0.0), thr], axis=1)
+    hi = np.concatenate([thr, np.full((n, 1), np.inf)], axis=1)
+    lo_f = np.where(np.isfinite(lo), lo, np.nan)
+    valid = np.isfinite(lo_f) & (hi > lo_f)
+    lo_safe = np.where(valid, lo_f, 0.0)
+    hi_safe = np.where(valid, hi, 1.0)
+    alpha, beta, _ = _raw_coeffs(sched, lo_safe, hi_safe)
+    for level in (sched.cap, sched.min_payout):
+        if np.all(np.isnan(level)):
+            continue
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cross = (level[:, None] - alpha) / beta
+        ok = valid & np.isfinite(cross) & (cross > lo_safe) & (cross < hi_safe)
+        pts.append(np.where(ok, cross, np.inf))
+    if not np.all(np.isnan(sched.cap)) and not np.all(np.isnan(sched.min_payout)):
+        # the minimum applies to the capped amount; a cap below the minimum pays nothing
+        pass
+    allp = np.concatenate(pts, axis=1)
+    allp = np.where(allp > b0[:, None], allp, np.inf)
+    allp = np.sort(allp, axis=1)
+    return np.concatenate([b0[:, None], allp], axis=1)
+
+
+def expected_settlement(sf: SpendForecast, sched, *, payable: bool = False):
+    """Exact expected end-of-period earned amount per unit, and per tier.
+
+    Parameters
+    ----------
+    sf : SpendForecast
+    sched : rebatelab.accrual.Schedule
+        One row per unit (pool).
+    payable : bool
+        Apply the minimum payout too.
+
+    Returns
+    -------
+    expected : ndarray, shape (n,)
+        ``E[g(B_end)]`` [currency], ``g`` the capped earned (or payable) amount.
+    by_tier : ndarray, shape (n, K + 1)
+        ``E[g(B_end) 1{tier = k}]`` [currency].
+
+    Notes
+    -----
+    ``g`` is piecewise linear in the end basis between the breakpoints (tier thresholds, 0,
+    and where the cap or the minimum payout is crossed). On each piece ``[e_j, e_{j+1})``,
+    ``g = alpha_j + beta_j B`` (read off ``g`` at two interior points), so
+    ``E[g] = sum_j alpha_j P(B in piece) + beta_j E[B 1{B in piece}]``, with the exact
+    partial expectations of :func:`rebatelab.compound.compound_partial_mean`.
+    """
+    e = _breakpoints(sched, sf.b0)
+    lo, hi = e, np.concatenate([e[:, 1:], np.full((len(e), 1), np.inf)], axis=1)
+    live = np.isfinite(lo) & (hi > lo)
+    lo_s = np.where(live, lo, 0.0)
+    hi_s = np.where(live, hi, 1.0)
+    span = np.where(np.isfinite(hi_s), hi_s - lo_s, np.maximum(np.abs(lo_s), 1.0))
+    x1, x2 = lo_s + span / 3.0, lo_s + 2.0 * span / 3.0
+    key = "payable" if payable else "earned"
+    g1 = evaluate(sched, x1)[key]
+    g2 = evaluate(sched, x2)[key]
+    beta = (g2 - g1) / (x2 - x1)
+    alpha = g1 - beta * x1
+    p, eb = sf.partial(lo_s, hi_s)
+    contrib = np.where(live, alpha * p + beta * eb, 0.0)
+    tier = np.asarray(evaluate(sched, x1)["tier"])
+    k = sched.thresholds.shape[1]
+    by_tier = np.zeros((len(e), k + 1))
+    for t in range(k + 1):  # loop over tiers
+        by_tier[:, t] = np.sum(np.where(tier == t, contrib, 0.0), axis=1)
+    return contrib.sum(axis=1), by_tier
+
+
+def tier_probabilities(sf: SpendForecast, thresholds) -> np.ndarray:
+    """``P(tier = k)`` for k = 0..K of the end-of-period basis, shape (n, K + 1)."""
+    thr = np.asarray(thresholds, dtype=float)
+    ge = sf.sf(np.where(np.isfinite(thr), thr, np.inf))
+    ge = np.where(np.isfinite(thr), ge, 0.0)
+    ge = np.minimum.accumulate(ge, axis=1)  # exact values are monotone; remove rounding noise
+    full = np.concatenate([np.ones((len(thr), 1)), ge, np.zeros((len(thr), 1))], axis=1)
+    return np.clip(full[:, :-1] - full[:, 1:], 0.0, 1.0)
+
+
+# --------------------------------------------------------------------------------------------
+# Public API
+# --------------------------------------------------------------------------------------------
+def _check_inputs(data, programs, as_of, method):
+    if method not in METHODS:
+        raise ParameterError(f"method must be one of {list(METHODS)}; got {method!r}")
+    programs = load_programs(programs)
+    first, last = data.date_range
+    as_of = pd.Timestamp(as_of).normalize()
+    if pd.isna(first) or as_of < first.normalize() or as_of > last.normalize():
+        raise ParameterError(
+            f"as_of {as_of.date()} is outside the data ({first.date() if pd.notna(first) else '-'}"
+            f" .. {last.date() if pd.notna(last) else '-'}): forecasts need the history up to "
+            "as_of"
+        )
+    return programs, as_of
+
+
+def forecast_units(data, programs, as_of, *, method: str = "hierarchical", tol: float = 1e-8):
+    """The accrual and the end-of-period basis distribution of every forecast unit.
+
+    Parameters
+    ----------
+    data : RebateData
+    programs : ProgramSet or path
+    as_of : date-like
+    method : {"hierarchical", "bgnbd", "run_rate"}
+    tol : float
+        Probability mass of the order count left out per unit (error bound of every
+        probability, see :mod:`rebatelab.compound`).
+
+    Returns
+    -------
+    acc : DataFrame
+        :func:`rebatelab.accrue` output.
+    unit_of_row : ndarray of int
+        Unit (program, pool) of each accrual row.
+    sf : SpendForecast
+        One row per unit.
+    sched : rebatelab.accrual.Schedule
+        The units' tier schedules (growth thresholds multiplied out).
+    """
+    programs, as_of = _check_inputs(data, programs, as_of, method)
+    acc = accrue(data, programs, as_of)
+    plist = list(programs)
+    if len(acc) == 0:
+        raise DataValidationError("no (program, customer) rows to forecast: no members")
+    pos = {p.id: i for i, p in enumerate(plist)}
+    pidx = acc["program_id"].astype(str).map(pos).to_numpy(dtype=np.int64)
+    unit, keys = pd.factorize(
+        pd.MultiIndex.from_arrays([pidx, acc["pool_id"].astype(str).to_numpy()])
+    )
+    n_units = len(keys)
+    first_row = np.full(n_units, -1, dtype=np.int64)
+    first_row[unit[::-1]] = np.arange(len(unit))[::-1]
+    unit_prog = pidx[first_row]
+    as_of_day = to_day(as_of)
+    end_day = np.array([to_day(p.end) for p in plist])[unit_prog]
+    start_day = np.array([to_day(p.start) for p in plist])[unit_prog]
+    horizon = np.clip(end_day - np.maximum(as_of_day, start_day - 1), 0, None)
+    is_qty = np.array([p.basis == "quantity" for p in plist])
+    daily = daily_sums(data, programs, as_of=as_of)
+    mrow = daily["member"].to_numpy(dtype=np.int64)
+    val = np.where(
+        is_qty[pidx[mrow]],
+        daily["quantity"].to_numpy(dtype=float),
+        daily["net_amount"].to_numpy(dtype=float),
+    )
+    day = to_day(daily["date"].to_numpy())
+    u = unit[mrow]
+    # sum member days into unit days
+    key = u.astype(np.int64) * (as_of_day + 1 - (day.min() if day.size else 0) + 1) + (
+        day - (day.min() if day.size else 0)
+    )
+    uk, inv = np.unique(key, return_inverse=True)
+    uv = np.bincount(inv, weights=val, minlength=uk.size)
+    fu = np.zeros(uk.size, dtype=np.int64)
+    fd = np.zeros(uk.size, dtype=np.int64)
+    fu[inv] = u
+    fd[inv] = day
+    d = _Days(fu, fd, uv, n_units)
+    b0 = acc["pool_basis"].to_numpy(dtype=float)[first_row]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        sf = _unit_models(
+            d,
+            unit_prog,
+            horizon,
+            b0,
+            start_day,
+            as_of_day,
+            method,
+            [p.id for p in plist],
+            is_qty[unit_prog],
+            tol,
+        )
+    base = acc["baseline"].to_numpy(dtype=float)
+    has = ~np.isnan(base)
+    pool_base = np.bincount(unit[has], weights=base[has], minlength=n_units)
+    any_base = np.bincount(unit, weights=has, minlength=n_units) > 0
+    sched = schedule(programs, unit_prog, baseline=np.where(any_base, pool_base, np.nan))
+    return acc, unit, sf, sched
+
+
+def forecast(
+    data, programs, as_of, *, method: str = "hierarchical", levels=DEFAULT_LEVELS, tol: float = 1e-8
+) -> pd.DataFrame:
+    """Forecast the end-of-period basis, tier probabilities and rebate of every member.
+
+    Parameters
+    ----------
+    data : RebateData
+        A validated data folder (:func:`rebatelab.load_data`).
+    programs : ProgramSet, path or YAML text
+    as_of : date-like
+        History up to this day (inclusive) is used; it must lie within the data.
+    method : {"hierarchical", "bgnbd", "run_rate"}
+        The model (see the module notes); ``hierarchical`` is the default.
+    levels : sequence of float
+        Quantile levels [fraction] of the end-of-period basis carried in
+        ``result.attrs["basis_quantiles"]`` (shape (n, L)) and ``attrs["quantile_levels"]``.
+    tol : float
+        Largest probability mass of the order count left out per unit; every probability is
+        within ``tol`` of its exact value.
+
+    Returns
+    -------
+    DataFrame
+        One row per (program_id, customer_id), aligned with :func:`rebatelab.accrue`:
+
+        - ``program_id, customer_id, pool_id``;
+        - ``basis_to_date`` [basis unit]: the member's basis (as ``accrue``'s ``basis``);
+          ``pool_basis_to_date``: the pool's (equal for unpooled programs);
+        - ``projected_mean, projected_p10, projected_p50, projected_p90`` [basis unit]: the
+          **pool's** end-of-period basis (the unit tiers are measured on);
+        - ``p_next_tier`` [fraction]: P(end basis >= the next threshold above the tier
+          reached to date); NaN at the top tier;
+        - ``p_tier_0 .. p_tier_K``: P(ending in tier k), k = 0 meaning no tier;
+        - ``expected_rebate`` [currency]: E[earned at period end], cap, lump sums and growth
+          baseline applied, the member's share of the pool's amount (pro rata to basis to
+          date); ``expected_payable``: with the minimum payout too;
+        - ``most_likely_rebate`` [currency]: the expected earned amount given the most
+          likely tier (the ASC 606 most likely amount), member's share;
+        - ``most_likely_tier``, ``days_left`` [days], ``method``.
+
+    Raises
+    ------
+    ParameterError
+        An unknown method, or ``as_of`` outside the data.
+    DataValidationError
+        No member rows to forecast.
+
+    Notes
+    -----
+    Probabilities come from the exact compound distribution of the spend still to come (see
+    :mod:`rebatelab.compound`); no Monte Carlo. ``expected_rebate`` is the expectation of
+    the settlement over that distribution, not the settlement of the expected basis.
+
+    Examples
+    --------
+    >>> import rebatelab as rl  # doctest: +SKIP
+    >>> fc = rl.forecast(rl.load_data("data/sample"), "data/sample/programs.yaml",
+    ...                  as_of="2026-06-30")  # doctest: +SKIP
+    """
+    acc, unit, sf, sched = forecast_units(data, programs, as_of, method=method, tol=tol)
+    thr = sched.thresholds
+    ptier = tier_probabilities(sf, thr)
+    k = thr.shape[1]
+    nxt = tiers.next_threshold(sf.b0, thresholds=thr)
+    p_next = np.where(np.isnan(nxt), np.nan, sf.sf(np.where(np.isnan(nxt), np.inf, nxt)))
+    exp_earned, by_tier = expected_settlement(sf, sched)
+    exp_pay, _ = expected_settlement(sf, sched, payable=True)
+    mode = np.argmax(ptier, axis=1)
+    p_mode = ptier[np.arange(len(mode)), mode]
+    ml = np.where(p_mode > 0, by_tier[np.arange(len(mode)), mode] / np.maximum(p_mode, 1e-300), 0.0)
+    lv = np.asarray(levels, dtype=float)
+    allq = np.unique(np.concatenate([lv, [0.1, 0.5, 0.9]]))
+    q = sf.quantiles(allq)
+    qcol = {lev: q[:, i] for i, lev in enumerate(allq)}
+
+    member = acc["basis"].to_numpy(dtype=float)
+    w = np.maximum(member, 0.0)
+    wsum = np.bincount(unit, weights=w)
+    cnt = np.bincount(unit)
+    share = np.where(wsum[unit] > 0, w / np.where(wsum[unit] > 0, wsum[unit], 1.0), 1.0 / cnt[unit])
+    out = pd.DataFrame(
+        {
+            "program_id": acc["program_id"],
+            "customer_id": acc["customer_id"],
+            "pool_id": acc["pool_id"],
+            "basis_to_date": member,
+            "pool_basis_to_date": sf.b0[unit],
+            "projected_mean": sf.mean()[unit],
+            "projected_p10": qcol[0.1][unit],
+            "projected_p50": qcol[0.5][unit],
+            "projected_p90": qcol[0.9][unit],
+            "p_next_tier": p_next[unit],
+            "expected_rebate": exp_earned[unit] * share,
+            "expected_payable": exp_pay[unit] * share,
+            "most_likely_rebate": ml[unit] * share,
+            "most_likely_tier": mode[unit],
+            "days_left": acc["days_left"],
+        }
+    )
+    for t in range(k + 1):
+        out[f"p_tier_{t}"] = ptier[unit, t]
+    out["method"] = method
+    out["method"] = out["method"].astype("string")
+    out.attrs["basis_quantiles"] = np.column_stack([qcol[lev] for lev in lv])[unit]
+    out.attrs["quantile_levels"] = lv
+    out.attrs["truncation_bound"] = float(sf.truncation_bound().max(initial=0.0))
+    return out
+
+
+def basis_quantiles(result: pd.DataFrame, levels=None) -> np.ndarray:
+    """End-of-period pool-basis quantiles carried by a :func:`forecast` result.
+
+    Parameters
+    ----------
+    result : DataFrame
+        A :func:`forecast` result.
+    levels : sequence of float, optional
+        Levels to return; they must be among ``result.attrs["quantile_levels"]`` (pass
+        ``levels=`` to :func:`forecast` to compute others). Default: all carried levels.
+
+    Returns
+    -------
+    ndarray, shape (n, L)
+        Quantiles [basis unit]; since the earned amount is non-decreasing in the basis,
+        ``earned(quantile)`` is the rebate's quantile at the same level.
+    """
+    q = result.attrs.get("basis_quantiles")
+    have = np.asarray(result.attrs.get("quantile_levels", []), dtype=float)
+    if q is None:
+        raise ParameterError("result carries no basis quantiles (attrs lost?); re-run forecast")
+    if levels is None:
+        return np.asarray(q)
+    want = np.atleast_1d(np.asarray(levels, dtype=float))
+    idx = [
+        int(np.flatnonzero(np.isclose(have, v))[0]) if np.isclose(have, v).any() else -1
+        for v in want
+    ]
+    if min(idx) < 0:
+        raise ParameterError(f"levels {want.tolist()} not all among {have.tolist()}")
+    return np.asarray(q)[:, idx]
+
+
+def _log_odds(p):
+    return special.logit(np.clip(p, 1e-12, 1 - 1e-12))
