@@ -234,9 +234,8 @@ def accrue(data, programs, as_of, *, backend: str = "numpy", **backend_options) 
     )
 
     # pools: tier, cap and minimum apply to the pool's sums
-    pool_code, pool_keys = pd.factorize(
-        pd.MultiIndex.from_arrays([pidx, sums["pool_id"].to_numpy(dtype=object)])
-    )
+    pool_str, pool_names = pd.factorize(sums["pool_id"])
+    pool_code, pool_keys = pd.factorize(pidx.astype(np.int64) * len(pool_names) + pool_str)
     n_pools = len(pool_keys)
     pool_basis = np.round(np.bincount(pool_code, weights=basis, minlength=n_pools), 6)
     has_base = ~np.isnan(baseline)
@@ -245,7 +244,7 @@ def accrue(data, programs, as_of, *, backend: str = "numpy", **backend_options) 
     )
     any_base = np.bincount(pool_code, weights=has_base, minlength=n_pools) > 0
     pool_baseline = np.where(any_base, pool_baseline, np.nan)
-    pool_prog = np.asarray([k[0] for k in pool_keys], dtype=np.int64)
+    pool_prog = np.asarray(pool_keys, dtype=np.int64) // max(len(pool_names), 1)
     sched = schedule(programs, pool_prog, baseline=pool_baseline)
     ev = evaluate(sched, pool_basis)
 
@@ -276,9 +275,14 @@ def accrue(data, programs, as_of, *, backend: str = "numpy", **backend_options) 
         "not_started": as_of_d < start,
         "period_ended": as_of_d >= end,
     }
-    flags = np.full(len(sums), "", dtype=object)
-    for name, mask in flag_parts.items():
-        flags = np.where(mask, np.where(flags == "", name, flags + ";" + name), flags)
+    flag_code = np.zeros(len(sums), dtype=np.int64)
+    for bit, mask in enumerate(flag_parts.values()):
+        flag_code |= np.asarray(mask, dtype=np.int64) << bit
+    names = list(flag_parts)
+    flag_text = [
+        ";".join(n for b, n in enumerate(names) if code >> b & 1) for code in range(1 << len(names))
+    ]
+    flags = pd.array(flag_text, dtype="string").take(flag_code)
 
     pool_b = pool_basis[pool_code]
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -292,7 +296,7 @@ def accrue(data, programs, as_of, *, backend: str = "numpy", **backend_options) 
             "program_id": sums["program_id"],
             "customer_id": sums["customer_id"],
             "pool_id": sums["pool_id"],
-            "basis_type": np.array([p.basis for p in plist], dtype=object)[pidx],
+            "basis_type": pd.array([p.basis for p in plist], dtype="string").take(pidx),
             "basis": np.round(basis, 6),
             "baseline": baseline,
             "growth": growth,

@@ -14,6 +14,7 @@ or eligible when enrollment is automatic; a variant's customers count under the 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,23 +64,38 @@ class Lines:
 
     ``customer`` and ``product`` are codes into the customers / products tables, with
     ``n_customers`` / ``n_products`` standing for an unknown id. ``row`` maps back to the
-    transactions table's row number.
+    transactions table's row number. ``invoice`` (integer invoice codes) is computed on first
+    use: accrual does not need it.
     """
 
     day: np.ndarray
     customer: np.ndarray
     product: np.ndarray
-    invoice: np.ndarray
     net_amount: np.ndarray
     quantity: np.ndarray
     row: np.ndarray
     n_customers: int
     n_products: int
+    invoice_ids: pd.Series | None = None
+
+    @functools.cached_property
+    def invoice(self) -> np.ndarray:
+        """Invoice code of each line (order of first appearance in the transactions)."""
+        codes = pd.factorize(self.invoice_ids)[0].astype(np.int64, copy=False)
+        return codes[self.row]
 
     def window(self, first_day: int, last_day: int) -> slice:
         """Slice of the lines dated within [first_day, last_day]."""
         lo, hi = np.searchsorted(self.day, [first_day, last_day + 1])
         return slice(int(lo), int(hi))
+
+
+def _codes(values: pd.Series, index: pd.Index) -> np.ndarray:
+    """Positions of ``values`` in ``index`` (``len(index)`` when absent), via distinct values."""
+    codes, uniques = pd.factorize(values)
+    pos = index.get_indexer(uniques)
+    pos = np.where(pos < 0, len(index), pos)
+    return np.append(pos, len(index))[codes]  # a missing value (code -1) is unknown too
 
 
 def prepare_lines(data: RebateData) -> Lines:
@@ -89,23 +105,27 @@ def prepare_lines(data: RebateData) -> Lines:
     tx = data.transactions
     cust_index = pd.Index(data.customers["customer_id"])
     prod_index = pd.Index(data.products["product_id"])
-    cust = cust_index.get_indexer(tx["customer_id"])
-    prod = prod_index.get_indexer(tx["product_id"])
-    cust = np.where(cust < 0, len(cust_index), cust)
-    prod = np.where(prod < 0, len(prod_index), prod)
+    cust = _codes(tx["customer_id"], cust_index)
+    prod = _codes(tx["product_id"], prod_index)
     day = to_day(tx["date"].to_numpy())
-    order = np.argsort(day, kind="stable")
-    invoice = pd.factorize(tx["invoice_id"])[0]
+    net = tx["net_amount"].to_numpy(dtype=float)
+    qty = tx["quantity"].to_numpy(dtype=float)
+    if len(day) and np.all(day[1:] >= day[:-1]):  # already in date order: no copies
+        order = np.arange(len(day), dtype=np.int64)
+        pick = slice(None)
+    else:
+        order = np.argsort(day, kind="stable").astype(np.int64)
+        pick = order
     lines = Lines(
-        day=day[order],
-        customer=cust[order].astype(np.int64),
-        product=prod[order].astype(np.int64),
-        invoice=invoice[order].astype(np.int64),
-        net_amount=tx["net_amount"].to_numpy(dtype=float)[order],
-        quantity=tx["quantity"].to_numpy(dtype=float)[order],
-        row=order.astype(np.int64),
+        day=day[pick],
+        customer=cust[pick].astype(np.int64, copy=False),
+        product=prod[pick].astype(np.int64, copy=False),
+        net_amount=net[pick],
+        quantity=qty[pick],
+        row=order,
         n_customers=len(cust_index),
         n_products=len(prod_index),
+        invoice_ids=tx["invoice_id"],
     )
     data.cache["lines"] = lines
     return lines
@@ -208,27 +228,47 @@ def members(data: RebateData, programs) -> pd.DataFrame:
     if hit is not None and hit[0] is programs:
         return hit[1]
     cu = data.customers
+    n = len(cu)
     cust_ids = cu["customer_id"].to_numpy(dtype=object)
     cust_index = pd.Index(cu["customer_id"])
     en = data.enrollments
-    unknown = ~en["program_id"].isin(programs.ids).to_numpy()
+    en_prog = pd.Index(programs.ids).get_indexer(en["program_id"].astype(object))
+    unknown = en_prog < 0
     if unknown.any():
         bad = sorted(set(en.loc[unknown, "program_id"]))
         raise ProgramFileError(
             f"{data.source}: enrollments: {int(unknown.sum())} row(s) name programs not in "
             f"{programs.source}: {bad[:5]}"
         )
-    frames = []
+    en_cust = cust_index.get_indexer(en["customer_id"])
+    en_on = (
+        en["enrolled_on"].to_numpy(dtype="datetime64[ns]")
+        if "enrolled_on" in en.columns
+        else np.full(len(en), np.datetime64("NaT"), dtype="datetime64[ns]")
+    )
+    en_base = (
+        en["baseline"].to_numpy(dtype=float)
+        if "baseline" in en.columns
+        else np.full(len(en), np.nan)
+    )
+    en_rows = np.split(
+        np.argsort(en_prog, kind="stable"),
+        np.cumsum(np.bincount(en_prog, minlength=len(programs)))[:-1],
+    )
+    group = cu["buying_group"].astype("string")
+    has_group = (group.notna() & (group.str.len() > 0)).fillna(False).to_numpy(dtype=bool)
+    pool_of = np.where(has_group, group.to_numpy(dtype=object), cust_ids)
+    parts = []
     for pi, p in enumerate(programs):
         elig = customer_eligibility(data, p)
-        enrolled_on = np.full(len(cu), np.datetime64("NaT"), dtype="datetime64[ns]")
-        baseline = np.full(len(cu), np.nan)
-        rows = en[en["program_id"] == p.id]
-        codes = cust_index.get_indexer(rows["customer_id"])
-        enrolled_on[codes] = rows["enrolled_on"].to_numpy(dtype="datetime64[ns]")
-        baseline[codes] = rows["baseline"].to_numpy(dtype=float)
+        rows = en_rows[pi]
+        codes = en_cust[rows]
+        enrolled_on = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+        baseline = np.full(n, np.nan)
+        enrolled_on[codes] = en_on[rows]
+        baseline[codes] = en_base[rows]
         if p.variant_of is not None:
-            member = np.zeros(len(cu), bool)
+            member = np.zeros(n, bool)
             vcodes = cust_index.get_indexer(list(p.customers_only))
             if (vcodes < 0).any():
                 bad = [c for c, k in zip(p.customers_only, vcodes, strict=True) if k < 0]
@@ -246,9 +286,9 @@ def members(data: RebateData, programs) -> pd.DataFrame:
             check = member
         elif p.enrollment == "automatic":
             member = elig.copy()
-            check = np.zeros(len(cu), bool)
+            check = np.zeros(n, bool)
         else:
-            member = np.zeros(len(cu), bool)
+            member = np.zeros(n, bool)
             member[codes] = True
             check = member
         failing = check & ~elig
@@ -261,28 +301,26 @@ def members(data: RebateData, programs) -> pd.DataFrame:
         for v in programs.variants_of(p.id):
             member[cust_index.get_indexer(list(v.customers_only))] = False
         idx = np.flatnonzero(member)
-        if p.pool == "buying_group":
-            group = cu["buying_group"].astype("string").iloc[idx]
-            has = (group.notna() & (group.str.len() > 0)).fillna(False).to_numpy(dtype=bool)
-            pool = np.where(has, group.to_numpy(dtype=object), cust_ids[idx])
-        else:
-            pool = cust_ids[idx]
-        frames.append(
-            pd.DataFrame(
-                {
-                    "program_id": p.id,
-                    "program_idx": pi,
-                    "customer_id": cust_ids[idx],
-                    "customer_code": idx,
-                    "pool_id": pool,
-                    "enrolled_on": enrolled_on[idx],
-                    "baseline_given": baseline[idx],
-                }
-            )
-        )
-    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    for c in ("program_id", "customer_id", "pool_id"):
-        out[c] = out[c].astype("string")
+        pooled = p.pool == "buying_group"
+        parts.append((pi, idx, pooled, enrolled_on[idx], baseline[idx]))
+    if not parts:
+        return pd.DataFrame()
+    pidx = np.concatenate([np.full(len(x[1]), x[0], dtype=np.int64) for x in parts])
+    code = np.concatenate([x[1] for x in parts]).astype(np.int64)
+    pooled = np.concatenate([np.full(len(x[1]), x[2]) for x in parts])
+    ids = pd.array(cust_ids, dtype="string")
+    pools = pd.array(np.concatenate([cust_ids, pool_of]), dtype="string")
+    out = pd.DataFrame(
+        {
+            "program_id": pd.array(list(programs.ids), dtype="string").take(pidx),
+            "program_idx": pidx,
+            "customer_id": ids.take(code),
+            "customer_code": code,
+            "pool_id": pools.take(code + n * pooled),
+            "enrolled_on": np.concatenate([x[3] for x in parts]),
+            "baseline_given": np.concatenate([x[4] for x in parts]),
+        }
+    )
     data.cache[key] = (programs, out)
     return out
 
