@@ -219,7 +219,7 @@ class SimulationParams:
             "max_discount",
         ):
             _check(name, getattr(self, name), low=0.0, high=1.0)
-        _check("max_discount", self.max_discount, high=0.99)
+        _check("max_discount", self.max_discount, low=0.0, high=0.99)
         for name in ("trend_sd", "holding_cost", "pull_forward_days"):
             _check(name, getattr(self, name), low=0.0)
         for name in ("month_end_peak", "quarter_end_peak", "lines_per_order"):
@@ -248,11 +248,15 @@ def _check(name, value, *, low=None, high=None, low_open=False):
         v = float(value)
     except (TypeError, ValueError):
         raise ParameterError(f"{name} must be a number; got {value!r}") from None
-    if np.isnan(v) or (low is not None and (v < low or (low_open and v == low))):
+    too_low = low is not None and (v < low or (low_open and v == low))
+    too_high = high is not None and v > high
+    if np.isnan(v) or too_low or too_high:
+        if low is not None and high is not None:
+            raise ParameterError(f"{name} must be within [{low:g}, {high:g}]; got {value!r}")
+        if high is not None:
+            raise ParameterError(f"{name} must be <= {high:g}; got {value!r}")
         op = ">" if low_open else ">="
-        raise ParameterError(f"{name} must be {op} {low}; got {value!r}")
-    if high is not None and v > high:
-        raise ParameterError(f"{name} must be <= {high}; got {value!r}")
+        raise ParameterError(f"{name} must be {op} {low:g}; got {value!r}")
 
 
 def _as_date(value, name: str) -> np.datetime64:
@@ -652,7 +656,8 @@ def simulate_data(
     customers = truth[["customer_id", "segment", "region", "rep", "buying_group"]].copy()
     customers.insert(1, "name", np.char.add("Customer ", truth["customer_id"].to_numpy()))
     truth = truth.drop(columns=["segment", "region", "rep", "buying_group"])
-    truth.insert(1, "birth_date", days[0] + truth["birth_day"].to_numpy().astype("timedelta64[D]"))
+    birth = days[0] + truth["birth_day"].to_numpy().astype("timedelta64[D]")
+    truth.insert(1, "birth_date", birth.astype("datetime64[ms]"))
     prods = products[["product_id", "category", "brand", "list_price"]].copy()
     sim = SimulatedData(
         transactions=tx,

@@ -42,7 +42,6 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .accrual import evaluate, schedule
 from .errors import ParameterError
 from .io import RebateData
 from .programs import ProgramSet, load_programs
@@ -357,7 +356,7 @@ class _Layout:
 
 
 def _layouts(base: WhatIfBase, programs: ProgramSet) -> list[_Layout]:
-    key = ("layouts", programs.to_yaml())
+    key = ("layouts", tuple(p.model_dump_json() for p in programs))
     if key in base.cache:
         return base.cache[key]
     data = _data_for(base.data, programs)
@@ -585,14 +584,63 @@ def simulate_program(
     )
 
 
-def _pool_response(prog, programs, lay, b0, cap_pool, hc_pool, u_pool, vpu_pool, strength):
+def _scenario_eval(prog, baseline, b) -> dict[str, np.ndarray]:
+    """Tier figures of one program for pool bases ``b`` (pools x scenarios), capped.
+
+    The engine's :func:`rebatelab.accrual.evaluate` handles a different schedule per row; here
+    every row shares one program, so the tiers are looped over (K is small) on whole arrays,
+    which is what keeps a what-if run fast. ``tests/test_whatif.py`` checks both agree.
+    """
+    b = np.asarray(b, dtype=float)
+    col = (slice(None), None) if b.ndim == 2 else (slice(None),)
+    thr = np.atleast_2d(prog.basis_thresholds(baseline))  # (1, K) or (pools, K)
+    rates, amounts = prog.rates, prog.amounts
+    k_max = thr.shape[1]
+    excess = prog.is_growth and prog.growth.rebate_on == "excess"
+    base_line = np.asarray(baseline, dtype=float)[col] if excess else None
+    cap = np.inf if prog.cap is None else prog.cap
+    min_pay = 0.0 if prog.min_payout is None else prog.min_payout
+    t = [thr[:, k][col] for k in range(k_max)]
+    r_pad, a_pad = np.r_[0.0, rates, 0.0], np.r_[0.0, amounts, 0.0]
+
+    tier = np.zeros(b.shape, dtype=np.int64)
+    for k in range(k_max):
+        tier += b >= t[k]
+    nxt = np.full(b.shape, np.inf)
+    for k in range(k_max):
+        nxt = np.where(tier == k, t[k], nxt)
+    top = ~np.isfinite(nxt)
+    if prog.method == "incremental":
+        raw = np.zeros(b.shape)
+        for k in range(k_max):
+            upper = t[k + 1] if k + 1 < k_max else np.inf
+            raw += rates[k] * np.clip(np.minimum(b, upper) - t[k], 0.0, None)
+        # at the next threshold the marginal rate of the current tier applies to the gap
+        with np.errstate(invalid="ignore"):
+            raw_next = raw + np.take(r_pad, tier) * np.maximum(nxt - np.maximum(b, 0.0), 0.0)
+    else:
+        rb = np.maximum(b - base_line, 0.0) if excess else b
+        with np.errstate(invalid="ignore"):
+            raw = np.where(tier > 0, np.take(r_pad, tier) * rb + np.take(a_pad, tier), 0.0)
+        with np.errstate(invalid="ignore"):
+            rb_next = np.maximum(nxt - base_line, 0.0) if excess else nxt
+            raw_next = np.take(r_pad, tier + 1) * rb_next + np.take(a_pad, tier + 1)
+    e = np.minimum(np.where(b > 0, raw, 0.0), cap)
+    e_next = np.where(top, 0.0, np.minimum(np.where(nxt > 0, raw_next, 0.0), cap))
+    return {
+        "tier": tier,
+        "earned": e,
+        "payable": np.where(e >= min_pay, e, 0.0),
+        "next_threshold": np.where(top, np.nan, nxt),
+        "gap_to_next": np.where(top, np.nan, nxt - b),
+        "payable_at_next": np.where(~top & (e_next >= min_pay), e_next, 0.0),
+    }
+
+
+def _pool_response(prog, lay, b0, cap_pool, hc_pool, u_pool, vpu_pool, strength):
     """Evaluate a program on pool bases ``b0`` (pools x scenarios) with the response."""
-    sched = schedule(programs, np.full(lay.n_pools, lay.program_idx), baseline=lay.baseline)
-    ev0 = evaluate(sched, b0)
-    min_pay = np.repeat(sched.min_payout, b0.shape[1] if b0.ndim == 2 else 1).reshape(b0.shape)
-    at_next = np.nan_to_num(ev0["earned_at_next"], nan=0.0)
-    pay_next = np.where(np.isnan(min_pay) | (at_next >= min_pay), at_next, 0.0)
-    gain = pay_next - ev0["payable"]
+    ev0 = _scenario_eval(prog, lay.baseline, b0)
+    gain = np.where(np.isnan(ev0["gap_to_next"]), 0.0, ev0["payable_at_next"] - ev0["payable"])
     bought = threshold_response(
         b0,
         gap=ev0["gap_to_next"],
@@ -603,9 +651,14 @@ def _pool_response(prog, programs, lay, b0, cap_pool, hc_pool, u_pool, vpu_pool,
         strength=strength,
         value_per_unit=vpu_pool,
     )
-    if strength > 0 and np.any(bought > 0):
-        b1 = np.where(bought > 0, ev0["next_threshold"], b0)
-        ev1 = evaluate(sched, b1)
+    hit = bought > 0
+    if strength > 0 and np.any(hit):
+        # re-evaluate only the responders, at their new tier
+        rows = np.nonzero(hit)[0]
+        sub = _scenario_eval(prog, np.asarray(lay.baseline)[rows], ev0["next_threshold"][hit])
+        ev1 = {k: v.copy() for k, v in ev0.items()}
+        for k, v in sub.items():
+            ev1[k][hit] = v
     else:
         ev1 = ev0
     return ev0, ev1, bought, len(prog.tiers)
@@ -646,7 +699,7 @@ def _evaluate(
     else:
         vpu = np.ones(lay.n_pools)
     ev0, ev1, bought, k = _pool_response(
-        prog, programs, lay, b0, cap_pool[:, None], base.holding_cost[lead][:, None],
+        prog, lay, b0, cap_pool[:, None], base.holding_cost[lead][:, None],
         u[lead], vpu[:, None], strength,
     )  # fmt: skip
     uplift = (bought * vpu[:, None]).sum(axis=0)
@@ -936,7 +989,7 @@ def apply_response(sim, *, rng):
         vpu = 1.0 / lead_upv if qty else np.ones(lay.n_pools)
         u = rng.random(lay.n_pools)
         _, _, bought, _ = _pool_response(
-            prog, programs, lay, b0, cap_pool, truth["holding_cost"].to_numpy()[lead], u, vpu,
+            prog, lay, b0, cap_pool, truth["holding_cost"].to_numpy()[lead], u, vpu,
             p.response_strength,
         )  # fmt: skip
         resp = np.flatnonzero(bought > 0)

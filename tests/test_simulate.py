@@ -1,0 +1,273 @@
+"""Tests of the synthetic data generator (rebatelab.simulate) and its CLI."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rebatelab.errors import ParameterError
+from rebatelab.simulate import (
+    SEGMENT_SHARE,
+    SEGMENT_VALUE,
+    SimulationParams,
+    calendar_weights,
+    expected_orders,
+    expected_spend,
+    read_truth,
+    simulate_data,
+    write_data_folder,
+)
+
+
+@pytest.fixture(scope="module")
+def sample():
+    """A small two-year base with the default programs and response."""
+    return simulate_data(300, start="2024-10-01", end="2026-09-30", seed=7,
+                         lifetime_mean_years=3.0, lines_per_order=6.0)  # fmt: skip
+
+
+def test_same_seed_gives_identical_files(tmp_path):
+    a = write_data_folder(simulate_data(80, seed=11, lines_per_order=4.0), tmp_path / "a")
+    b = write_data_folder(simulate_data(80, seed=11, lines_per_order=4.0), tmp_path / "b")
+    c = write_data_folder(simulate_data(80, seed=12, lines_per_order=4.0), tmp_path / "c")
+    names = [
+        "transactions.parquet",
+        "customers.parquet",
+        "products.parquet",
+        "enrollments.parquet",
+        "programs.yaml",
+        "truth/customers_truth.parquet",
+        "truth/simulation.json",
+    ]
+    for name in names:
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    assert (a / "transactions.parquet").read_bytes() != (c / "transactions.parquet").read_bytes()
+    ta = pd.read_parquet(a / "transactions.parquet")
+    tc = pd.read_parquet(c / "transactions.parquet")
+    assert not ta.equals(tc)
+
+
+def test_csv_format_is_identical_for_the_same_seed(tmp_path):
+    a = write_data_folder(simulate_data(30, seed=1, programs=None), tmp_path / "a", fmt="csv")
+    b = write_data_folder(simulate_data(30, seed=1, programs=None), tmp_path / "b", fmt="csv")
+    assert (a / "transactions.csv").read_text() == (b / "transactions.csv").read_text()
+
+
+def test_output_loads_with_the_engine_and_accrues(tmp_path, sample):
+    from rebatelab import accrue, load_data, load_programs
+
+    folder = write_data_folder(sample, tmp_path / "sim")
+    data = load_data(folder)
+    programs = load_programs(folder / "programs.yaml")
+    assert len(data.transactions) == len(sample.transactions)
+    assert set(data.customers["customer_id"]) == set(sample.customers["customer_id"])
+    acc = accrue(data, programs, "2026-09-30")
+    # every program of the default set has members, and several reach a tier
+    assert set(acc["program_id"]) == set(programs.ids)
+    reached = acc[acc["tier"] > 0].groupby("program_id").size()
+    assert (reached.reindex(programs.ids).fillna(0) > 0).sum() >= len(programs.ids) - 1
+    # the CSV flavour loads too
+    csv = write_data_folder(sample, tmp_path / "csv", fmt="csv")
+    assert len(load_data(csv).transactions) == len(sample.transactions)
+
+
+def test_default_programs_use_every_feature(sample):
+    from rebatelab import load_programs
+
+    progs = list(load_programs(sample.programs_yaml))
+    assert any(p.method == "retroactive" and p.growth is None for p in progs)
+    assert any(p.method == "incremental" for p in progs)
+    assert any(any(t.amount for t in p.tiers) for p in progs)
+    assert {p.growth.rebate_on for p in progs if p.growth} == {"total", "excess"}
+    assert any(p.pool == "buying_group" for p in progs)
+    assert any(p.cap is not None for p in progs)
+    assert any(p.min_payout is not None for p in progs)
+    assert any(p.variant_of for p in progs) and any(p.guardrails for p in progs)
+    assert any(p.basis == "quantity" for p in progs)
+    assert any(p.products for p in progs) and any(p.exclude_products for p in progs)
+    assert any(p.customers for p in progs)
+    assert {p.enrollment for p in progs} == {"required", "automatic"}
+    en = sample.enrollments
+    assert en["baseline"].notna().any() and en["enrolled_on"].notna().all()
+
+
+def test_tables_look_like_invoice_data(sample):
+    tx = sample.transactions
+    assert (tx["net_amount"] < 0).any() and (tx["net_amount"] == 0).any()
+    assert tx["invoice_id"].str.startswith("CN").any()
+    assert not tx.duplicated().any()
+    assert tx["date"].min() >= pd.Timestamp("2024-10-01")
+    assert tx["date"].max() <= pd.Timestamp("2026-09-30")
+    lines = tx[tx["invoice_id"].str.startswith("INV")].groupby("invoice_id").size()
+    assert lines.max() > 1
+    cu = sample.customers
+    assert {"segment", "region", "rep", "buying_group"} <= set(cu.columns)
+    assert cu["buying_group"].notna().any() and cu["buying_group"].isna().any()
+    assert {"category", "brand"} <= set(sample.products.columns)
+
+
+def test_calendar_weights_average_one_over_a_year_and_peak_at_quarter_end():
+    days = np.arange("2025-01-01", "2026-01-01", dtype="datetime64[D]")
+    w = calendar_weights(days)
+    assert w.mean() == pytest.approx(1.0, abs=0.01)  # months differ in length: < 1% effect
+    s = pd.Series(w, index=pd.DatetimeIndex(days))
+    # the last business day of March weighs more than an ordinary mid-March Wednesday
+    assert s["2025-03-31"] > s["2025-03-12"]
+    # within a month the weekday and peak factors average exactly 1 (the season weight stays)
+    p = SimulationParams()
+    season = np.asarray(p.season) / np.mean(p.season)
+    by_month = s.groupby(s.index.month).mean().to_numpy()
+    np.testing.assert_allclose(by_month, season, rtol=1e-12)
+
+
+@pytest.mark.slow
+def test_generated_moments_match_the_parameters():
+    # finite-variance settings (q > 2) so that sample means settle at the 1/sqrt(n) rate
+    p = dict(
+        order_rate_mean=6.0, order_rate_shape=1.5, order_value_mean=300.0,
+        order_value_p=4.0, order_value_q=6.0, lifetime_mean_years=2.0, trend_sd=0.1,
+    )  # fmt: skip
+    n = 20_000
+    sim = simulate_data(n, start="2025-01-01", end="2025-12-31", seed=5, programs=None, **p)
+    truth = sim.truth
+    # gamma order rates: mean = order_rate_mean, sd = mean / sqrt(shape); tolerance 4 SE
+    lam = truth["order_rate"].to_numpy()
+    se = p["order_rate_mean"] / np.sqrt(p["order_rate_shape"]) / np.sqrt(n)
+    assert abs(lam.mean() - p["order_rate_mean"]) < 4 * se
+    assert lam.var() == pytest.approx(p["order_rate_mean"] ** 2 / p["order_rate_shape"], rel=0.1)
+    # mean order values: E[p / nu] x E[segment factor]; nu ~ Gamma(q): sd of 1/nu = mean/sqrt(q-2)
+    seg_factor = float(np.dot(SEGMENT_SHARE, SEGMENT_VALUE))
+    mv = truth["mean_order_value"].to_numpy()
+    assert mv.mean() == pytest.approx(p["order_value_mean"] * seg_factor, rel=0.03)
+    # realised orders against the true expectation: Poisson given the parameters, 4 SE
+    inv = sim.transactions[sim.transactions["invoice_id"].str.startswith("INV")]
+    n_orders = inv["invoice_id"].nunique()
+    exp_orders = expected_orders(truth, sim.start, sim.end, params=sim.params, origin=sim.start)
+    assert abs(n_orders - exp_orders.sum()) < 4 * np.sqrt(exp_orders.sum())
+    # realised net spend of a window against expected_spend: compound Poisson-gamma variance
+    # sum_i Lambda_i v_i^2 (1 + 1/p); 4 SE, plus 0.3% for cent rounding and returns' spread
+    win = ("2025-04-01", "2025-09-30")
+    tx = sim.transactions
+    in_win = tx["date"].between(*win)
+    real = tx.loc[in_win, "net_amount"].sum()
+    exp = expected_spend(truth, *win, params=sim.params, origin=sim.start)
+    lam_w = expected_orders(truth, *win, params=sim.params, origin=sim.start).to_numpy()
+    sd = np.sqrt(np.sum(lam_w * mv**2 * (1 + 1 / p["order_value_p"])))
+    assert abs(real - exp.sum()) < 4 * sd + 0.003 * exp.sum()
+    # returns and credit notes: the expected share of gross value, within 10% (line-level noise)
+    pos = tx.loc[tx["net_amount"] > 0, "net_amount"].sum()
+    neg = -tx.loc[tx["net_amount"] < 0, "net_amount"].sum()
+    expected_share = sim.params.return_prob * 0.8 + sim.params.credit_note_prob * 0.06
+    assert neg / pos == pytest.approx(expected_share, rel=0.1)
+
+
+def test_expected_spend_of_a_small_base_by_monte_carlo():
+    # the same truth, many independent order draws: average realised spend -> expected spend
+    base = simulate_data(40, start="2025-01-01", end="2025-06-30", seed=3, programs=None,
+                         order_value_q=6.0)  # fmt: skip
+    from rebatelab.simulate import _draw_orders
+
+    days = np.arange(base.start, base.end + 1, dtype="datetime64[D]")
+    rng = np.random.default_rng(0)
+    totals = []
+    for _ in range(200):  # loop over repetitions of a test, not over customers
+        cust, day, value = _draw_orders(base.truth, days, base.params, rng)
+        totals.append(np.bincount(cust, weights=value, minlength=40))
+    mc = np.mean(totals, axis=0)
+    exp = expected_spend(base.truth, base.start, base.end, params=base.params,
+                         origin=base.start, net=False).to_numpy()  # fmt: skip
+    # theoretical Monte Carlo SE of a compound Poisson-gamma mean: Lambda v^2 (1 + 1/p) / reps
+    lam = expected_orders(base.truth, base.start, base.end, params=base.params,
+                          origin=base.start).to_numpy()  # fmt: skip
+    v = base.truth["mean_order_value"].to_numpy()
+    sd = np.sqrt(lam * v**2 * (1 + 1 / base.params.order_value_p) / 200)
+    # per customer within 4.5 SE (40 customers: a 4.5 SE miss anywhere has p ~ 3e-4)
+    ok = np.abs(mc - exp) <= 4.5 * sd + 1e-9
+    assert ok.all(), np.c_[mc, exp, sd][~ok]
+
+
+def test_response_strength_zero_leaves_the_data_untouched():
+    off = simulate_data(150, seed=4, response_strength=0.0)
+    none = simulate_data(150, seed=4, programs=None)
+    pd.testing.assert_frame_equal(off.transactions, none.transactions)
+    assert len(off.response) == 0
+
+
+def test_responders_reach_a_tier():
+    from rebatelab import accrue, load_programs
+
+    sim = simulate_data(400, seed=2, response_strength=1.0, lifetime_mean_years=3.0,
+                        lines_per_order=4.0)  # fmt: skip
+    assert len(sim.response) > 0
+    data = sim.to_rebate_data()
+    progs = load_programs(sim.programs_yaml)
+    for pid, rows in sim.response.groupby("program_id"):
+        p = progs[pid]
+        acc = accrue(data, progs, p.end)
+        acc = acc[acc["program_id"] == pid].set_index("customer_id")
+        got = acc.loc[rows["customer_id"].to_numpy()]
+        assert (got["tier"] >= 1).all(), (pid, got[["basis", "tier"]])
+    # response lines are dated in the last response_window_days of their program
+    rsp = sim.transactions[sim.transactions["invoice_id"].str.startswith("RSP")]
+    assert len(rsp) == len(sim.response)
+
+
+def test_truth_round_trips(tmp_path):
+    sim = simulate_data(25, seed=9, programs=None)
+    folder = write_data_folder(sim, tmp_path / "f")
+    truth, params, start = read_truth(folder)
+    assert params == sim.params
+    assert start == sim.start
+    pd.testing.assert_frame_equal(truth, sim.truth)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        (dict(n_customers=-5), "n_customers"),
+        (dict(n_customers=0), "n_customers"),
+        (dict(n_products=3), "n_products"),
+        (dict(start="2025-01-01", end="2024-12-31"), "before start"),
+        (dict(start="not a date"), "start"),
+        (dict(return_prob=1.5), "return_prob"),
+        (dict(new_customer_share=-0.1), "new_customer_share"),
+        (dict(response_strength=2.0), "response_strength"),
+        (dict(incremental_share=1.01), "incremental_share"),
+        (dict(order_rate_mean=-1.0), "order_rate_mean"),
+        (dict(order_value_q=0.5), "order_value_q"),
+        (dict(season=(1.0,) * 11), "season"),
+        (dict(n_reps=0), "n_reps"),
+        (dict(seed=-1), "seed"),
+        (dict(bogus=1), "bogus"),
+    ],
+)
+def test_bad_parameters_name_the_parameter(kwargs, name):
+    kwargs = {"n_customers": 10, **kwargs}
+    n = kwargs.pop("n_customers")
+    with pytest.raises(ParameterError, match=name):
+        simulate_data(n, programs=None, **kwargs)
+
+
+def test_probability_message_states_the_range():
+    with pytest.raises(ParameterError, match=r"return_prob must be within \[0, 1\]"):
+        SimulationParams(return_prob=1.2)
+
+
+def test_cli_writes_a_folder_and_rejects_bad_input(tmp_path, capsys):
+    from rebatelab.cli import main
+
+    out = tmp_path / "cli"
+    rc = main(["simulate", "--customers", "40", "--seed", "3", "--start", "2025-01-01",
+               "--end", "2025-12-31", "--out", str(out), "--set", "lines_per_order=3"])  # fmt: skip
+    assert rc == 0
+    assert (out / "transactions.parquet").exists() and (out / "programs.yaml").exists()
+    assert (out / "truth" / "customers_truth.parquet").exists()
+    assert main(["simulate", "--customers", "-1", "--out", str(tmp_path / "x")]) == 2
+    assert "n_customers" in capsys.readouterr().err
+    assert main(["simulate", "--start", "2025-02-01", "--end", "2025-01-01",
+                 "--out", str(tmp_path / "x")]) == 2  # fmt: skip
+    assert "before start" in capsys.readouterr().err
+    assert main(["simulate", "--response-strength", "1.5", "--out", str(tmp_path / "x")]) == 2
+    assert "response_strength" in capsys.readouterr().err
+    assert main(["simulate", "--set", "nope=1", "--out", str(tmp_path / "x")]) == 2
