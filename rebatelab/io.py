@@ -170,6 +170,10 @@ class RebateData:
     unknown_ids : str
         ``"error"`` or ``"exclude"``: what loading did with lines whose customer or product is
         unknown (with ``"exclude"`` they stay and are reported as excluded by the reconciliation).
+    lines_path : tuple of str, optional
+        Set by ``load_data(folder, lines="lazy")``: the transactions stay in these Parquet
+        files (validated by DuckDB, never loaded), ``transactions`` is then an empty frame
+        with the columns, and only the ``"duckdb"`` and ``"dask"`` backends can reduce them.
     """
 
     transactions: pd.DataFrame
@@ -192,6 +196,7 @@ class RebateData:
     )
     source: str = "<frames>"
     unknown_ids: str = "error"
+    lines_path: tuple[str, ...] | None = None
     #: Derived arrays (integer codes, sorted days) computed once per data object.
     cache: dict = field(default_factory=dict, repr=False, compare=False)
 
@@ -225,7 +230,9 @@ class RebateData:
         return d.min(), d.max()
 
 
-def _validated(frames, names, *, source, unknown_ids) -> RebateData:
+def _validated(
+    frames, names, *, source, unknown_ids, lines_path=None, memory_limit=None
+) -> RebateData:
     if unknown_ids not in ("error", "exclude"):
         raise DataValidationError(f"unknown_ids must be 'error' or 'exclude', got {unknown_ids!r}")
     out = {}
@@ -245,7 +252,18 @@ def _validated(frames, names, *, source, unknown_ids) -> RebateData:
             _rows(dup),
             tx.loc[dup, "invoice_id"],
         )
-    if unknown_ids == "error":
+    if lines_path is not None:  # the lines stay in their files: DuckDB checks them there
+        from .backends.duckdb import validate_lines
+
+        validate_lines(
+            lines_path,
+            cu,
+            pr,
+            where=names["transactions"],
+            unknown_ids=unknown_ids,
+            memory_limit=memory_limit,
+        )
+    elif unknown_ids == "error":
         _known(
             tx["customer_id"], cu["customer_id"], names["transactions"], "customer_id", "customers"
         )
@@ -265,10 +283,12 @@ def _validated(frames, names, *, source, unknown_ids) -> RebateData:
         _known(pay["customer_id"], cu["customer_id"], names["payments"], "customer_id", "customers")
     if "buying_group" not in cu.columns:
         cu["buying_group"] = pd.Series(pd.NA, index=cu.index, dtype="string")
-    return RebateData(**out, source=source, unknown_ids=unknown_ids)
+    return RebateData(**out, source=source, unknown_ids=unknown_ids, lines_path=lines_path)
 
 
-def load_data(folder, *, unknown_ids: str = "error") -> RebateData:
+def load_data(
+    folder, *, unknown_ids: str = "error", lines: str = "memory", memory_limit: str | None = None
+) -> RebateData:
     """Load and validate a data folder.
 
     Parameters
@@ -280,6 +300,16 @@ def load_data(folder, *, unknown_ids: str = "error") -> RebateData:
     unknown_ids : {"error", "exclude"}
         Lines referencing a customer or product not in the master files are an error
         (default) or kept and reported as excluded by :func:`rebatelab.reconcile`.
+    lines : {"memory", "lazy"}
+        ``"memory"`` (default) reads the transactions into memory. ``"lazy"`` keeps them in
+        their Parquet file or folder of parts (larger than memory): DuckDB checks them where
+        they are, with the same rules and messages except that bad rows are counted and shown
+        by value but not by row number, and only :func:`rebatelab.accrue` /
+        :func:`rebatelab.period_sums` with ``backend="duckdb"`` or ``"dask"`` can use them.
+        Needs ``duckdb``.
+    memory_limit : str, optional
+        DuckDB memory limit for checking lazy lines, e.g. ``"2GB"`` (DuckDB spills to disk
+        beyond it); default DuckDB's (80% of RAM).
 
     Returns
     -------
@@ -296,9 +326,17 @@ def load_data(folder, *, unknown_ids: str = "error") -> RebateData:
     folder = Path(folder)
     if not folder.is_dir():
         raise DataValidationError(f"data folder not found: {folder}")
+    if lines not in ("memory", "lazy"):
+        raise DataValidationError(f"lines must be 'memory' or 'lazy', got {lines!r}")
     frames, names = {}, {}
+    lines_path = None
     for table in SCHEMAS:
         path = find_table(folder, table)
+        if table == "transactions" and lines == "lazy" and path is not None:
+            lines_path = _parquet_parts(path)
+            frames[table] = _empty_like_parquet(lines_path)
+            names[table] = str(path)
+            continue
         if path is None:
             if table in OPTIONAL_TABLES:
                 frames[table] = None
@@ -309,4 +347,38 @@ def load_data(folder, *, unknown_ids: str = "error") -> RebateData:
         frames[table] = read_table(path)
         names[table] = str(path)
     names.update({t: f"{folder}/{t}" for t in SCHEMAS if t not in names})
-    return _validated(frames, names, source=str(folder), unknown_ids=unknown_ids)
+    return _validated(
+        frames,
+        names,
+        source=str(folder),
+        unknown_ids=unknown_ids,
+        lines_path=lines_path,
+        memory_limit=memory_limit,
+    )
+
+
+def _parquet_parts(path: Path) -> tuple[str, ...]:
+    """The Parquet files of a table given as a file or a folder of parts."""
+    if path.is_dir():
+        parts = sorted(str(p) for p in path.rglob("*.parquet"))
+    elif path.suffix == ".parquet":
+        parts = [str(path)]
+    else:
+        parts = []
+    if not parts:
+        raise DataValidationError(
+            f"{path}: lines='lazy' needs the transactions as Parquet (a .parquet file or a "
+            "folder of .parquet parts)"
+        )
+    return tuple(parts)
+
+
+def _empty_like_parquet(parts: tuple[str, ...]) -> pd.DataFrame:
+    """A zero-row frame with the columns (and types) of the first Parquet part."""
+    import pyarrow.parquet as pq
+
+    try:
+        schema = pq.read_schema(parts[0])
+    except (OSError, ValueError) as exc:
+        raise DataValidationError(f"{parts[0]}: cannot be read: {exc}") from None
+    return schema.empty_table().to_pandas()

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .errors import DataValidationError, ProgramFileError
+from .errors import DataValidationError, ParameterError, ProgramFileError
 from .io import RebateData
 from .programs import Program, load_programs
 
@@ -30,6 +30,11 @@ __all__ = [
     "members",
     "product_eligibility",
     "period_sums",
+    "SumPlan",
+    "sum_plan",
+    "reduce_lines",
+    "finish_sums",
+    "lines_from_frame",
     "daily_sums",
     "exclusions",
     "reconcile",
@@ -102,9 +107,22 @@ def prepare_lines(data: RebateData) -> Lines:
     """Integer-code and sort the transaction lines once per data object (cached)."""
     if "lines" in data.cache:
         return data.cache["lines"]
-    tx = data.transactions
-    cust_index = pd.Index(data.customers["customer_id"])
-    prod_index = pd.Index(data.products["product_id"])
+    if getattr(data, "lines_path", None) is not None:
+        raise ParameterError(
+            f"{data.source}: the transactions were loaded lazily (load_data(lines='lazy')) and "
+            "are not in memory; use backend='duckdb' or backend='dask', or load them eagerly"
+        )
+    lines = lines_from_frame(
+        data.transactions,
+        pd.Index(data.customers["customer_id"]),
+        pd.Index(data.products["product_id"]),
+    )
+    data.cache["lines"] = lines
+    return lines
+
+
+def lines_from_frame(tx: pd.DataFrame, cust_index: pd.Index, prod_index: pd.Index) -> Lines:
+    """:class:`Lines` of a transactions frame (or a part of one) against master id indexes."""
     cust = _codes(tx["customer_id"], cust_index)
     prod = _codes(tx["product_id"], prod_index)
     day = to_day(tx["date"].to_numpy())
@@ -125,9 +143,8 @@ def prepare_lines(data: RebateData) -> Lines:
         row=order,
         n_customers=len(cust_index),
         n_products=len(prod_index),
-        invoice_ids=tx["invoice_id"],
+        invoice_ids=tx["invoice_id"] if "invoice_id" in tx.columns else None,
     )
-    data.cache["lines"] = lines
     return lines
 
 
@@ -408,8 +425,6 @@ def period_sums(
 
 def _sums(data, programs, *, as_of, shift_years, columns, backend, **backend_options):
     """:func:`period_sums` computing only ``columns`` (the others are 0) on the numpy path."""
-    from .errors import ParameterError
-
     programs = load_programs(programs)
     if backend not in BACKENDS:
         raise ParameterError(f"backend must be one of {list(BACKENDS)}, got {backend!r}")
@@ -422,11 +437,34 @@ def _sums(data, programs, *, as_of, shift_years, columns, backend, **backend_opt
     if backend_options:
         raise ParameterError(f"the numpy backend takes no options; got {sorted(backend_options)}")
     lines = prepare_lines(data)
+    plan = sum_plan(data, programs, as_of=as_of, shift_years=shift_years)
+    return finish_sums(plan, reduce_lines(lines, plan, columns=columns))
+
+
+@dataclass(frozen=True)
+class SumPlan:
+    """What the reduction needs besides the lines: members, windows, product eligibility.
+
+    Small (programs x products, plus one row per member), so that it can be shipped to
+    Dask workers. Built by :func:`sum_plan`.
+    """
+
+    members: pd.DataFrame
+    windows: list[tuple[int, int]]
+    program_idx: np.ndarray
+    customer_code: np.ndarray
+    from_day: np.ndarray
+    eligibility: np.ndarray
+    customer_ids: pd.Index
+    product_ids: pd.Index
+
+
+def sum_plan(data: RebateData, programs, *, as_of, shift_years: int = 0) -> SumPlan:
+    """The :class:`SumPlan` of ``programs`` on ``data`` up to ``as_of`` (see period_sums)."""
+    programs = load_programs(programs)
     mem = members(data, programs)
     plist = list(programs)
-    windows = [_period_days(p, as_of, shift_years) for p in plist]
     m = len(mem)
-    sums = {c: np.zeros(m) for c in SUM_COLUMNS}
     pidx = mem["program_idx"].to_numpy(dtype=np.int64) if m else np.zeros(0, np.int64)
     ccode = mem["customer_code"].to_numpy(dtype=np.int64) if m else np.zeros(0, np.int64)
     from_day = np.full(m, np.iinfo(np.int64).min)
@@ -434,20 +472,55 @@ def _sums(data, programs, *, as_of, shift_years, columns, backend, **backend_opt
         eo = mem["enrolled_on"].to_numpy()
         has = ~np.isnat(eo)
         from_day[has] = to_day(eo[has])
+    return SumPlan(
+        members=mem,
+        windows=[_period_days(p, as_of, shift_years) for p in plist],
+        program_idx=pidx,
+        customer_code=ccode,
+        from_day=from_day,
+        eligibility=np.stack([product_eligibility(data, p) for p in plist]),
+        customer_ids=pd.Index(data.customers["customer_id"]),
+        product_ids=pd.Index(data.products["product_id"]),
+    )
+
+
+def reduce_lines(lines: Lines, plan: SumPlan, *, columns=SUM_COLUMNS) -> dict[str, np.ndarray]:
+    """Unrounded sums per member row of ``plan.members`` over ``lines`` (any subset of lines).
+
+    Sums over disjoint subsets of the lines add up: this is what each Dask partition runs.
+    """
+    m = len(plan.members)
+    sums = {c: np.zeros(m) for c in SUM_COLUMNS}
+    if not m or not len(lines.day):
+        return sums
+    windows, pidx = plan.windows, plan.program_idx
     first = np.array([w[0] for w in windows], dtype=np.int64)[pidx]
-    late = from_day > first  # enrolled after the start: summed over their own lines
-    if m:
-        elig = np.stack([product_eligibility(data, p) for p in plist])
-        cls_of_prod, cls_elig = _product_classes(elig)
-        rows = _rows_by_program(pidx, len(plist))
+    late = plan.from_day > first  # enrolled after the start: summed over their own lines
+    cls_of_prod, cls_elig = _product_classes(plan.eligibility)
+    rows = _rows_by_program(pidx, len(windows))
+    late_rows = [r[late[r]] for r in rows]
+    if _grid_is_cheaper(lines, windows, cls_elig.shape[1]):
         grid_rows = [r[~late[r]] for r in rows]
-        late_rows = [r[late[r]] for r in rows]
-        if _grid_is_cheaper(lines, windows, cls_elig.shape[1]):
-            _sums_by_segment(lines, windows, grid_rows, ccode, cls_of_prod, cls_elig, columns, sums)
-        else:
-            late_rows = rows
-        _sums_by_program(lines, windows, late_rows, ccode, from_day, elig, columns, sums)
-    out = mem.copy(deep=False)
+        ccode = plan.customer_code
+        _sums_by_segment(lines, windows, grid_rows, ccode, cls_of_prod, cls_elig, columns, sums)
+    else:
+        late_rows = rows
+    _sums_by_program(
+        lines,
+        windows,
+        late_rows,
+        plan.customer_code,
+        plan.from_day,
+        plan.eligibility,
+        columns,
+        sums,
+    )
+    return sums
+
+
+def finish_sums(plan: SumPlan, sums: dict[str, np.ndarray]) -> pd.DataFrame:
+    """:func:`members` with the sums, rounded to :data:`SUM_DECIMALS` (counts to integers)."""
+    out = plan.members.copy(deep=False)
     out["net_amount"] = np.round(sums["net_amount"], SUM_DECIMALS)
     out["quantity"] = np.round(sums["quantity"], SUM_DECIMALS)
     out["n_lines"] = np.round(sums["n_lines"]).astype(np.int64)
