@@ -401,6 +401,8 @@ def _layouts(base: WhatIfBase, programs: ProgramSet) -> list[_Layout]:
         out.append(
             _Layout(pi, codes, pool_codes, n_pools, matrix, share[codes], upv[codes], baseline)
         )
+    for old in [k for k in base.cache if k[0] == "layouts"][:-7]:
+        del base.cache[old]
     base.cache[key] = out
     return out
 
@@ -556,14 +558,7 @@ def simulate_program(
         )
     ((start, end),) = periods
     days = (end - start).days + 1
-    lam = base.expected_orders(start, end)
-    # draws shared by every candidate: orders, spend, responsiveness (customers x scenarios)
-    rng = np.random.default_rng(seed)
-    n = base.n_customers
-    counts = rng.poisson(np.broadcast_to(lam[:, None], (n, n_scenarios)))
-    p = base.value_shape
-    spend = rng.standard_gamma(counts * p) * (base.mean_order_value / p)[:, None]
-    u = rng.random((n, n_scenarios))
+    lam, spend, u = _draws(base, start, end, n_scenarios=int(n_scenarios), seed=seed)
     daily_value = lam / days * base.mean_order_value  # expected spend per day [currency]
 
     metrics, tier_counts = {}, {}
@@ -635,6 +630,32 @@ def _scenario_eval(prog, baseline, b) -> dict[str, np.ndarray]:
         "gap_to_next": np.where(top, np.nan, nxt - b),
         "payable_at_next": np.where(~top & (e_next >= min_pay), e_next, 0.0),
     }
+
+
+def _draws(base: WhatIfBase, start, end, *, n_scenarios: int, seed):
+    """Scenario draws shared by every candidate (customers x scenarios), cached on the base.
+
+    Returns expected orders per customer, the spend of each scenario [currency] and the
+    responsiveness uniforms. A widget re-running candidates with the same seed and period
+    reuses them (the last few are kept).
+    """
+    key = ("draws", str(start), str(end), n_scenarios, seed)
+    hit = base.cache.get(key)
+    if hit is not None:
+        return hit
+    lam = base.expected_orders(start, end)
+    rng = np.random.default_rng(seed)
+    n = base.n_customers
+    counts = rng.poisson(np.broadcast_to(lam[:, None], (n, n_scenarios)))
+    p = base.value_shape
+    spend = rng.standard_gamma(counts * p) * (base.mean_order_value / p)[:, None]
+    u = rng.random((n, n_scenarios))
+    for old in [k for k in base.cache if k[0] == "draws"][:-3]:
+        del base.cache[old]
+    for arr in (spend, u):
+        arr.setflags(write=False)
+    base.cache[key] = (lam, spend, u)
+    return base.cache[key]
 
 
 def _pool_response(prog, lay, b0, cap_pool, hc_pool, u_pool, vpu_pool, strength):
@@ -855,7 +876,7 @@ def default_programs(sim, *, rng) -> tuple[str, pd.DataFrame]:
          "tiers": tiers_of(sq, [0.01, 0.02, 0.03]), "enrollment": "automatic"},
         {"id": f"SAFETY-BONUS-{y}", "name": "Safety range bonus (lump sums)",
          "start": f"{y}-01-01", "end": f"{y}-12-31", "method": "retroactive",
-         "tiers": tiers_of(bq, [0.0, 0.01], [250.0, 1000.0]),
+         "tiers": tiers_of(bq, [0.0, 0.01], [_nice(0.03 * bq[0]), _nice(0.03 * bq[1])]),
          "products": {"category": ["Safety"]}, "enrollment": "automatic"},
         {"id": f"GROWTH-{y}", "name": "Growth rebate on total spend", "start": f"{y}-01-01",
          "end": f"{y}-12-31", "method": "retroactive",

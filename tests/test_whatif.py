@@ -280,3 +280,14 @@ def test_plots_draw_on_the_given_axes(base):
     assert len(ax2.patches) == 2 * 2  # two candidates x tiers 1..2 (B has 1 tier: 0 height)
     with pytest.raises(ParameterError, match="metric"):
         plot_whatif(res, metric="nope")
+
+
+def test_cached_draws_give_the_same_results_as_fresh_ones(sim):
+    cands = [prog("A", TWO_TIERS)]
+    fresh = whatif_base(sim.to_rebate_data())
+    first = simulate_program(fresh, cands, n_scenarios=50, seed=12)
+    again = simulate_program(fresh, cands, n_scenarios=50, seed=12)  # from the cache
+    other = simulate_program(whatif_base(sim.to_rebate_data()), cands, n_scenarios=50, seed=12)
+    for k in METRICS:
+        np.testing.assert_array_equal(first.metrics["A"][k], again.metrics["A"][k])
+        np.testing.assert_array_equal(first.metrics["A"][k], other.metrics["A"][k])
