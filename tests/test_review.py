@@ -1,0 +1,240 @@
+"""Review: ranking by value at stake, the rep's sentence, risks, eligible but not enrolled."""
+
+from __future__ import annotations
+
+import doctest
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rebatelab import RebateData, accrue, load_programs
+from rebatelab import review as review_mod
+from rebatelab.errors import ParameterError
+from rebatelab.review import eligible_not_enrolled, opportunities, risks
+from tests.conftest import PROGRAMS_YAML, make_frames
+
+
+def test_docstring_examples():
+    assert doctest.testmod(review_mod, optionflags=doctest.ELLIPSIS).failed == 0
+
+
+PROGRAMS = """
+programs:
+  - id: GOLD
+    name: Gold
+    start: 2026-01-01
+    end: 2026-12-31
+    tiers: [{from: 100000, rate: 0.02}, {from: 250000, rate: 0.04}]
+    products: {category: [Fasteners, Tools]}
+  - id: RICH
+    start: 2026-01-01
+    end: 2026-12-31
+    tiers: [{from: 100000, rate: 0.02}, {from: 250000, rate: 0.08}]
+    products: {category: [Fasteners, Tools]}
+  - id: UNITS
+    start: 2026-01-01
+    end: 2026-12-31
+    basis: quantity
+    tiers: [{from: 100, rate: 0.01}, {from: 500, rate: 0.02}]
+  - id: GRP
+    start: 2026-01-01
+    end: 2026-12-31
+    tiers: [{from: 1000, rate: 0.01}, {from: 600000, rate: 0.03}]
+    pool: buying_group
+"""
+
+
+def _data():
+    cu = pd.DataFrame(
+        {
+            "customer_id": ["X", "Y", "Z"],
+            "name": ["Xavier Ltd", "Yonder Inc", "Zed Co"],
+            "rep": ["Ann", "Bob", "Bob"],
+            "region": ["North", "South", "South"],
+            "segment": ["Contractor", "Contractor", "Retail"],
+            "buying_group": ["G", "G", None],
+        }
+    )
+    pr = pd.DataFrame({"product_id": ["T", "P"], "category": ["Tools", "Paint"]})
+    tx = pd.DataFrame(
+        {
+            "invoice_id": ["1", "2", "3", "4", "5"],
+            "date": ["2026-02-01", "2026-03-01", "2026-02-01", "2026-08-01", "2026-09-01"],
+            "customer_id": ["X", "X", "Y", "Y", "Z"],
+            "product_id": ["T", "P", "T", "T", "T"],
+            "quantity": [400.0, 10.0, 300.0, 37.0, 5.0],
+            "net_amount": [237_600.0, 5_000.0, 200_000.0, 37_600.0, 100.0],
+        }
+    )
+    en = pd.DataFrame(
+        {
+            "program_id": ["GOLD", "RICH", "UNITS", "GRP", "GRP"],
+            "customer_id": ["X", "Y", "X", "X", "Y"],
+        }
+    )
+    return RebateData.from_frames(tx, cu, pr, en)
+
+
+AS_OF = "2026-11-30"  # 31 days left in the year
+
+
+def _forecast(acc, *, p=0.3, projected=None):
+    """A hand-set forecast aligned with the accrual."""
+    proj = acc["pool_basis"] + 1_000.0 if projected is None else projected
+    return pd.DataFrame(
+        {
+            "program_id": acc["program_id"],
+            "customer_id": acc["customer_id"],
+            "p_next_tier": np.where(np.isfinite(acc["gap_to_next"]), p, np.nan),
+            "expected_rebate": acc["earned"] + 100.0,
+            "projected_mean": proj,
+            "p_tier_0": 0.0,
+            "p_tier_1": 1.0 - p,
+            "p_tier_2": p,
+            "most_likely_tier": 1,
+        }
+    )
+
+
+def test_sentence_carries_the_right_numbers():
+    data = _data()
+    acc = accrue(data, PROGRAMS, AS_OF)
+    qty = (acc["basis_type"] == "quantity").to_numpy()
+    fc = _forecast(acc, projected=acc["pool_basis"] + np.where(qty, 10.0, 1_000.0))
+    opp = opportunities(acc, fc, data=data, programs=PROGRAMS, as_of=AS_OF)
+    row = opp.set_index("program_id").loc["GOLD"]
+    assert row["gap_to_next"] == 12_400 and row["days_left"] == 31
+    assert row["credit"] == 10_000  # 250,000 x 4%
+    assert row["sentence"] == (
+        "31 days left to buy $12,400 more of Fasteners and Tools to reach 4% (a $10,000 credit)."
+    )
+    # value at stake by hand: extra rebate 10,000 - (4,752 + 100); extra revenue
+    # 250,000 - (237,600 + 1,000); movability 4 x 0.3 x 0.7
+    want = (10_000 - 4_852 + 250_000 - 238_600) * 4 * 0.3 * 0.7
+    assert row["value_at_stake"] == pytest.approx(want, abs=0.01)
+    units = opp.set_index("program_id").loc["UNITS"]
+    # X bought 410 units (no product filter): 90 more reach 500 units, 500 x 2% = $10
+    assert units["sentence"] == "31 days left to buy 90 units more to reach 2% (a $10 credit)."
+    # extra revenue of a quantity program is priced at the customer's average unit price
+    price = 242_600 / 410
+    assert units["extra_revenue"] == pytest.approx((500 - 420) * price, abs=0.01)
+    grp = opp.set_index("program_id").loc["GRP"]
+    assert grp["sentence"].startswith("Buying group G: 31 days left to buy $119,800 more")
+    assert grp["members"] == 2 and grp["customer_id"] == "X"  # the larger member speaks
+    assert grp["credit"] == 18_000  # the whole pool's credit: 600,000 x 3%
+
+
+def test_same_gap_more_at_stake_ranks_higher():
+    data = _data()
+    acc = accrue(data, PROGRAMS, AS_OF)
+    opp = opportunities(acc, _forecast(acc), data=data, programs=PROGRAMS, as_of=AS_OF)
+    g = opp.set_index("program_id")
+    assert g.loc["GOLD", "gap_to_next"] == g.loc["RICH", "gap_to_next"] == 12_400
+    assert g.loc["RICH", "credit"] > g.loc["GOLD", "credit"]
+    assert g.loc["RICH", "rank"] < g.loc["GOLD", "rank"]
+    assert list(opp["rank"]) == list(range(1, len(opp) + 1))
+    assert opp["value_at_stake"].is_monotonic_decreasing
+
+
+def test_probability_window_and_movability():
+    data = _data()
+    acc = accrue(data, PROGRAMS, AS_OF)
+    assert len(opportunities(acc, _forecast(acc, p=0.95), data=data, programs=PROGRAMS)) == 0
+    assert len(opportunities(acc, _forecast(acc, p=0.001), data=data, programs=PROGRAMS)) == 0
+    half = opportunities(acc, _forecast(acc, p=0.5), programs=PROGRAMS)
+    assert np.allclose(half["movability"], 1.0)
+
+
+def test_filters():
+    data = _data()
+    acc = accrue(data, PROGRAMS, AS_OF)
+    fc = _forecast(acc)
+    bob = opportunities(acc, fc, data=data, programs=PROGRAMS, rep="Bob")
+    assert set(bob["rep"]) == {"Bob"} and set(bob["program_id"]) == {"RICH", "GRP"}
+    # Bob's member speaks for the pool in Bob's list
+    assert bob.set_index("program_id").loc["GRP", "customer_id"] == "Y"
+    assert set(opportunities(acc, fc, data=data, region=["North"])["customer_id"]) == {"X"}
+    assert set(opportunities(acc, fc, data=data, program="UNITS")["program_id"]) == {"UNITS"}
+    with pytest.raises(ParameterError, match="pass data="):
+        opportunities(acc, fc, rep="Ann")
+    with pytest.raises(ParameterError, match="aligned"):
+        opportunities(acc, fc.iloc[:-1])
+
+
+def test_risks_quiet_below_last_period_and_slipping():
+    tx, cu, pr, en = make_frames()
+    data = RebateData.from_frames(tx, cu, pr, en)
+    programs = load_programs(PROGRAMS_YAML)
+    as_of = "2025-09-30"
+    acc = accrue(data, programs, as_of)
+    fc = _forecast(acc, p=0.3)
+    out = risks(acc, fc, data=data, programs=programs, as_of=as_of, quiet_days=60)
+    quiet = out[out["risk"] == "quiet"].set_index(["program_id", "customer_id"])
+    # B's last eligible TOOLS purchase was 2025-03-05: 209 days before the as-of date
+    assert ("TOOLS", "B") in quiet.index
+    s = quiet.loc[("TOOLS", "B"), "sentence"]
+    assert s.startswith("No purchases of Tools and Fasteners (excluding brand House) in 209 days")
+    # a previous forecast on track for tier 2 that has fallen to 30%
+    prev = fc.assign(p_tier_1=0.2, p_tier_2=0.8, most_likely_tier=2)
+    out = risks(acc, fc, data=data, programs=programs, as_of=as_of, previous=prev)
+    slip = out[out["risk"] == "slipping"]
+    assert len(slip) > 0
+    first = slip.iloc[0]
+    assert (first["p_hold"], first["p_hold_before"]) == pytest.approx((0.3, 0.8))
+    assert "now 30% likely (was 80%)" in first["sentence"]
+    assert out["value_at_risk"].is_monotonic_decreasing
+
+
+def test_below_last_period():
+    data = _data()
+    # last year X bought 260,000 of tools: tier 2 of GOLD
+    tx = pd.concat(
+        [
+            data.transactions,
+            pd.DataFrame(
+                {
+                    "invoice_id": ["0"],
+                    "date": pd.to_datetime(["2025-05-01"]),
+                    "customer_id": ["X"],
+                    "product_id": ["T"],
+                    "quantity": [1.0],
+                    "net_amount": [260_000.0],
+                }
+            ),
+        ]
+    )
+    data = RebateData.from_frames(tx, data.customers, data.products, data.enrollments)
+    acc = accrue(data, PROGRAMS, AS_OF)
+    out = risks(acc, _forecast(acc, p=0.3), data=data, programs=PROGRAMS, as_of=AS_OF)
+    row = out[(out["risk"] == "below_last_period") & (out["program_id"] == "GOLD")].iloc[0]
+    assert row["reference_tier"] == 2 and row["p_hold"] == pytest.approx(0.3)
+    assert (
+        row["sentence"]
+        == "Reached tier 2 (4%) last period; now 30% likely to hold it, 31 days left."
+    )
+    # (1 - 0.3) x (rebate at 250,000 + shortfall of the expected path 250,000 - 238,600)
+    assert row["value_at_risk"] == pytest.approx(0.7 * (10_000 + 11_400), abs=0.01)
+
+
+def test_eligible_not_enrolled():
+    tx, cu, pr, en = make_frames()
+    data = RebateData.from_frames(tx, cu, pr, en)
+
+    def fc(data, programs, as_of, method=None):
+        acc = accrue(data, programs, as_of)
+        return _forecast(acc).assign(expected_rebate=acc["earned"] + 5.0)
+
+    out = eligible_not_enrolled(data, PROGRAMS_YAML, "2025-06-30", forecaster=fc)
+    # TOOLS needs enrollment, Contractors only: A, B enrolled; D is eligible and not
+    tools = out[out["program_id"] == "TOOLS"]
+    assert tools["customer_id"].tolist() == ["D"]
+    r = tools.iloc[0]
+    assert r["basis"] == 2_000 and r["expected_rebate"] == 25.0
+    assert r["sentence"] == (
+        "Eligible for TOOLS but not enrolled: bought $2,000 of Tools and Fasteners "
+        "(excluding brand House) so far this period (projected $3,000); would likely earn $25."
+    )
+    assert set(
+        eligible_not_enrolled(data, PROGRAMS_YAML, "2025-06-30", forecaster=fc, rep="Ann")["rep"]
+    ) <= {"Ann"}
