@@ -163,3 +163,25 @@ def test_program_design_dashboard(voila, page, tmp_path):
     _expect_text(page, ".rl-status", after)
     page.wait_for_selector("img.rl-image-comparison[src^='blob:']")
     _finish(page, "01_program_design")
+
+
+def test_liability_forecast_dashboard(voila, page, tmp_path):
+    import rebatelab as rl
+    from rebatelab.widgets import LiabilityForecast
+
+    # the status line does not depend on the ledger: the same view in-process, moved to 81%
+    local = LiabilityForecast(rl.load_data(SAMPLE), SAMPLE / "programs.yaml", export_dir=tmp_path)
+    before = _text(local.status.value)
+    local.percentile.value = 0.81
+    after = _text(local.status.value)
+    assert "constrained (81%)" in after
+
+    _open(page, voila, "03_liability_forecast.ipynb", ".rl-status b")
+    _expect_text(page, ".rl-status", before)
+    # one keyboard step on the percentile slider's handle: 80% -> 81%
+    handle = page.locator(".rl-percentile .noUi-handle")
+    handle.focus()
+    handle.press("ArrowRight")
+    _expect_text(page, ".rl-status", after)
+    page.wait_for_selector("img.rl-image-rollforward[src^='blob:']")
+    _finish(page, "03_liability_forecast")

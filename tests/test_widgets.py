@@ -143,20 +143,25 @@ def test_designer_bad_tiers_are_reported_not_raised(designer):
 
 
 def test_designer_figure_has_units_and_one_bar_per_tier_and_run(designer):
+    designer.tier_from[1].value = designer.tier_from[1].value * 2
     fig = designer.figures["comparison"]
     axes = fig.axes
     assert len(axes) == 4
-    assert "[" in axes[0].get_xlabel() and "]" in axes[0].get_xlabel()
-    assert axes[1].get_xlabel() == "payout [% of eligible sales]"
-    k = len(designer.current.tiers) + 1  # tier 0 (none) .. K
-    assert len(axes[2].patches) == 2 * k
-    heights = [p.get_height() for p in axes[2].patches]
+    cur = designer.currency or "currency"
+    assert axes[0].get_ylabel() == f"total payout [{cur}]"
+    assert axes[1].get_ylabel() == "payout [% of eligible sales]"
+    assert axes[3].get_ylabel() == f"incremental revenue [{cur}]"
+    assert [t.get_text() for t in axes[0].get_xticklabels()] == ["current", "design"]
+    # stacked bars: tiers 1..K, one bar per run, heights = mean customers in the tier
     pid = designer.current.id
-    expected = np.concatenate(
-        [designer.runs[r].tier_counts[pid].mean(axis=0) for r in ("current", "design")]
-    )
-    np.testing.assert_allclose(heights, expected)
-    assert {t.get_text() for t in axes[2].get_legend().get_texts()} == {"current", "design"}
+    k = len(designer.current.tiers)
+    heights = np.array([p.get_height() for p in axes[2].patches]).reshape(k, 2)
+    for j, run in enumerate(("current", "design")):
+        expected = designer.runs[run].tier_counts[pid].mean(axis=0)[1:]
+        np.testing.assert_allclose(heights[:, j], expected)
+    # the mean markers sit at the runs' mean payouts
+    means = axes[0].lines[-1].get_ydata()
+    np.testing.assert_allclose(means, designer.result.loc["total_payout"].to_numpy())
 
 
 def test_designer_save_writes_a_loadable_program(designer, tmp_path):
@@ -185,3 +190,111 @@ def test_designer_switching_program_loads_its_terms(data, programs, tmp_path):
         assert d.method.value == p.method
         # the untouched design reproduces the current program exactly
         assert d.result["design"].equals(d.result["current"])
+
+
+# -- liability forecast -----------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def closed_workspace(data, programs, tmp_path_factory):
+    """Two closes of the sample (fast run-rate forecast) in a throw-away ledger."""
+    from rebatelab.ledger import close
+
+    ws = tmp_path_factory.mktemp("ledger") / "rebatelab.duckdb"
+    last = (data.date_range[1] + pd.Timedelta(days=1)).to_period("M") - 1
+    for period in (last - 1, last):
+        close(data, programs, str(period), workspace=ws, method="run_rate")
+    return ws
+
+
+@pytest.fixture
+def finance(data, programs, closed_workspace, tmp_path):
+    from rebatelab.widgets import LiabilityForecast
+
+    return LiabilityForecast(
+        data, programs, method="run_rate", workspace=closed_workspace, export_dir=tmp_path
+    )
+
+
+def test_liability_view_totals_tie_to_accrual_and_forecast(finance):
+    t = finance.result.total.iloc[0]
+    # accrued is the accrual's earned total; expected the sum of the forecast's expected rebates
+    assert t["accrued"] == pytest.approx(finance.accrual["earned"].sum(), abs=0.01)
+    assert t["expected"] == pytest.approx(finance.forecast["expected_rebate"].sum(), abs=0.01)
+    assert t["percentile"] == 0.8
+    assert f"{t['constrained']:,.0f}" in finance.status.value
+    assert "constrained (80%)" in finance.status.value
+    progs = finance.accrual["program_id"].astype(str).unique().tolist()
+    assert finance.result.by_program["program_id"].astype(str).tolist() == progs
+    assert finance.table.value.count("<tr>") == len(progs) + 1  # header + one row per program
+
+
+def test_liability_view_percentile_moves_the_constraint_only(finance):
+    r80 = finance.result.total.iloc[0]
+    finance.percentile.value = 0.95
+    r95 = finance.result.total.iloc[0]
+    assert r95["percentile"] == 0.95
+    assert r95["constrained"] >= r80["constrained"]  # a quantile is non-decreasing in its level
+    for c in ("accrued", "expected", "most_likely", "p10", "p50", "p90"):
+        assert r95[c] == r80[c]
+    finance.percentile.value = 0.5
+    t = finance.result.total.iloc[0]
+    assert t["constrained"] == t["p50"]  # the 50% constraint is the median
+    assert "constrained (50%)" in finance.status.value
+
+
+def test_liability_view_common_shock_keeps_accrued_and_widens_nothing_silently(finance):
+    finance.common_shock.value = 0.3
+    t = finance.result.total.iloc[0]
+    assert t["common_shock"] == 0.3
+    assert t["accrued"] == pytest.approx(finance.accrual["earned"].sum(), abs=0.01)
+    assert t["p10"] <= t["p50"] <= t["p90"]
+
+
+def test_liability_view_chart_shows_each_program(finance):
+    ax, ax_total = finance.figures["liability"].axes
+    bp = finance.result.by_program
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    ticks = sorted(zip(ax.get_yticks(), labels, strict=True))
+    assert [label for _, label in ticks[::-1]] == bp["program_id"].astype(str).tolist()
+    widths = sorted(p.get_width() for p in ax.patches)
+    np.testing.assert_allclose(widths, sorted(bp["accrued"]))
+    assert ax.get_xlabel().startswith("rebate liability at period end [")
+    assert ax_total.get_ylabel() == "probability the total is at most x"
+    # the constrained line sits at the reported total
+    xs = [ln.get_xdata()[0] for ln in ax_total.lines if ln.get_label().startswith("constrained")]
+    assert xs == [finance.result.total.iloc[0]["constrained"]]
+
+
+def test_liability_view_rollforward_ties_and_filters(finance):
+    rf = finance.rollforward
+    assert rf["ties"].all()
+    finance.rollforward_program.value = "(all)"
+    ax = finance.figures["rollforward"].axes[0]
+    closing = ax.lines[0].get_ydata()
+    expected = rf.groupby("period", sort=True)["closing"].sum().to_numpy()
+    np.testing.assert_allclose(closing, expected, atol=1e-6)
+    pid = finance.rollforward_program.options[1]
+    finance.rollforward_program.value = pid
+    ax = finance.figures["rollforward"].axes[0]
+    mine = rf[rf["program_id"] == pid]
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), mine["closing"].to_numpy())
+    assert [t.get_text() for t in ax.get_xticklabels()] == mine["period"].astype(str).tolist()
+    assert ax.get_ylabel().startswith("accrued liability [")
+
+
+def test_liability_view_exports_one_sheet_per_view(finance, tmp_path):
+    openpyxl = pytest.importorskip("openpyxl")
+    finance.export.click()
+    path = finance.exported_path
+    assert path is not None and path.parent == tmp_path and path.suffix == ".xlsx"
+    wb = openpyxl.load_workbook(path, read_only=True)
+    assert wb.sheetnames == list(finance.result.views())
+    assert "Exported" in finance.status.value
+
+
+def test_liability_view_without_ledger(data, programs, tmp_path):
+    from rebatelab.widgets import LiabilityForecast
+
+    view = LiabilityForecast(data, programs, method="run_rate", export_dir=tmp_path)
+    assert view.rollforward is None
+    assert "rollforward" not in view.images
+    assert view.error is None

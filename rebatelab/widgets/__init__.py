@@ -7,5 +7,17 @@ rendered to PNG into ``ipywidgets.Image`` widgets (no Output widget, no pyplot).
 
 from ._base import View, figure_png, html_table, new_figure
 from .design import ProgramDesigner
+from .liability import LiabilityForecast
+from .plots import plot_liability, plot_rollforward, plot_total_distribution
 
-__all__ = ["View", "figure_png", "html_table", "new_figure", "ProgramDesigner"]
+__all__ = [
+    "View",
+    "figure_png",
+    "html_table",
+    "new_figure",
+    "ProgramDesigner",
+    "LiabilityForecast",
+    "plot_liability",
+    "plot_rollforward",
+    "plot_total_distribution",
+]

@@ -9,15 +9,16 @@ import ipywidgets as w
 import numpy as np
 import pandas as pd
 
+from ..plot_whatif import plot_tier_participation, plot_whatif
 from ..programs import ProgramSet, load_programs
-from ..whatif import simulate_program, whatif_base
+from ..whatif import WhatIfResult, simulate_program, whatif_base
 from ._base import View, html_table, money, new_figure
 
 __all__ = ["ProgramDesigner"]
 
 MAX_TIERS = 4
-COLORS = {"current": "#4d5660", "design": "#1f6fb4"}
 THOUSANDS = "{x:,.0f}"
+PERCENT = "{x:.1%}"
 
 
 def _currency(data) -> str:
@@ -287,37 +288,26 @@ class ProgramDesigner(View):
         )  # fmt: skip
         self.summary.value = html_table(table)
 
-        fig, axes = new_figure(ncols=2, nrows=2, width=9.5, height=6.0)
-        colors = COLORS
-        self._histograms(axes[0], "total_payout")
-        ax = axes[0]
-        ax.set_xlabel(f"total payout [{cur}]")
-        ax.set_ylabel("scenarios")
-        ax.set_title("Payout distribution")
-        ax.legend(frameon=False)
-        ax = axes[1]
-        ax.boxplot([100 * res.metrics[pid]["payout_share"] for res in runs.values()],
-                   tick_labels=list(runs), orientation="horizontal")  # fmt: skip
-        ax.set_xlabel("payout [% of eligible sales]")
-        ax.set_title("Cost as % of sales")
-        ax = axes[2]
-        k = max(res.tier_counts[pid].shape[1] for res in runs.values())
-        x = np.arange(k)
-        for j, (label, res) in enumerate(runs.items()):
-            mean = np.zeros(k)
-            counts = res.tier_counts[pid].mean(axis=0)
-            mean[: counts.size] = counts
-            ax.bar(x + (j - 0.5) * 0.4, mean, width=0.4, color=colors[label], label=label)
-        ax.set_xticks(x, ["none" if t == 0 else f"tier {t}" for t in x])
-        ax.set_ylabel("customers (mean over scenarios)")
-        ax.set_title("Customers per tier")
-        ax.legend(frameon=False)
-        self._histograms(axes[3], "incremental_revenue")
-        ax = axes[3]
-        ax.set_xlabel(f"incremental revenue [{cur}]")
-        ax.set_ylabel("scenarios")
-        ax.set_title("Revenue provoked by the thresholds")
-        ax.legend(frameon=False)
+        both = self.side_by_side()
+        fig, axes = new_figure(ncols=2, nrows=2, width=10.0, height=6.4)
+        panels = (
+            ("total_payout", "Payout distribution", f"total payout [{cur}]"),
+            ("payout_share", "Cost as % of eligible sales", None),
+            (None, "Customers per tier (mean over scenarios)", None),
+            ("incremental_revenue", "Revenue provoked by the thresholds",
+             f"incremental revenue [{cur}]"),
+        )  # fmt: skip
+        for ax, (metric, title, label) in zip(axes, panels, strict=True):
+            if metric is None:
+                plot_tier_participation(both, ax=ax)
+            else:
+                plot_whatif(both, metric=metric, ax=ax)
+            ax.set_title(title)
+            if label:
+                ax.set_ylabel(label)
+                ax.yaxis.set_major_formatter(THOUSANDS)
+        axes[1].yaxis.set_major_formatter(PERCENT)
+        axes[1].set_ylabel("payout [% of eligible sales]")
         self._show("comparison", fig)
         self._ok(
             f"<b>Design</b>: mean payout {money(r.at['total_payout', 'design'], self.currency)}"
@@ -326,16 +316,17 @@ class ProgramDesigner(View):
             f" ({100 * r.at['payout_share', 'current']:.2f}%)"
         )
 
-    def _histograms(self, ax, metric: str) -> None:
-        """Both runs' distributions of one metric on common bins: current as an outline."""
-        pid = self.current.id
-        values = {label: res.metrics[pid][metric] for label, res in self.runs.items()}
-        bins = np.histogram_bin_edges(np.concatenate(list(values.values())), bins=30)
-        ax.hist(values["design"], bins=bins, histtype="stepfilled", alpha=0.55,
-                color=COLORS["design"], label="design")  # fmt: skip
-        ax.hist(values["current"], bins=bins, histtype="step", linewidth=1.6,
-                color=COLORS["current"], label="current")  # fmt: skip
-        ax.xaxis.set_major_formatter(THOUSANDS)
+    def side_by_side(self) -> WhatIfResult:
+        """The two runs as one result with candidates ``current`` and ``design``."""
+        pid, runs = self.current.id, self.runs
+        first = runs["current"]
+        return WhatIfResult(
+            candidates=list(runs),
+            metrics={label: r.metrics[pid] for label, r in runs.items()},
+            tier_counts={label: r.tier_counts[pid] for label, r in runs.items()},
+            n_scenarios=first.n_scenarios,
+            response_strength=first.response_strength,
+        )
 
     def save_design(self) -> Path:
         """Write the design as a program file ``<save_dir>/<design id>.yaml``; return the path."""
