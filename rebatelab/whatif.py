@@ -769,6 +769,12 @@ def _ascending(values) -> list[float]:
     return out
 
 
+def _id_codes(values: pd.Series, ids: pd.Series) -> np.ndarray:
+    """Position of each value in ``ids`` (-1 when absent), via the distinct values."""
+    codes, uniques = pd.factorize(values)
+    return pd.Index(ids).get_indexer(uniques)[codes]
+
+
 def default_programs(sim, *, rng) -> tuple[str, pd.DataFrame]:
     """Programs exercising every feature of the program file, sized on the simulated spend.
 
@@ -791,41 +797,44 @@ def default_programs(sim, *, rng) -> tuple[str, pd.DataFrame]:
     """
     tx = sim.transactions
     cu = sim.customers
-    pr = sim.products.set_index("product_id")
     end = pd.Timestamp(sim.end)
     y = end.year
     years = ((sim.end - sim.start).astype(int) + 1) / 365.25
-    cat = pr.loc[tx["product_id"], "category"].to_numpy()
-    brand = pr.loc[tx["product_id"], "brand"].to_numpy()
+    ccode = _id_codes(tx["customer_id"], cu["customer_id"])
+    pcode = _id_codes(tx["product_id"], sim.products["product_id"])
+    cat = sim.products["category"].to_numpy(dtype=object)[pcode]
+    brand = sim.products["brand"].to_numpy(dtype=object)[pcode]
+    net = tx["net_amount"].to_numpy(dtype=float)
+    n = len(cu)
 
-    def annual(mask, col="net_amount", by=None):
-        keys = tx["customer_id"] if by is None else by
-        s = tx.loc[mask, col].groupby(keys[mask].to_numpy()).sum() / years
-        return s[s > 0]
+    def per_customer(mask, values=net):
+        """Annualised sum per customer [per year], one value per customer."""
+        return np.bincount(ccode[mask], weights=values[mask], minlength=n) / years
+
+    def positive(a):
+        return a[a > 0]
 
     all_lines = np.ones(len(tx), bool)
     gold_cats = ["Fasteners", "Tools", "Electrical"]
-    gold_mask = np.isin(cat, gold_cats) & (brand != "House")
-    gold = annual(gold_mask)
+    gold_all = per_customer(np.isin(cat, gold_cats) & (brand != "House"))
+    gold = positive(gold_all)
     gold_seg = ["Contractor", "Distributor", "OEM"]
     gq = _ascending(np.quantile(gold, [0.55, 0.8, 0.93])) if len(gold) else [1e3, 5e3, 2e4]
-    step = annual(all_lines)
+    step_all = per_customer(all_lines)
+    step = positive(step_all)
     sq = _ascending(np.quantile(step, [0.5, 0.8, 0.95])) if len(step) else [1e3, 5e3, 2e4]
-    safety = annual(cat == "Safety")
+    safety = positive(per_customer(cat == "Safety"))
     bq = _ascending(np.quantile(safety, [0.6, 0.9])) if len(safety) else [500, 2000]
-    group_of = cu.set_index("customer_id")["buying_group"]
-    by_group = pd.Series(group_of.loc[tx["customer_id"]].to_numpy(), index=tx.index)
-    groups = sorted(g for g in cu["buying_group"].dropna().unique())
-    pool = annual(by_group.notna().to_numpy(), by=by_group.fillna(""))
-    pool = pool[pool.index != ""]
+    gcode, guniq = pd.factorize(cu["buying_group"])
+    groups = sorted(str(g) for g in guniq)
+    pool = positive(np.bincount(gcode[gcode >= 0], weights=step_all[gcode >= 0],
+                                minlength=len(guniq)))  # fmt: skip
     pq = _ascending(np.quantile(pool, [0.3, 0.7])) if len(pool) else [1e4, 5e4]
-    fast = cat == "Fasteners"
-    units = annual(fast, col="quantity") / 4  # a quarter
+    units = positive(per_customer(cat == "Fasteners", tx["quantity"].to_numpy(dtype=float))) / 4
     uq = _ascending(np.quantile(units, [0.6, 0.9])) if len(units) else [100, 500]
     q_end = (end + pd.offsets.QuarterEnd(0)).normalize()
     if q_end > end:
         q_end = (end - pd.offsets.QuarterEnd(1)).normalize()
-    q_start = (q_end - pd.offsets.QuarterBegin(1, startingMonth=1)).normalize()
     q_start = pd.Timestamp(q_end.year, q_end.month - 2, 1)
 
     def tiers_of(thresholds, rates, amounts=None):
@@ -838,9 +847,12 @@ def default_programs(sim, *, rng) -> tuple[str, pd.DataFrame]:
         return out
 
     gold_tiers = tiers_of(gq, [0.02, 0.03, 0.045])
-    eligible_gold = cu["customer_id"][cu["segment"].isin(gold_seg)].to_numpy()
-    big = gold.reindex(eligible_gold).fillna(0).sort_values(ascending=False)
-    variant_customer = str(big.index[0]) if len(big) else None
+    seg_ok = cu["segment"].isin(gold_seg).to_numpy()
+    variant_customer = (
+        str(cu["customer_id"].to_numpy()[np.argmax(np.where(seg_ok, gold_all, -1.0))])
+        if seg_ok.any()
+        else None
+    )
     gold = {
         "name": "Gold volume rebate",
         "basis": "net_sales",
@@ -928,7 +940,7 @@ def default_programs(sim, *, rng) -> tuple[str, pd.DataFrame]:
             )
         )
     pick = rng.random(n) < 0.6
-    prev = annual(all_lines).reindex(ids).fillna(0).to_numpy()
+    prev = step_all
     negotiated = pick & (rng.random(n) < 0.1) & (prev > 0)
     base = np.where(negotiated, np.round(prev * rng.uniform(0.9, 1.1, n), -2), np.nan)
     en.append(
@@ -1051,7 +1063,7 @@ def apply_response(sim, *, rng):
         borrowed = np.zeros(n_c)
         borrowed[who] = (1 - p.incremental_share) * amount
         d = tx["date"].to_numpy(dtype="datetime64[D]")
-        ccode = pd.Index(ids).get_indexer(tx["customer_id"])
+        ccode = _id_codes(tx["customer_id"], data.customers["customer_id"])
         later = (d >= after0) & (d <= after1) & (tx["net_amount"].to_numpy() > 0)
         later &= borrowed[ccode] > 0
         avail = np.bincount(ccode[later], weights=tx["net_amount"].to_numpy()[later], minlength=n_c)
