@@ -238,9 +238,10 @@ def whatif_base(
 
     Notes
     -----
-    Order rates are the posterior means of a gamma-Poisson (NBD) model whose gamma prior is
-    fitted by the method of moments, so a customer with few orders is shrunk toward the
-    population; mean order values are shrunk toward the population mean with the weight of
+    Order rates are the posterior means ``(r + x_i) / (alpha + T_i)`` of a gamma-Poisson (NBD)
+    model whose gamma prior is fitted by the method of moments, so a customer with few orders
+    is shrunk toward the population; the exposure ``T_i`` runs from the later of the window
+    start and the customer's first purchase. Mean order values are shrunk toward the population mean with the weight of
     one pseudo-order. Dropout is not modelled here (forecasting does that).
     """
     from .simulate import SimulatedData, read_truth
@@ -285,7 +286,13 @@ def whatif_base(
         shape = params.order_value_p if value_shape is None else value_shape
         hc = truth["holding_cost"].to_numpy()[order_index]
     else:
-        rate = _gamma_poisson_rates(x, np.full(n, float(lookback_days)))
+        # exposure: from the later of the window start and the customer's first line ever
+        known_all = lines.customer < n
+        seen, first_idx = np.unique(lines.customer[known_all], return_index=True)
+        start_day = np.full(n, first)
+        start_day[seen] = np.maximum(lines.day[known_all][first_idx], first)
+        exposure = np.clip(last - start_day + 1, 1, lookback_days).astype(float)
+        rate = _gamma_poisson_rates(x, exposure)
         pop_mean = net.sum() / max(x.sum(), 1.0)
         mean_value = np.maximum((net + pop_mean) / (x + 1.0), 0.0)
         if value_shape is None:

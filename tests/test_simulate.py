@@ -271,3 +271,43 @@ def test_cli_writes_a_folder_and_rejects_bad_input(tmp_path, capsys):
     assert main(["simulate", "--response-strength", "1.5", "--out", str(tmp_path / "x")]) == 2
     assert "response_strength" in capsys.readouterr().err
     assert main(["simulate", "--set", "nope=1", "--out", str(tmp_path / "x")]) == 2
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_defaults_look_like_online_retail():
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    real_path = root.parent / "shared" / "data" / "online_retail.parquet"
+    if not real_path.exists():
+        pytest.skip(f"Online Retail data not found at {real_path}; comparison skipped")
+    sys.path.insert(0, str(root / "scripts"))
+    try:
+        import calibrate_simulator as cal
+    finally:
+        sys.path.pop(0)
+    real = cal.statistics(cal.real_lines(real_path))
+    sim = cal.statistics(cal.sim_lines(8800, 1))
+    # tolerances: the documented side-by-side table (docs/simulation.md) with room for the
+    # seed-to-seed spread of a single simulated year
+    assert sim["share of net spend, top 20% of customers"] == pytest.approx(
+        real["share of net spend, top 20% of customers"], abs=0.05
+    )
+    assert sim["order value, 50th percentile"] == pytest.approx(
+        real["order value, 50th percentile"], rel=0.2
+    )
+    assert sim["order value, mean"] == pytest.approx(real["order value, mean"], rel=0.1)
+    assert sim["days between orders, 50th percentile"] == pytest.approx(
+        real["days between orders, 50th percentile"], rel=0.3
+    )
+    assert sim["share of one-order customers"] == pytest.approx(
+        real["share of one-order customers"], abs=0.05
+    )
+    assert sim["returns and credits, share of gross sales"] == pytest.approx(
+        real["returns and credits, share of gross sales"], abs=0.02
+    )
+    months = [k for k in real if k.startswith("monthly")]
+    diff = np.array([sim[k] - real[k] for k in months])
+    assert np.abs(diff).max() < 0.25 and np.sqrt(np.mean(diff**2)) < 0.12
