@@ -241,8 +241,9 @@ def whatif_base(
     Order rates are the posterior means ``(r + x_i) / (alpha + T_i)`` of a gamma-Poisson (NBD)
     model whose gamma prior is fitted by the method of moments, so a customer with few orders
     is shrunk toward the population; the exposure ``T_i`` runs from the later of the window
-    start and the customer's first purchase. Mean order values are shrunk toward the population mean with the weight of
-    one pseudo-order. Dropout is not modelled here (forecasting does that).
+    start and the customer's first purchase. Mean order values are shrunk toward the
+    population mean with the weight of one pseudo-order. Dropout is not modelled here
+    (forecasting does that).
     """
     from .simulate import SimulatedData, read_truth
 
