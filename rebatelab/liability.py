@@ -650,7 +650,7 @@ def liability(
         Needed to turn basis quantiles into rebate outcomes.
     basis_quantiles : array_like, shape (n, m), optional
         End-of-period quantiles of each row's pool basis at ``levels``; default: those carried
-        by ``forecast`` (``attrs["basis_quantiles"]`` or ``q_<level>`` columns).
+        by ``forecast`` (its ``q_<level>`` columns, or ``attrs["basis_quantiles"]``).
     levels : array_like, shape (m,), optional
         Levels [fraction] of ``basis_quantiles``.
     rebate_values, rebate_probs : array_like, shape (n_pools, m), optional

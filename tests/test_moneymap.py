@@ -1,0 +1,83 @@
+"""Money map, customer statements and the review plots."""
+
+from __future__ import annotations
+
+import doctest
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rebatelab import accrue
+from rebatelab import moneymap as mm
+from rebatelab.errors import ParameterError
+from rebatelab.moneymap import money_map, statement
+from tests.test_review import AS_OF, PROGRAMS, _data, _forecast
+
+
+def test_docstring_examples():
+    assert doctest.testmod(mm, optionflags=doctest.ELLIPSIS).failed == 0
+
+
+@pytest.fixture
+def book():
+    data = _data()
+    acc = accrue(data, PROGRAMS, AS_OF)
+    return data, acc, _forecast(acc, p=0.3)
+
+
+def test_money_map_adds_up(book):
+    data, acc, fc = book
+    m = money_map(acc, fc, programs=PROGRAMS)
+    # every tier of every program is listed, also the empty ones
+    assert m.groupby("program_id").size().to_dict() == {"GOLD": 3, "RICH": 3, "UNITS": 3, "GRP": 3}
+    assert m["customers"].sum() == len(acc)
+    assert m["earned"].sum() == pytest.approx(acc["earned"].sum(), abs=0.01)
+    assert m["expected_rebate"].sum() == pytest.approx(fc["expected_rebate"].sum(), abs=0.01)
+    per = m.groupby("program_id")["expected_at_end"].sum()
+    np.testing.assert_allclose(per, acc.groupby("program_id").size().reindex(per.index))
+    gold = m[m["program_id"] == "GOLD"].set_index("tier")
+    assert gold.loc[1, "customers"] == 1 and gold.loc[1, "basis"] == 237_600
+    assert gold.loc[2, "from"] == 250_000 and gold.loc[2, "rate"] == 0.04
+    # p_next_tier = 0.3 >= reach 0.2: X is within reach of GOLD's tier 2
+    assert gold.loc[1, "within_reach"] == 1
+    assert money_map(acc, fc, reach=0.5)["within_reach"].sum() == 0
+
+
+def test_statement(book):
+    data, acc, fc = book
+    page = statement("X", acc, fc, data=data, programs=PROGRAMS, as_of=AS_OF)
+    assert "<h1>Rebate statement: Xavier Ltd (X)</h1>" in page
+    assert (
+        "Gold: buy $12,400 more of Fasteners and Tools in the 31 days left to reach 4% "
+        "(a $10,000 credit)." in page
+    )
+    assert page.count("<tr>") == 1 + int((acc["customer_id"] == "X").sum())
+    assert "30%" in page  # the probability of the next tier
+    with pytest.raises(ParameterError, match="no program"):
+        statement("nobody", acc, fc)
+    # names are escaped
+    data.customers.loc[0, "name"] = "<b>X & Co</b>"
+    assert "&lt;b&gt;X &amp; Co&lt;/b&gt;" in statement("X", acc, data=data)
+
+
+def test_plots(book):
+    from matplotlib.figure import Figure
+
+    from rebatelab.plot_review import plot_forecast_fan, plot_money_map, plot_tier_ladder
+
+    data, acc, fc = book
+    ax = plot_tier_ladder(acc, "GOLD", programs=PROGRAMS, forecast=fc)
+    assert len(ax.collections) >= 1 and len(ax.get_lines()) >= 2  # points and thresholds
+    ax2 = Figure().add_subplot()
+    assert plot_money_map(money_map(acc, fc, programs=PROGRAMS), "GOLD", ax=ax2) is ax2
+    assert len(ax2.patches) >= 3
+    levels = np.array([0.1, 0.5, 0.9])
+    fcq = fc.copy()
+    for lev, d in zip(levels, (0.0, 5_000.0, 20_000.0), strict=True):
+        fcq[f"q_{lev:g}"] = acc["pool_basis"] + d
+    ax3 = plot_forecast_fan(acc, fcq, "GOLD", "X", data=data, programs=PROGRAMS, as_of=AS_OF)
+    assert len(ax3.collections) >= 1  # the fan
+    ys = {round(line.get_ydata()[0]) for line in ax3.get_lines() if len(line.get_ydata())}
+    assert {100_000, 250_000} <= ys  # threshold lines
+    pd.testing.assert_frame_equal(acc, accrue(data, PROGRAMS, AS_OF))  # inputs untouched
