@@ -712,7 +712,7 @@ def exclusions(data: RebateData, programs, *, as_of) -> pd.DataFrame:
             ~elig_c[c],
             (who < 0) & ~variant_c[c],
             (who < 0) & variant_c[c],
-            (who >= 0) & (lines.day[w] < from_day[np.maximum(who, 0)]),
+            (who >= 0) & (lines.day[w] < np.append(from_day, 0)[np.where(who >= 0, who, -1)]),
             ~product_eligibility(data, p)[pr],
         ]
         reason = np.select(conditions, range(len(conditions)), default=-1)
