@@ -39,6 +39,7 @@ CHROMIUM_ARGS = [
 #: A dashboard runs its notebook in a fresh kernel on first load; on a busy 2-core machine
 #: that takes a few seconds, so allow generously [ms].
 LOAD_TIMEOUT = 90_000
+VIEWPORT = {"width": 1280, "height": 1000}
 UPDATE_TIMEOUT = 30_000
 
 
@@ -117,7 +118,7 @@ def browser(voila):
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 2400})
+    context = browser.new_context(viewport=VIEWPORT)
     pg = context.new_page()
     pg.errors = []
     pg.on("pageerror", lambda exc: pg.errors.append(str(exc)))
@@ -137,6 +138,12 @@ def _expect_text(page, selector: str, text: str):
 
 
 def _finish(page, name: str):
+    """Screenshot the whole dashboard (Voila scrolls inside #rendered_cells: grow the view)."""
+    height = page.evaluate(
+        "() => (document.getElementById('rendered_cells') || document.documentElement).scrollHeight"
+    )
+    page.set_viewport_size({"width": VIEWPORT["width"], "height": min(int(height) + 40, 8000)})
+    page.wait_for_timeout(300)  # let the layout settle at the new size
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
     assert page.errors == [], f"JavaScript errors on the {name} dashboard: {page.errors}"
@@ -185,3 +192,28 @@ def test_liability_forecast_dashboard(voila, page, tmp_path):
     _expect_text(page, ".rl-status", after)
     page.wait_for_selector("img.rl-image-rollforward[src^='blob:']")
     _finish(page, "03_liability_forecast")
+
+
+def test_opportunity_review_dashboard(voila, page):
+    import rebatelab as rl
+    from rebatelab.widgets import OpportunityReview
+
+    local = OpportunityReview(rl.load_data(SAMPLE), SAMPLE / "programs.yaml")
+    before = _text(local.status.value)
+    rep = local.rep.options[1]  # the first rep by name
+    local.rep.value = rep
+    after = _text(local.status.value)
+    first_row = local.customer.label
+
+    _open(page, voila, "02_opportunity_review.ipynb", ".rl-status b")
+    _expect_text(page, ".rl-status", before)
+    page.locator(".rl-rep select").select_option(rep)
+    _expect_text(page, ".rl-status", after)
+    if first_row is not None:  # the drill-down follows the filtered ranking
+        from playwright.sync_api import expect
+
+        expect(page.locator(".rl-customer select option:checked")).to_have_text(
+            first_row, timeout=UPDATE_TIMEOUT
+        )
+        page.wait_for_selector("img.rl-image-fan[src^='blob:']")
+    _finish(page, "02_opportunity_review")

@@ -8,7 +8,8 @@ rendered to PNG into ``ipywidgets.Image`` widgets (no Output widget, no pyplot).
 from ._base import View, figure_png, html_table, new_figure
 from .design import ProgramDesigner
 from .liability import LiabilityForecast
-from .plots import plot_liability, plot_rollforward, plot_total_distribution
+from .plots import plot_forecast_fan, plot_liability, plot_rollforward, plot_total_distribution
+from .review import OpportunityReview
 
 __all__ = [
     "View",
@@ -17,6 +18,8 @@ __all__ = [
     "new_figure",
     "ProgramDesigner",
     "LiabilityForecast",
+    "OpportunityReview",
+    "plot_forecast_fan",
     "plot_liability",
     "plot_rollforward",
     "plot_total_distribution",

@@ -137,3 +137,62 @@ def plot_rollforward(rollforward: pd.DataFrame, *, currency: str = "currency", a
     ax.grid(axis="y", alpha=0.3)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
     return ax
+
+
+def plot_forecast_fan(row: pd.Series, program, *, as_of, currency: str = "currency", ax=None):
+    """One (program, customer) row's path to the period end against the tier thresholds.
+
+    Parameters
+    ----------
+    row : Series
+        One row of :func:`rebatelab.forecast` joined with its :func:`rebatelab.accrue` row:
+        ``pool_basis_to_date, projected_p10, projected_p50, projected_p90`` [basis unit] and
+        ``baseline`` (growth programs).
+    program : Program
+        The row's program (thresholds, period, basis).
+    as_of : date-like
+        The forecast date.
+    currency : str
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib Axes
+        The basis to date (a point at ``as_of``), a fan opening to the p10-p90 range of the
+        end-of-period basis (the p50 as a line; straight lines, not the path's shape), and one
+        horizontal line per tier threshold, labelled with its rate or lump sum.
+    """
+    ax = _axes(ax)
+    start, end = pd.Timestamp(program.start), pd.Timestamp(program.end)
+    now = min(max(pd.Timestamp(as_of), start), end)
+    b0 = float(row["pool_basis_to_date"])
+    q = [float(row[f"projected_p{k}"]) for k in (10, 50, 90)]
+    ax.plot([now], [b0], "o", color="black", label=f"basis to date: {b0:,.0f}")
+    ax.fill_between([now, end], [b0, q[0]], [b0, q[2]], color="#1f6fb4", alpha=0.25,
+                    label="p10\u2013p90 at period end")  # fmt: skip
+    ax.plot([now, end], [b0, q[1]], color="#1f6fb4", linestyle="--", label="median")
+    baseline = row.get("baseline", np.nan)
+    thresholds = np.ravel(program.basis_thresholds(baseline if program.is_growth else None))
+    top = max(q[2], b0)
+    for k, (t, tier) in enumerate(zip(thresholds, program.tiers, strict=True), start=1):
+        if not np.isfinite(t):
+            continue
+        what = f"{tier.rate:.1%}" if tier.amount is None else f"{tier.amount:,.0f} {currency}"
+        ax.axhline(t, color="#b5451b", linewidth=1, alpha=0.8)
+        ax.annotate(f"tier {k}: {what} from {t:,.0f}", (start, t), xytext=(3, 2),
+                    textcoords="offset points", fontsize="small", color="#b5451b")  # fmt: skip
+        top = max(top, t)
+    unit = "units" if program.basis == "quantity" else currency
+    ax.set_ylabel(f"{'pool ' if program.pool == 'buying_group' else ''}basis [{unit}]")
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+
+    locator = AutoDateLocator(maxticks=8)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+    ax.set_xlabel("date")
+    ax.set_ylim(0, top * 1.12 if top > 0 else 1.0)
+    ax.set_xlim(start, end)
+    ax.yaxis.set_major_formatter(THOUSANDS)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
+    return ax

@@ -1,0 +1,190 @@
+"""The sales manager's view: ranked opportunities, filters, and a drill-down to one customer."""
+
+from __future__ import annotations
+
+import html
+import warnings
+
+import ipywidgets as w
+import numpy as np
+import pandas as pd
+
+from ..accrual import accrue
+from ..forecasting import forecast
+from ..moneymap import statement
+from ..programs import load_programs
+from ..review import opportunities
+from ._base import ALL, View, html_table, money, new_figure
+from .design import _currency
+from .plots import plot_forecast_fan
+
+__all__ = ["OpportunityReview"]
+
+_SHOWN = {
+    "rank": "rank",
+    "customer_id": "customer",
+    "name": "name",
+    "rep": "rep",
+    "region": "region",
+    "program_id": "program",
+    "days_left": "days left",
+    "p_next_tier": "P(next tier)",
+    "value_at_stake": "value at stake",
+    "sentence": "what to say",
+}
+
+
+def _choices(values) -> list[str]:
+    return [ALL, *sorted(pd.Series(values).dropna().astype(str).unique())]
+
+
+class OpportunityReview(View):
+    """Ranked opportunities with filters, and one customer's statement and forecast fan.
+
+    The accrual and the forecast are computed once; the filters call
+    :func:`rebatelab.review.opportunities` again.
+
+    Parameters
+    ----------
+    data : RebateData
+    programs : ProgramSet or path
+    as_of : date-like, optional
+        Default: the last transaction date.
+    method : str, optional
+        Forecast method (:func:`rebatelab.forecast`).
+    top : int
+        Rows of the ranked table.
+
+    Attributes
+    ----------
+    rep, region, program : ipywidgets.Dropdown
+        Filters; ``(all)`` keeps everything.
+    days_left : ipywidgets.IntRangeSlider
+        Keep rows whose period has between these many days left [days].
+    customer : ipywidgets.Dropdown
+        The drill-down: one of the listed opportunities (``(program_id, customer_id)``).
+    result : DataFrame
+        The filtered, ranked opportunities (:func:`rebatelab.review.opportunities`).
+    """
+
+    def __init__(self, data, programs, *, as_of=None, method=None, top: int = 12):
+        super().__init__()
+        self.data = data
+        self.programs = load_programs(programs)
+        self.as_of = pd.Timestamp(as_of if as_of is not None else data.date_range[1]).normalize()
+        self.currency = _currency(data)
+        self.top = top
+        self.accrual = accrue(data, self.programs, self.as_of)
+        kw = {} if method is None else {"method": method}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            self.forecast = forecast(data, self.programs, self.as_of, **kw)
+        self.result: pd.DataFrame | None = None
+        cust = data.customers
+        max_days = int(self.accrual["days_left"].max()) if len(self.accrual) else 0
+
+        style = {"description_width": "initial"}
+        self.rep = w.Dropdown(options=_choices(cust.get("rep", [])), description="Rep")
+        self.region = w.Dropdown(options=_choices(cust.get("region", [])), description="Region")
+        self.program = w.Dropdown(options=[ALL, *self.programs.ids], description="Program")
+        self.days_left = w.IntRangeSlider(
+            value=(0, max_days), min=0, max=max(max_days, 1), description="Days left",
+            continuous_update=False, style=style,
+        )  # fmt: skip
+        self.customer = w.Dropdown(options=[], description="Drill down", style=style,
+                                   layout=w.Layout(width="480px"))  # fmt: skip
+        self.table = w.HTML()
+        self.detail = w.HTML()
+        for name in ("rep", "region", "program", "days_left", "customer", "table", "detail"):
+            getattr(self, name).add_class(f"rl-{name.replace('_', '-')}")
+
+        self.widget = w.VBox(
+            [
+                self._css(),
+                w.HTML(
+                    f"<h3>Opportunities as of {self.as_of.date()}: who to call, what to say</h3>"
+                ),  # fmt: skip
+                w.HBox([self.rep, self.region, self.program]),
+                self.days_left,
+                self.status,
+                self.table,
+                w.HTML("<h4>Drill-down</h4>"),
+                self.customer,
+                self._image("fan"),
+                self.detail,
+            ]
+        )
+        self.widget.add_class("rl-review")
+        self._watch(self.rep, self.region, self.program, self.days_left)
+        self._watch(self.customer, handler=self.refresh_customer)
+        self._guarded(self.refresh)
+
+    @staticmethod
+    def _value(control):
+        return None if control.value == ALL else control.value
+
+    def compute(self) -> pd.DataFrame:
+        """The ranked opportunities under the filters."""
+        opp = opportunities(
+            self.accrual,
+            self.forecast,
+            data=self.data,
+            programs=self.programs,
+            as_of=self.as_of,
+            rep=self._value(self.rep),
+            region=self._value(self.region),
+            program=self._value(self.program),
+        )
+        lo, hi = self.days_left.value
+        return opp[opp["days_left"].between(lo, hi).to_numpy()]
+
+    def refresh(self) -> None:
+        """Re-rank under the filters; refill the table and the drill-down choices."""
+        self.result = opp = self.compute()
+        shown = opp.head(self.top)[[c for c in _SHOWN if c in opp.columns]].rename(columns=_SHOWN)
+        self.table.value = html_table(
+            shown,
+            formats={
+                "P(next tier)": "{:.0%}".format,
+                "value at stake": "{:,.0f}".format,
+            },
+            max_rows=self.top,
+            empty="No opportunity under these filters.",
+        )
+        total = float(opp["value_at_stake"].sum())
+        noun = "opportunity" if len(opp) == 1 else "opportunities"
+        more = f"; showing the top {self.top}" if len(opp) > self.top else ""
+        self._ok(f"<b>{len(opp):,} {noun}</b>, value at stake {money(total, self.currency)}{more}")
+        options = [
+            (f"{r.rank}. {r.customer_id} ({r.program_id})", (r.program_id, r.customer_id))
+            for r in opp.head(self.top).itertuples()
+        ]
+        keep = self.customer.value
+        self.customer.options = options
+        values = [v for _, v in options]
+        self.customer.value = keep if keep in values else (values[0] if values else None)
+        self.refresh_customer()
+
+    def refresh_customer(self) -> None:
+        """Draw the selected row's forecast fan and show the customer's statement."""
+        if self.customer.value is None:
+            self.detail.value = ""
+            self.figures.pop("fan", None)
+            self.images["fan"].value = b""
+            return
+        pid, cid = self.customer.value
+        acc, fc = self.accrual, self.forecast
+        at = np.flatnonzero(
+            (acc["program_id"] == pid).to_numpy() & (acc["customer_id"] == cid).to_numpy()
+        )[0]
+        row = pd.concat([acc.iloc[at], fc.iloc[at].drop(acc.columns, errors="ignore")])
+        fig, axes = new_figure(width=9.0, height=3.8)
+        plot_forecast_fan(row, self.programs[pid], as_of=self.as_of,
+                          currency=self.currency or "currency", ax=axes[0])  # fmt: skip
+        axes[0].set_title(f"{cid} in {pid}: basis to date and forecast to the period end")
+        self._show("fan", fig)
+        page = statement(cid, acc, fc, data=self.data, programs=self.programs, as_of=self.as_of)
+        self.detail.value = (
+            f"<iframe srcdoc=\"{html.escape(page, quote=True)}\" title='statement' "
+            "style='width:100%;height:560px;border:1px solid #dde3ea'></iframe>"
+        )
