@@ -45,6 +45,7 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -57,6 +58,8 @@ __all__ = [
     "simulate_data",
     "write_data_folder",
     "read_truth",
+    "Truth",
+    "eligible_share",
     "calendar_weights",
     "expected_spend",
     "expected_orders",
@@ -452,7 +455,7 @@ def _draw_lines(truth, products, cust, day, value, p: SimulationParams, rng):
     prod = np.minimum(prod, len(products) - 1)
     price = products["list_price"].to_numpy()[prod] * (1 - truth["discount"].to_numpy()[cust[o]])
     qty = np.maximum(1, np.round(amount / price))
-    return o, prod, qty, amount
+    return o, prod, qty, amount, mix
 
 
 def _credits_and_extras(cust, day, value, o, prod, qty, amount, p: SimulationParams, rng):
@@ -509,6 +512,10 @@ class SimulatedData:
     response : DataFrame
         One row per threshold response: program, customer, purchase added [basis unit and
         currency], and the value taken from later orders.
+    product_truth : DataFrame
+        ``product_id, category, within_category_share``: the probability that a line of a
+        category is for the product (with the customers' ``mix_<category>`` columns in
+        ``truth`` this gives the true share of any product set, :func:`eligible_share`).
     """
 
     transactions: pd.DataFrame
@@ -522,6 +529,7 @@ class SimulatedData:
     end: np.datetime64
     seed: int
     response: pd.DataFrame = field(default_factory=pd.DataFrame)
+    product_truth: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def to_rebate_data(self):
         """Validate the tables with the engine's loader; returns a :class:`RebateData`."""
@@ -613,7 +621,7 @@ def simulate_data(
     truth = _draw_customers(int(n_customers), s, e, p, rng)
     products = _draw_products(int(n_products), p, rng)
     cust, day, value = _draw_orders(truth, days, p, rng)
-    o, prod, qty, amount = _draw_lines(truth, products, cust, day, value, p, rng)
+    o, prod, qty, amount, mix = _draw_lines(truth, products, cust, day, value, p, rng)
     (r_o, r_day, r_prod, r_qty, r_amount), (cn, c_day, c_prod, c_amount), (zp, z_prod, z_qty) = (
         _credits_and_extras(cust, day, value, o, prod, qty, amount, p, rng)
     )
@@ -658,7 +666,18 @@ def simulate_data(
     truth = truth.drop(columns=["segment", "region", "rep", "buying_group"])
     birth = days[0] + truth["birth_day"].to_numpy().astype("timedelta64[D]")
     truth.insert(1, "birth_date", birth.astype("datetime64[ms]"))
+    for k, c in enumerate(CATEGORIES):
+        truth[f"mix_{c}"] = mix[:, k]  # [fraction of the customer's order value]
     prods = products[["product_id", "category", "brand", "list_price"]].copy()
+    pop = products["popularity"].to_numpy()
+    in_cat = pop / products.groupby("category")["popularity"].transform("sum").to_numpy()
+    product_truth = pd.DataFrame(
+        {
+            "product_id": products["product_id"],
+            "category": products["category"],
+            "within_category_share": in_cat,  # [fraction of the category's value]
+        }
+    )
     sim = SimulatedData(
         transactions=tx,
         customers=customers,
@@ -672,6 +691,7 @@ def simulate_data(
         start=s,
         end=e,
         seed=int(seed),
+        product_truth=product_truth,
     )
     if programs is None:
         return sim
@@ -712,6 +732,7 @@ def write_data_folder(sim: SimulatedData, out, *, fmt: str = "parquet") -> Path:
     -------
     Path
         The folder. ``truth/customers_truth.parquet`` holds the customers' true parameters,
+        ``truth/products_truth.parquet`` the products' shares within their category,
         ``truth/simulation.json`` the window, seed and :class:`SimulationParams`, and
         ``truth/responses.csv`` the threshold responses; the engine's loader ignores them.
     """
@@ -736,6 +757,7 @@ def write_data_folder(sim: SimulatedData, out, *, fmt: str = "parquet") -> Path:
     if sim.programs_yaml:
         (out / "programs.yaml").write_text(sim.programs_yaml)
     sim.truth.to_parquet(out / TRUTH_DIR / "customers_truth.parquet", index=False)
+    sim.product_truth.to_parquet(out / TRUTH_DIR / "products_truth.parquet", index=False)
     meta = {
         "start": str(sim.start),
         "end": str(sim.end),
@@ -751,24 +773,72 @@ def write_data_folder(sim: SimulatedData, out, *, fmt: str = "parquet") -> Path:
     return out
 
 
-def read_truth(folder) -> tuple[pd.DataFrame, SimulationParams, np.datetime64]:
+class Truth(NamedTuple):
+    """The ground truth of a simulated data folder (:func:`read_truth`)."""
+
+    customers: pd.DataFrame  #: the customers' true parameters (``SimulatedData.truth``)
+    products: pd.DataFrame  #: ``SimulatedData.product_truth``
+    params: SimulationParams
+    start: np.datetime64  #: the window start the day offsets of ``customers`` count from
+
+
+def read_truth(folder) -> Truth:
     """Read the ground truth written by :func:`write_data_folder`.
 
     Returns
     -------
-    truth : DataFrame
-        The customers' true parameters.
-    params : SimulationParams
-    start : numpy.datetime64
-        The window start the day offsets in ``truth`` count from.
+    Truth
+        ``(customers, products, params, start)``.
     """
     folder = Path(folder) / TRUTH_DIR
     if not (folder / "simulation.json").exists():
         raise ParameterError(f"no ground truth in {folder} (not a simulated data folder?)")
     meta = json.loads((folder / "simulation.json").read_text())
     params = {k: (tuple(v) if isinstance(v, list) else v) for k, v in meta["params"].items()}
-    truth = pd.read_parquet(folder / "customers_truth.parquet")
-    return truth, SimulationParams(**params), np.datetime64(meta["start"], "D")
+    customers = pd.read_parquet(folder / "customers_truth.parquet")
+    products = pd.read_parquet(folder / "products_truth.parquet")
+    return Truth(customers, products, SimulationParams(**params), np.datetime64(meta["start"], "D"))
+
+
+def eligible_share(truth: pd.DataFrame, product_truth: pd.DataFrame, products) -> pd.Series:
+    """True expected share of each customer's spend that falls on a set of products.
+
+    Parameters
+    ----------
+    truth : DataFrame
+        The customers' truth with ``mix_<category>`` columns (``SimulatedData.truth``).
+    product_truth : DataFrame
+        ``SimulatedData.product_truth``.
+    products : iterable of product ids, or boolean array aligned with ``product_truth``
+        The eligible products (e.g. ``products_table.product_id[mask]`` for a program).
+
+    Returns
+    -------
+    Series
+        Share [fraction] per ``customer_id``: ``sum_j mix[c(j)] x within_category_share[j]``
+        over the eligible products ``j``. Order value is spread over lines independently of
+        the product, so expected net spend on the products = this share x
+        :func:`expected_spend` (returns and credit notes follow the lines they belong to).
+
+    Examples
+    --------
+    >>> sim = simulate_data(5, start="2025-01-01", end="2025-01-31", seed=1, programs=None)
+    >>> share = eligible_share(sim.truth, sim.product_truth, sim.product_truth["product_id"])
+    >>> bool(np.allclose(share, 1.0))
+    True
+    """
+    mask = np.asarray(products)
+    if mask.dtype != bool:
+        mask = product_truth["product_id"].isin(list(products)).to_numpy()
+    if mask.shape != (len(product_truth),):
+        raise ParameterError(
+            f"products: a boolean mask must have one value per product ({len(product_truth)})"
+        )
+    w = product_truth["within_category_share"].to_numpy() * mask
+    by_cat = pd.Series(w).groupby(product_truth["category"].to_numpy()).sum()
+    mix = truth[[f"mix_{c}" for c in CATEGORIES]].to_numpy()
+    share = mix @ by_cat.reindex(list(CATEGORIES)).fillna(0.0).to_numpy()
+    return pd.Series(share, index=pd.Index(truth["customer_id"]), name="eligible_share")
 
 
 # --------------------------------------------------------------------------------------------

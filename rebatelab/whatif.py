@@ -259,7 +259,7 @@ def whatif_base(
         folder = Path(data)
         data = load_data(folder)
         if (folder / "truth" / "simulation.json").exists():
-            truth, params, origin = read_truth(folder)
+            truth, _, params, origin = read_truth(folder)
     if lookback_days < 1:
         raise ParameterError(f"lookback_days must be >= 1; got {lookback_days!r}")
     _check_nonneg("holding_cost", holding_cost)

@@ -216,10 +216,11 @@ def test_responders_reach_a_tier():
 def test_truth_round_trips(tmp_path):
     sim = simulate_data(25, seed=9, programs=None)
     folder = write_data_folder(sim, tmp_path / "f")
-    truth, params, start = read_truth(folder)
+    truth, products, params, start = read_truth(folder)
     assert params == sim.params
     assert start == sim.start
     pd.testing.assert_frame_equal(truth, sim.truth)
+    pd.testing.assert_frame_equal(products, sim.product_truth)
 
 
 @pytest.mark.parametrize(
@@ -311,3 +312,38 @@ def test_defaults_look_like_online_retail():
     months = [k for k in real if k.startswith("monthly")]
     diff = np.array([sim[k] - real[k] for k in months])
     assert np.abs(diff).max() < 0.25 and np.sqrt(np.mean(diff**2)) < 0.12
+
+
+def test_eligible_share_gives_the_expected_spend_on_a_product_set():
+    from rebatelab.simulate import eligible_share
+
+    p = dict(order_value_q=6.0, lines_per_order=4.0, lifetime_mean_years=3.0)
+    sim = simulate_data(3000, start="2025-01-01", end="2025-12-31", seed=13, programs=None, **p)
+    prods = sim.products
+    chosen = prods["category"].isin(["Fasteners", "Tools"]) & (prods["brand"] != "House")
+    share = eligible_share(sim.truth, sim.product_truth, prods["product_id"][chosen])
+    tx = sim.transactions
+    eligible = tx["product_id"].isin(prods["product_id"][chosen]).to_numpy()
+    real = tx.loc[eligible, "net_amount"].sum()
+    # given each customer's realised spend, a line is eligible with probability share_c:
+    # expected eligible spend sum_lines amount x share_c, variance
+    # sum_lines amount^2 share_c (1 - share_c); 4 SD (a line's product is drawn independently)
+    s_line = share.reindex(tx["customer_id"]).to_numpy()
+    amount = tx["net_amount"].to_numpy()
+    want = np.sum(amount * s_line)
+    sd = np.sqrt(np.sum(amount**2 * s_line * (1 - s_line)))
+    assert abs(real - want) < 4 * sd
+    # and the unconditional expectation: share x expected_spend, within the (looser)
+    # compound Poisson-gamma spread of the whole spend
+    exp = expected_spend(sim.truth, sim.start, sim.end, params=sim.params, origin=sim.start)
+    lam = expected_orders(sim.truth, sim.start, sim.end, params=sim.params, origin=sim.start)
+    v = sim.truth["mean_order_value"].to_numpy()
+    sd_all = np.sqrt(np.sum(lam.to_numpy() * v**2 * (1 + 1 / sim.params.order_value_p)))
+    assert abs(real - float((share * exp).sum())) < 4 * sd_all
+    # a boolean mask gives the same, and all products give 1
+    np.testing.assert_allclose(eligible_share(sim.truth, sim.product_truth, chosen.to_numpy()),
+                               share)  # fmt: skip
+    all_share = eligible_share(sim.truth, sim.product_truth, prods["product_id"])
+    np.testing.assert_allclose(all_share, 1.0)
+    with pytest.raises(ParameterError, match="products"):
+        eligible_share(sim.truth, sim.product_truth, np.ones(3, bool))
