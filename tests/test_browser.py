@@ -215,5 +215,5 @@ def test_opportunity_review_dashboard(voila, page):
         expect(page.locator(".rl-customer select option:checked")).to_have_text(
             first_row, timeout=UPDATE_TIMEOUT
         )
-        page.wait_for_selector("img.rl-image-fan[src^='blob:']")
+        page.wait_for_selector("img.rl-image-drilldown[src^='blob:']")
     _finish(page, "02_opportunity_review")

@@ -8,7 +8,7 @@ rendered to PNG into ``ipywidgets.Image`` widgets (no Output widget, no pyplot).
 from ._base import View, figure_png, html_table, new_figure
 from .design import ProgramDesigner
 from .liability import LiabilityForecast
-from .plots import plot_forecast_fan, plot_liability, plot_rollforward, plot_total_distribution
+from .plots import plot_liability, plot_rollforward, plot_total_distribution
 from .review import OpportunityReview
 
 __all__ = [
@@ -19,7 +19,6 @@ __all__ = [
     "ProgramDesigner",
     "LiabilityForecast",
     "OpportunityReview",
-    "plot_forecast_fan",
     "plot_liability",
     "plot_rollforward",
     "plot_total_distribution",

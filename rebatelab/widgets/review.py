@@ -6,20 +6,20 @@ import html
 import warnings
 
 import ipywidgets as w
-import numpy as np
 import pandas as pd
 
 from ..accrual import accrue
 from ..forecasting import forecast
-from ..moneymap import statement
+from ..moneymap import money_map, statement
+from ..plot_review import plot_forecast_fan, plot_money_map
 from ..programs import load_programs
 from ..review import opportunities
 from ._base import ALL, View, html_table, money, new_figure
 from .design import _currency
-from .plots import plot_forecast_fan
 
 __all__ = ["OpportunityReview"]
 
+THOUSANDS = "{x:,.0f}"
 _SHOWN = {
     "rank": "rank",
     "customer_id": "customer",
@@ -62,7 +62,10 @@ class OpportunityReview(View):
     days_left : ipywidgets.IntRangeSlider
         Keep rows whose period has between these many days left [days].
     customer : ipywidgets.Dropdown
-        The drill-down: one of the listed opportunities (``(program_id, customer_id)``).
+        The drill-down: one of the listed opportunities (``(program_id, customer_id)``); shows
+        its forecast fan (:func:`rebatelab.plot_review.plot_forecast_fan`), its program's money
+        map (:func:`rebatelab.plot_review.plot_money_map`) and the customer's statement
+        (:func:`rebatelab.moneymap.statement`).
     result : DataFrame
         The filtered, ranked opportunities (:func:`rebatelab.review.opportunities`).
     """
@@ -79,6 +82,7 @@ class OpportunityReview(View):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             self.forecast = forecast(data, self.programs, self.as_of, **kw)
+        self.money_map = money_map(self.accrual, self.forecast, programs=self.programs)
         self.result: pd.DataFrame | None = None
         cust = data.customers
         max_days = int(self.accrual["days_left"].max()) if len(self.accrual) else 0
@@ -110,7 +114,7 @@ class OpportunityReview(View):
                 self.table,
                 w.HTML("<h4>Drill-down</h4>"),
                 self.customer,
-                self._image("fan"),
+                self._image("drilldown"),
                 self.detail,
             ]
         )
@@ -166,23 +170,26 @@ class OpportunityReview(View):
         self.refresh_customer()
 
     def refresh_customer(self) -> None:
-        """Draw the selected row's forecast fan and show the customer's statement."""
+        """Draw the selected customer's forecast fan and program money map; show the statement."""
         if self.customer.value is None:
             self.detail.value = ""
-            self.figures.pop("fan", None)
-            self.images["fan"].value = b""
+            self.figures.pop("drilldown", None)
+            self.images["drilldown"].value = b""
             return
         pid, cid = self.customer.value
         acc, fc = self.accrual, self.forecast
-        at = np.flatnonzero(
-            (acc["program_id"] == pid).to_numpy() & (acc["customer_id"] == cid).to_numpy()
-        )[0]
-        row = pd.concat([acc.iloc[at], fc.iloc[at].drop(acc.columns, errors="ignore")])
-        fig, axes = new_figure(width=9.0, height=3.8)
-        plot_forecast_fan(row, self.programs[pid], as_of=self.as_of,
-                          currency=self.currency or "currency", ax=axes[0])  # fmt: skip
-        axes[0].set_title(f"{cid} in {pid}: basis to date and forecast to the period end")
-        self._show("fan", fig)
+        fig, axes = new_figure(ncols=2, width=11.0, height=4.4)
+        plot_forecast_fan(acc, fc, pid, cid, data=self.data, programs=self.programs,
+                          as_of=self.as_of, ax=axes[0])  # fmt: skip
+        unit = "units" if self.programs[pid].basis == "quantity" else self.currency or "currency"
+        axes[0].set_ylabel(f"basis [{unit}]")
+        axes[0].set_xlabel("date")
+        axes[0].yaxis.set_major_formatter(THOUSANDS)
+        axes[0].legend(
+            loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=5, fontsize="small", frameon=False
+        )  # fmt: skip (keep the rungs visible)
+        plot_money_map(self.money_map, pid, ax=axes[1])
+        self._show("drilldown", fig)
         page = statement(cid, acc, fc, data=self.data, programs=self.programs, as_of=self.as_of)
         self.detail.value = (
             f"<iframe srcdoc=\"{html.escape(page, quote=True)}\" title='statement' "
