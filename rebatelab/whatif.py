@@ -478,19 +478,37 @@ class WhatIfResult:
         return out[[(c, s) for c in cols for s in parts]]
 
 
+def _standalone(program, present: set) -> dict:
+    """A variant whose parent is not among the candidates, as a program of its own.
+
+    Its terms are already resolved; its ``customers_only`` becomes a ``customer_id`` filter
+    with automatic enrollment, which selects exactly the variant's customers.
+    """
+    d = program.model_dump(by_alias=True, exclude_none=True)
+    d["tiers"] = [t.model_dump(by_alias=True, exclude_none=True) for t in program.tiers]
+    if program.variant_of is None or program.variant_of in present:
+        return d
+    d.pop("variant_of")
+    d.pop("guardrails", None)
+    d["customers"] = {**(d.get("customers") or {}), "customer_id": list(d.pop("customers_only"))}
+    d["enrollment"] = "automatic"
+    return d
+
+
 def _candidates(candidates) -> ProgramSet:
     if isinstance(candidates, ProgramSet):
         return candidates
     from .programs import Program
 
     if isinstance(candidates, Program):
-        return ProgramSet.from_programs([candidates])
+        candidates = [candidates]
     if (
         isinstance(candidates, list | tuple)
         and candidates
         and all(isinstance(c, Program) for c in candidates)
     ):
-        return ProgramSet.from_programs(list(candidates))
+        present = {c.id for c in candidates}
+        return ProgramSet.from_programs([_standalone(c, present) for c in candidates])
     return load_programs(candidates)
 
 

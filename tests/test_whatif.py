@@ -291,3 +291,24 @@ def test_cached_draws_give_the_same_results_as_fresh_ones(sim):
     for k in METRICS:
         np.testing.assert_array_equal(first.metrics["A"][k], again.metrics["A"][k])
         np.testing.assert_array_equal(first.metrics["A"][k], other.metrics["A"][k])
+
+
+def test_a_variant_alone_runs_on_its_own_customers(sim, base):
+    from rebatelab import load_programs as lp
+
+    progs = lp(sim.programs_yaml)
+    variant = next(p for p in progs if p.variant_of)
+    parent = progs[variant.variant_of]
+    moved = {**variant.model_dump(by_alias=True, exclude_none=True), "start": "2027-01-01",
+             "end": "2027-12-31"}  # fmt: skip
+    moved["tiers"] = [t.model_dump(by_alias=True, exclude_none=True) for t in variant.tiers]
+    moved_parent = {**parent.model_dump(by_alias=True, exclude_none=True),
+                    "start": "2027-01-01", "end": "2027-12-31"}  # fmt: skip
+    moved_parent["tiers"] = [t.model_dump(by_alias=True, exclude_none=True) for t in parent.tiers]
+    pset = ProgramSet.from_programs([moved_parent, moved])
+    alone = simulate_program(base, [pset[variant.id]], n_scenarios=30, seed=1)
+    assert alone.tier_counts[variant.id].sum(axis=1)[0] == len(variant.customers_only)
+    together = simulate_program(base, pset, n_scenarios=30, seed=1)
+    np.testing.assert_array_equal(
+        together.metrics[variant.id]["total_payout"], alone.metrics[variant.id]["total_payout"]
+    )
