@@ -380,8 +380,6 @@ def close(
     as_of = period_end(period)
     programs = load_programs(programs)
     path = Path(workspace) if workspace is not None else default_workspace(data)
-    # compute everything before touching the workspace
-    snap = _snapshot(data, programs, as_of, method=method, book=book, forecaster=forecaster)
     con = _connect(path)
     try:
         closed = con.execute("SELECT period FROM closes ORDER BY period").fetchdf()["period"]
@@ -403,6 +401,8 @@ def close(
                 f"periods are closed in order: {period} is before the latest closed period "
                 f"{closed[-1]}"
             )
+        # compute everything before writing to the workspace
+        snap = _snapshot(data, programs, as_of, method=method, book=book, forecaster=forecaster)
         con.execute("BEGIN TRANSACTION")
         try:
             if period in closed:

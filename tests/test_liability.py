@@ -263,3 +263,38 @@ def test_views_and_xlsx(tmp_path):
     sheets = pd.read_excel(path, sheet_name=None)
     assert set(sheets) == {"total", "by_program", "by_customer", "distribution", "notes"}
     assert len(sheets["by_customer"]) == len(acc)
+
+
+# -- with the real forecast, and the CLI ---------------------------------------------------------
+@pytest.mark.filterwarnings("ignore:program .* fewer than 10 units")
+def test_with_the_forecast_and_cli(tmp_path, capsys):
+    from rebatelab import RebateData, accrue
+    from rebatelab.cli import main
+    from rebatelab.forecasting import forecast
+    from tests.conftest import PROGRAMS_YAML, make_frames, write_folder
+
+    tx, cu, pr, en = make_frames()
+    data = RebateData.from_frames(tx, cu, pr, en)
+    levels = (np.arange(20) + 0.5) / 20
+    acc = accrue(data, PROGRAMS_YAML, "2025-06-30")
+    fc = forecast(data, PROGRAMS_YAML, "2025-06-30", levels=levels)
+    out = liability(acc, fc, programs=PROGRAMS_YAML)
+    t = out.total.iloc[0]
+    assert t["expected"] == pytest.approx(fc["expected_rebate"].sum(), abs=0.01)
+    assert t["distribution_mean"] == pytest.approx(t["expected"], abs=0.01)
+    assert t["p10"] <= t["p50"] <= t["constrained"] <= t["p90"]
+    assert t["accrued"] == pytest.approx(acc["earned"].sum(), abs=0.01)
+
+    folder = write_folder(tmp_path / "data", tx, cu, pr, en)
+    (folder / "programs.yaml").write_text(PROGRAMS_YAML)
+    xlsx = tmp_path / "liability.xlsx"
+    args = ["liability", "--data", str(folder), "--as-of", "2025-06-30"]
+    assert main([*args, "--out", str(xlsx)]) == 0
+    assert "constrained (80%)" in capsys.readouterr().out
+    assert set(pd.read_excel(xlsx, sheet_name=None)) >= {"total", "by_program", "distribution"}
+    csv = tmp_path / "liability.csv"
+    assert main([*args, "--out", str(csv), "--common-shock", "0.2", "--percentile", "0.9"]) == 0
+    table = pd.read_csv(csv)
+    assert table["program_id"].iloc[-1] == "TOTAL" and table["common_shock"].iloc[-1] == 0.2
+    assert main([*args, "--out", str(csv), "--percentile", "1.5"]) == 2
+    assert "percentile" in capsys.readouterr().err

@@ -238,3 +238,24 @@ def test_eligible_not_enrolled():
     assert set(
         eligible_not_enrolled(data, PROGRAMS_YAML, "2025-06-30", forecaster=fc, rep="Ann")["rep"]
     ) <= {"Ann"}
+
+
+@pytest.mark.filterwarnings("ignore:program .* fewer than 10 units")
+def test_cli_review_writes_one_digest_per_rep(tmp_path, capsys):
+    from rebatelab.cli import main
+    from tests.conftest import write_folder
+
+    tx, cu, pr, en = make_frames()
+    folder = write_folder(tmp_path / "data", tx, cu, pr, en)
+    (folder / "programs.yaml").write_text(PROGRAMS_YAML)
+    out = tmp_path / "review"
+    assert main(["review", "--data", str(folder), "--as-of", "2025-06-30", "--out", str(out)]) == 0
+    assert "rebatelab review as of 2025-06-30" in capsys.readouterr().out
+    for name in ("overall_opportunities.csv", "overall_risks.csv", "money_map.csv",
+                 "eligible_not_enrolled.csv", "overall.html", "reps/Ann.csv", "reps/Ann.html",
+                 "reps/Bob.csv", "reps/Bob.html"):  # fmt: skip
+        assert (out / name).exists(), name
+    ann = pd.read_csv(out / "reps" / "Ann.csv")
+    assert set(ann["customer_id"]) <= {"A", "B"}  # Ann's customers only
+    html = (out / "reps" / "Ann.html").read_text()
+    assert html.startswith("<!DOCTYPE html>") and "Opportunities" in html
