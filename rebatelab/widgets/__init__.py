@@ -5,10 +5,10 @@ calls the package's functions; display the object in a notebook to show it. Figu
 rendered to PNG into ``ipywidgets.Image`` widgets (no Output widget, no pyplot).
 """
 
-from ._base import View, figure_png, html_table, new_figure
+from ._base import View, figure_png, html_table, new_figure, show
 from .design import ProgramDesigner
 from .liability import LiabilityForecast
-from .plots import plot_liability, plot_rollforward, plot_total_distribution
+from .plots import plot_liability, plot_monthly_sales, plot_rollforward, plot_total_distribution
 from .review import OpportunityReview
 
 __all__ = [
@@ -16,6 +16,8 @@ __all__ = [
     "figure_png",
     "html_table",
     "new_figure",
+    "show",
+    "plot_monthly_sales",
     "ProgramDesigner",
     "LiabilityForecast",
     "OpportunityReview",

@@ -16,7 +16,7 @@ import pandas as pd
 
 from ..errors import RebateLabError
 
-__all__ = ["View", "new_figure", "figure_png", "html_table", "money", "ALL"]
+__all__ = ["View", "new_figure", "figure_png", "show", "html_table", "money", "ALL"]
 
 #: Resolution of the images [dots per inch].
 DPI = 90
@@ -76,6 +76,32 @@ def figure_png(fig, *, dpi: int = 90) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
     return buf.getvalue()
+
+
+def show(fig_or_ax, *, dpi: int = 90):
+    """A static PNG of a figure (or of an Axes' figure) for a notebook cell's output.
+
+    The figure is cropped to its artists (``bbox_inches="tight"``), so labels are never cut.
+
+    Parameters
+    ----------
+    fig_or_ax : matplotlib Figure or Axes
+    dpi : int
+        Resolution [dots per inch].
+
+    Returns
+    -------
+    IPython.display.Image
+    """
+    from IPython.display import Image
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = fig_or_ax.get_figure() if hasattr(fig_or_ax, "get_figure") else fig_or_ax
+    fig = getattr(fig, "figure", fig)  # a SubFigure's root figure
+    FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    return Image(data=buf.getvalue(), format="png")
 
 
 def money(value, currency: str = "") -> str:

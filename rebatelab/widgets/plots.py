@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["plot_liability", "plot_total_distribution", "plot_rollforward"]
+__all__ = ["plot_monthly_sales", "plot_liability", "plot_total_distribution", "plot_rollforward"]
 
 THOUSANDS = "{x:,.0f}"
 
@@ -19,6 +19,31 @@ def _axes(ax, size=(7.0, 4.0)):
         from matplotlib.figure import Figure
 
         ax = Figure(figsize=size, layout="constrained").add_subplot()
+    return ax
+
+
+def plot_monthly_sales(data, *, currency: str = "currency", ax=None):
+    """Net sales per calendar month of a data folder, returns and credit notes deducted.
+
+    Parameters
+    ----------
+    data : RebateData
+    currency : str
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    ax = _axes(ax, size=(8.0, 3.2))
+    tx = data.transactions
+    monthly = tx.groupby(tx["date"].dt.to_period("M"))["net_amount"].sum()
+    x = monthly.index.to_timestamp()
+    ax.bar(x, monthly.to_numpy(), width=25, align="edge", color="#1f6fb4")
+    ax.set_ylabel(f"net sales per month [{currency}]")
+    ax.set_xlabel("month")
+    ax.yaxis.set_major_formatter(THOUSANDS)
+    ax.grid(axis="y", alpha=0.3)
     return ax
 
 
