@@ -703,9 +703,9 @@ def _pool_response(prog, lay, b0, cap_pool, hc_pool, u_pool, vpu_pool, strength)
         # re-evaluate only the responders, at their new tier
         rows = np.nonzero(hit)[0]
         sub = _scenario_eval(prog, np.asarray(lay.baseline)[rows], ev0["next_threshold"][hit])
-        ev1 = {k: v.copy() for k, v in ev0.items()}
-        for k, v in sub.items():
-            ev1[k][hit] = v
+        ev1 = {k: ev0[k].copy() for k in ("tier", "payable")}
+        for k in ev1:
+            ev1[k][hit] = sub[k]
     else:
         ev1 = ev0
     return ev0, ev1, bought, len(prog.tiers)
@@ -729,7 +729,9 @@ def _evaluate(
     qty = prog.basis == "quantity"
     basis = value * lay.units_per_value[:, None] if qty else value
     M = lay.pool_matrix
-    b0 = np.asarray(M @ basis)
+    # one pool per member, in member order (pool: customer): no sum needed
+    solo = lay.n_pools == len(lay.codes) and np.array_equal(lay.pool, np.arange(lay.n_pools))
+    b0 = basis if solo else np.asarray(M @ basis)
     cap_m = daily_value[lay.codes] * pull_forward_days * lay.share
     if qty:
         cap_m = cap_m * lay.units_per_value
