@@ -160,11 +160,10 @@ def _programs_info(programs, program_ids: np.ndarray):
 
 
 def _tier_words(program, tier_index: int) -> str:
-    """'4%', 'the $1,000 bonus tier' or '+15% growth (3%)' for tier number ``tier_index``."""
+    """'4%', 'the $1,000 bonus tier' or '+15% growth for 3%' for tier number ``tier_index``."""
     t = program.tiers[tier_index - 1]
     if t.amount:
-        head = f"tier {tier_index} (a {money(t.amount)} bonus)"
-        return head
+        return f"the {money(t.amount)} bonus tier"
     if program.is_growth:
         return f"+{percent(t.from_)} growth for {percent(t.rate)}"
     return percent(t.rate)

@@ -259,3 +259,29 @@ def test_cli_review_writes_one_digest_per_rep(tmp_path, capsys):
     assert set(ann["customer_id"]) <= {"A", "B"}  # Ann's customers only
     html = (out / "reps" / "Ann.html").read_text()
     assert html.startswith("<!DOCTYPE html>") and "Opportunities" in html
+
+
+def test_inputs_are_not_modified_and_lump_sum_words():
+    data = _data()
+    acc = accrue(data, PROGRAMS, AS_OF)
+    fc = _forecast(acc)
+    acc0, fc0 = acc.copy(), fc.copy()
+    opportunities(acc, fc, data=data, programs=PROGRAMS, as_of=AS_OF)
+    risks(acc, fc, data=data, programs=PROGRAMS, as_of=AS_OF, previous=fc)
+    pd.testing.assert_frame_equal(acc, acc0)
+    pd.testing.assert_frame_equal(fc, fc0)
+    bonus = load_programs(
+        """
+programs:
+  - id: B
+    start: 2026-01-01
+    end: 2026-12-31
+    tiers: [{from: 1000, amount: 250}, {from: 300000, amount: 1000}]
+    enrollment: automatic
+"""
+    )
+    data = RebateData.from_frames(data.transactions, data.customers, data.products)
+    acc = accrue(data, bonus, AS_OF)
+    opp = opportunities(acc, _forecast(acc), data=data, programs=bonus)
+    x = opp.set_index("customer_id").loc["X", "sentence"]
+    assert x == "31 days left to buy $57,400 more to reach the $1,000 bonus tier (a $1,000 credit)."
