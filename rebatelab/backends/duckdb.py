@@ -145,9 +145,11 @@ def period_sums(
 
     Notes
     -----
-    One statement: the lines joined to the members on the customer (a customer in ``k``
-    programs meets ``k`` member rows), to the (program, eligible product) pairs, filtered by
-    each member's window ``[max(start, enrolled_on), min(end, as_of)]`` and summed by member.
+    One statement: the lines joined to their product's eligibility (a bit string over the
+    programs) and to the members on the customer (a customer in ``k`` programs meets ``k``
+    member rows), kept when the member's program accepts the product and the line is dated
+    in the member's window ``[max(start, enrolled_on), min(end, as_of)]``, summed by member.
+    Both joined tables are small (products, members); the lines stream through.
     """
     plan = sum_plan(data, programs, as_of=as_of, shift_years=shift_years)
     m = len(plan.members)
@@ -167,16 +169,25 @@ def period_sums(
             "last_day": last[live],
         }
     )
-    pi, prod = np.nonzero(plan.eligibility[:, :-1])  # the last slot is "unknown product"
+    # one bit string per product: bit k set when program k accepts it (a lookup, not a join
+    # that the planner could expand to members x eligible products)
+    bits = np.where(plan.eligibility[:, :-1].T, "1", "0")  # the last slot: unknown product
     elig = pd.DataFrame(
-        {"program_idx": pi, "product_id": np.asarray(plan.product_ids, dtype=object)[prod]}
+        {
+            "product_id": np.asarray(plan.product_ids, dtype=object),
+            "programs": ["".join(row) for row in bits] if len(bits) else [],
+        }
     )
     con = connection or connect(
         memory_limit=memory_limit, threads=threads, temp_directory=temp_directory
     )
     try:
         con.register("rl_members", members)
-        con.register("rl_elig", elig)
+        con.register("rl_elig_text", elig)
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE rl_elig AS "
+            "SELECT product_id, CAST(programs AS BIT) AS programs FROM rl_elig_text"
+        )
         lo, hi = int(members["first_day"].min()), int(members["last_day"].max())
         sql = f"""
             WITH lines AS ({lines_relation(con, data)})
@@ -185,15 +196,17 @@ def period_sums(
                    SUM(t.quantity) AS quantity,
                    COUNT(*) AS n_lines
             FROM lines t
+            JOIN rl_elig e ON e.product_id = t.product_id
             JOIN rl_members m ON t.customer_id = m.customer_id
-            JOIN rl_elig e ON e.program_idx = m.program_idx AND e.product_id = t.product_id
             WHERE t.day BETWEEN {lo} AND {hi}
               AND t.day BETWEEN m.first_day AND m.last_day
+              AND get_bit(e.programs, CAST(m.program_idx AS INTEGER)) = 1
             GROUP BY m.member
         """
         res = con.execute(sql).fetchnumpy()
     finally:
-        for name in ("rl_members", "rl_elig", "rl_transactions"):
+        con.execute("DROP TABLE IF EXISTS rl_elig")
+        for name in ("rl_members", "rl_elig_text", "rl_transactions"):
             try:
                 con.unregister(name)
             except Exception:  # noqa: BLE001 - a view that was never registered
@@ -207,7 +220,7 @@ def period_sums(
 
 
 def _bad(con, where: str, column: str, what: str, source: str, cond: str) -> None:
-    n = con.execute(f"SELECT count(*) FROM {source} WHERE {cond}").fetchone()[0]
+    n = con.execute(f"SELECT count(*) FROM {source} WHERE {cond}").fetchall()[0][0]
     if n:
         sample = con.execute(
             f'SELECT filename, file_row_number, CAST("{column}" AS VARCHAR) FROM {source} '
