@@ -33,6 +33,7 @@ Gamma-Gamma model of order values).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,6 +52,9 @@ __all__ = [
     "compound_partial_mean",
     "compound_quantile",
 ]
+
+#: Most count terms kept per row (a row needing more is cut, and its error bound says so).
+MAX_WINDOW = 5000
 
 
 @dataclass(frozen=True)
@@ -152,6 +156,14 @@ def counts_from_window(lo, hi, pmf, *, mean) -> CountDistribution:
     """
     lo = np.asarray(lo, dtype=np.int64)
     hi = np.asarray(hi, dtype=np.int64)
+    wide = hi - lo + 1 > MAX_WINDOW
+    if wide.any():
+        warnings.warn(
+            f"{int(wide.sum())} row(s) need more than {MAX_WINDOW} count terms; their windows are "
+            "cut (see CountDistribution.tail() for the error bound)",
+            stacklevel=2,
+        )
+        hi = np.where(wide, lo + MAX_WINDOW - 1, hi)
     row, count = _ragged(lo, hi)
     prob = np.asarray(pmf(row, count), dtype=float)
     return CountDistribution(row, count, prob, len(lo), np.asarray(mean, dtype=float).copy())

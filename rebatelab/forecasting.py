@@ -61,7 +61,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, special
+from scipy import optimize
 
 from . import spend_models as sm
 from . import tiers
@@ -320,10 +320,10 @@ def _predictive_fit(
         return v if np.isfinite(v) else 1e100
 
     z0 = np.log([bg.r, bg.alpha, 180.0])
-    res = optimize.minimize(
-        nll, z0, method="Nelder-Mead", options={"maxiter": 600, "xatol": 1e-4, "fatol": 1e-8}
-    )
-    r, al, tau = np.exp(np.clip(res.x, -12, 12))
+    bounds = [(np.log(1e-3), np.log(1e3)), (np.log(1e-2), np.log(1e6)), (np.log(7.0), np.log(1e5))]
+    z0 = np.clip(z0, [b[0] for b in bounds], [b[1] for b in bounds])
+    res = optimize.minimize(nll, z0, method="L-BFGS-B", bounds=bounds, options={"maxiter": 200})
+    r, al, tau = np.exp(res.x)
     return float(r), float(al), float(tau)
 
 
@@ -378,6 +378,10 @@ def _unit_models(
         rows = np.flatnonzero(unit_prog == pi)
         h = float(horizon[rows[0]])
         pid = prog_ids[pi]
+        if h <= 0:  # the period has ended: nothing more to come, no model needed
+            parts.append((rows, poisson_counts(np.zeros(rows.size), tol=tol)))
+            params[pid] = {"horizon_days": 0.0}
+            continue
         if np.sum(s["n_orders"][rows] >= 1) < _MIN_UNITS:
             # too few units to fit a population: borrow it from the programs of the same basis
             fit_rows = np.flatnonzero(unit_qty == unit_qty[rows[0]])
@@ -429,14 +433,15 @@ def _unit_models(
             params[pid] = {"bgnbd": bg, "gamma_gamma": gg, "horizon_days": h}
             continue
         # hierarchical
-        hc = int(max(h, 7))
+        # calibration window: the horizon's length, but leave as much history before it
+        hc = int(max(min(h, (as_of_day - first_day) // 2), 7))
         cutoff = as_of_day - hc
         cal = _summaries(d, cutoff)
         after = (d.day > cutoff) & (d.day <= as_of_day) & (d.value > 0)
         y = np.bincount(d.unit[after], minlength=n).astype(float)
         bg_cal = _fit_bgnbd(cal, fit_rows)
         season_cal = _seasonal_factor(d, fit_rows, cutoff=cutoff, horizon=hc, first_day=first_day)
-        if bg_cal is None:
+        if bg_cal is None or cutoff - first_day < 14:
             r_h, a_h, tau = bg.r, bg.alpha, 1e6
         else:
             r_h, a_h, tau = _predictive_fit(cal, y, fit_rows, bg_cal, cutoff, hc * season_cal, n)
@@ -730,8 +735,8 @@ def forecast(
     method : {"hierarchical", "bgnbd", "run_rate"}
         The model (see the module notes); ``hierarchical`` is the default.
     levels : sequence of float
-        Quantile levels [fraction] of the end-of-period basis carried in
-        ``result.attrs["basis_quantiles"]`` (shape (n, L)) and ``attrs["quantile_levels"]``.
+        Quantile levels [fraction] of the end-of-period pool basis carried in columns
+        ``q_<level>`` (read them with :func:`basis_quantiles`).
     tol : float
         Largest probability mass of the order count left out per unit; every probability is
         within ``tol`` of its exact value.
@@ -754,7 +759,10 @@ def forecast(
           date); ``expected_payable``: with the minimum payout too;
         - ``most_likely_rebate`` [currency]: the expected earned amount given the most
           likely tier (the ASC 606 most likely amount), member's share;
-        - ``most_likely_tier``, ``days_left`` [days], ``method``.
+        - ``most_likely_tier``, ``days_left`` [days], ``method``;
+        - ``q_<level>`` [basis unit]: end-of-period pool-basis quantiles at ``levels``.
+
+        ``attrs["truncation_bound"]``: the largest error bound of the probabilities.
 
     Raises
     ------
@@ -819,10 +827,14 @@ def forecast(
         out[f"p_tier_{t}"] = ptier[unit, t]
     out["method"] = method
     out["method"] = out["method"].astype("string")
-    out.attrs["basis_quantiles"] = np.column_stack([qcol[lev] for lev in lv])[unit]
-    out.attrs["quantile_levels"] = lv
+    for lev in lv:
+        out[_qcol(lev)] = qcol[lev][unit]
     out.attrs["truncation_bound"] = float(sf.truncation_bound().max(initial=0.0))
     return out
+
+
+def _qcol(level: float) -> str:
+    return f"q_{float(level):g}"
 
 
 def basis_quantiles(result: pd.DataFrame, levels=None) -> np.ndarray:
@@ -831,32 +843,28 @@ def basis_quantiles(result: pd.DataFrame, levels=None) -> np.ndarray:
     Parameters
     ----------
     result : DataFrame
-        A :func:`forecast` result.
+        A :func:`forecast` result; its columns ``q_<level>`` hold the quantiles.
     levels : sequence of float, optional
-        Levels to return; they must be among ``result.attrs["quantile_levels"]`` (pass
-        ``levels=`` to :func:`forecast` to compute others). Default: all carried levels.
+        Levels to return; they must be among the result's (pass ``levels=`` to
+        :func:`forecast` to compute others). Default: all, ascending.
 
     Returns
     -------
     ndarray, shape (n, L)
         Quantiles [basis unit]; since the earned amount is non-decreasing in the basis,
         ``earned(quantile)`` is the rebate's quantile at the same level.
+
+    Examples
+    --------
+    >>> fc = pd.DataFrame({"q_0.1": [1.0], "q_0.9": [3.0]})
+    >>> basis_quantiles(fc, [0.9]).tolist()
+    [[3.0]]
     """
-    q = result.attrs.get("basis_quantiles")
-    have = np.asarray(result.attrs.get("quantile_levels", []), dtype=float)
-    if q is None:
-        raise ParameterError("result carries no basis quantiles (attrs lost?); re-run forecast")
-    if levels is None:
-        return np.asarray(q)
-    want = np.atleast_1d(np.asarray(levels, dtype=float))
-    idx = [
-        int(np.flatnonzero(np.isclose(have, v))[0]) if np.isclose(have, v).any() else -1
-        for v in want
-    ]
-    if min(idx) < 0:
-        raise ParameterError(f"levels {want.tolist()} not all among {have.tolist()}")
-    return np.asarray(q)[:, idx]
-
-
-def _log_odds(p):
-    return special.logit(np.clip(p, 1e-12, 1 - 1e-12))
+    have = {float(str(c)[2:]): c for c in result.columns if str(c).startswith("q_")}
+    if not have:
+        raise ParameterError("result carries no q_<level> quantile columns; re-run forecast")
+    want = sorted(have) if levels is None else [float(v) for v in np.atleast_1d(levels)]
+    missing = [v for v in want if v not in have]
+    if missing:
+        raise ParameterError(f"levels {missing} not among the result's {sorted(have)}")
+    return result[[have[v] for v in want]].to_numpy(dtype=float)

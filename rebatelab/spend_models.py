@@ -83,6 +83,19 @@ class GammaGammaParams:
     loglik: float = float("nan")
 
 
+def _minimize(fun, z0):
+    """Quasi-Newton in log-parameters; a Nelder-Mead polish only if it did not converge."""
+    res = optimize.minimize(fun, z0, method="L-BFGS-B", options={"maxiter": 500})
+    if not res.success:
+        res = optimize.minimize(
+            fun,
+            res.x,
+            method="Nelder-Mead",
+            options={"maxiter": 4000, "xatol": 1e-7, "fatol": 1e-11},
+        )
+    return res
+
+
 def _summ(x, t_x, T):
     x = np.asarray(x, dtype=float)
     t_x = np.asarray(t_x, dtype=float)
@@ -168,10 +181,7 @@ def fit_bgnbd(x, t_x, T, *, weights=None, start=None) -> BGNBDParams:
         v = -np.sum(w * bgnbd_loglik(x, t_x, T, params=pr)) / wsum
         return v if np.isfinite(v) else 1e100
 
-    res = optimize.minimize(
-        nll, z0, method="Nelder-Mead", options={"maxiter": 4000, "xatol": 1e-7, "fatol": 1e-11}
-    )
-    res = optimize.minimize(nll, res.x, method="L-BFGS-B")
+    res = _minimize(nll, z0)
     r, al, a, b = np.exp(np.clip(res.x, -20, 20))
     return BGNBDParams(float(r), float(al), float(a), float(b), float(-res.fun * wsum))
 
@@ -455,13 +465,7 @@ def fit_gamma_gamma(x, mean_value, *, weights=None) -> GammaGammaParams:
         v = -np.average(gamma_gamma_loglik(x, mm, params=pr), weights=w)
         return v if np.isfinite(v) else 1e100
 
-    res = optimize.minimize(
-        nll,
-        np.log([1.0, 3.0, 2.0]),
-        method="Nelder-Mead",
-        options={"maxiter": 4000, "xatol": 1e-8, "fatol": 1e-12},
-    )
-    res = optimize.minimize(nll, res.x, method="L-BFGS-B")
+    res = _minimize(nll, np.log([1.0, 3.0, 2.0]))
     p, q, g = np.exp(np.clip(res.x, -15, 15))
     ll = float(np.sum(w * gamma_gamma_loglik(x, m, params=GammaGammaParams(p, q, g * scale))))
     return GammaGammaParams(float(p), float(q), float(g * scale), ll)
