@@ -531,6 +531,10 @@ class SimulatedData:
     response: pd.DataFrame = field(default_factory=pd.DataFrame)
     product_truth: pd.DataFrame = field(default_factory=pd.DataFrame)
 
+    def ground_truth(self) -> Truth:
+        """The ground truth as :func:`read_truth` returns it (with ``expected_spend``)."""
+        return Truth(self.truth, self.product_truth, self.params, self.start)
+
     def to_rebate_data(self):
         """Validate the tables with the engine's loader; returns a :class:`RebateData`."""
         from .io import RebateData
@@ -780,6 +784,25 @@ class Truth(NamedTuple):
     products: pd.DataFrame  #: ``SimulatedData.product_truth``
     params: SimulationParams
     start: np.datetime64  #: the window start the day offsets of ``customers`` count from
+
+    def expected_spend(self, start, end, *, products=None, net: bool = True) -> pd.Series:
+        """True expected spend per customer over [start, end] [currency].
+
+        Parameters
+        ----------
+        start, end : date-like
+            The window, inclusive.
+        products : iterable of product ids or boolean mask, optional
+            Only the spend on these products (:func:`eligible_share`); all when None.
+        net : bool
+            Net of returns and credit notes (see :func:`expected_spend`).
+        """
+        out = expected_spend(
+            self.customers, start, end, params=self.params, origin=self.start, net=net
+        )
+        if products is not None:
+            out = out * eligible_share(self.customers, self.products, products).to_numpy()
+        return out
 
 
 def read_truth(folder) -> Truth:

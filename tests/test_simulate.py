@@ -347,3 +347,19 @@ def test_eligible_share_gives_the_expected_spend_on_a_product_set():
     np.testing.assert_allclose(all_share, 1.0)
     with pytest.raises(ParameterError, match="products"):
         eligible_share(sim.truth, sim.product_truth, np.ones(3, bool))
+
+
+def test_truth_expected_spend_shortcut(tmp_path):
+    from rebatelab.simulate import eligible_share
+
+    sim = simulate_data(30, seed=5, programs=None)
+    folder = write_data_folder(sim, tmp_path / "f")
+    truth = read_truth(folder)
+    got = truth.expected_spend("2025-01-01", "2025-03-31", products=["P0001", "P0002"])
+    direct = expected_spend(sim.truth, "2025-01-01", "2025-03-31", params=sim.params,
+                            origin=sim.start)  # fmt: skip
+    share = eligible_share(sim.truth, sim.product_truth, ["P0001", "P0002"])
+    pd.testing.assert_series_equal(got, direct * share.to_numpy())
+    pd.testing.assert_series_equal(
+        sim.ground_truth().expected_spend("2025-01-01", "2025-03-31"), direct
+    )
