@@ -208,9 +208,31 @@ def test_responders_reach_a_tier():
         acc = acc[acc["program_id"] == pid].set_index("customer_id")
         got = acc.loc[rows["customer_id"].to_numpy()]
         assert (got["tier"] >= 1).all(), (pid, got[["basis", "tier"]])
-    # response lines are dated in the last response_window_days of their program
+    # one response line each, dated in the last response_window_days of its program
     rsp = sim.transactions[sim.transactions["invoice_id"].str.startswith("RSP")]
     assert len(rsp) == len(sim.response)
+    for pid, rows in sim.response.groupby("program_id"):
+        end = pd.Timestamp(progs[pid].end)
+        days_before = (end - pd.to_datetime(rows["date"])).dt.days
+        assert days_before.between(0, sim.params.response_window_days - 1).all()
+    # pull-forward: what GOLD-2025's responders bought ahead is taken from their next 90 days
+    none = simulate_data(400, seed=2, programs=None, lifetime_mean_years=3.0,
+                         lines_per_order=4.0)  # fmt: skip
+    gold = sim.response[sim.response["program_id"] == "GOLD-2025"]
+    assert len(gold) > 0 and (gold["taken_from_later"] > 0).any()
+    who = set(gold["customer_id"])
+
+    def later(tx):
+        pick = (tx["customer_id"].isin(who) & tx["date"].between("2026-01-01", "2026-03-31")
+                & (tx["net_amount"] > 0) & ~tx["invoice_id"].str.startswith("RSP"))  # fmt: skip
+        return tx.loc[pick, "net_amount"].sum(), int(pick.sum())
+
+    before, n_lines = later(none.transactions)
+    after, _ = later(sim.transactions)
+    # equal up to the cent rounding of each scaled line
+    assert before - after == pytest.approx(gold["taken_from_later"].sum(), abs=0.005 * n_lines)
+    taken_share = gold["taken_from_later"].sum() / gold["purchase_value"].sum()
+    assert taken_share <= 1 - sim.params.incremental_share + 1e-9
 
 
 def test_truth_round_trips(tmp_path):
