@@ -590,7 +590,7 @@ def simulate_program(
     metrics, tier_counts = {}, {}
     for lay, prog in zip(_layouts(base, programs), programs, strict=True):
         m, tc = _evaluate(
-            prog, programs, lay, spend, u, base, daily_value,
+            prog, lay, spend, u, base, daily_value,
             strength=response_strength,
             pull_forward_days=pull_forward_days,
             incremental_share=incremental_share,
@@ -713,7 +713,6 @@ def _pool_response(prog, lay, b0, cap_pool, hc_pool, u_pool, vpu_pool, strength)
 
 def _evaluate(
     prog,
-    programs,
     lay,
     spend,
     u,
