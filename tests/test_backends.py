@@ -1,0 +1,311 @@
+"""The reduction backends (numpy segment grid, numpy per program, DuckDB, Dask) agree to the cent.
+
+Every path sums the same lines and rounds the sums to 1e-6 (``SUM_DECIMALS``), so the sums
+are compared to the cent and within 1e-6 (the rounding step: two float sums of the same
+cent amounts in a different order differ by ~1e-12, far inside it); accrual frames, which
+only depend on the sums, must then be equal exactly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import rebatelab as rl
+from rebatelab import reduce as rd
+from rebatelab._arrays import cents
+from rebatelab.errors import DataValidationError, ParameterError
+from rebatelab.io import RebateData
+from tests.conftest import SAMPLE
+
+SAMPLE_AS_OF = ["2026-03-15", "2026-06-30", "2026-12-31"]
+
+RANDOM_PROGRAMS = """
+programs:
+  - id: YEAR
+    start: 2025-01-01
+    end: 2025-12-31
+    tiers: [{from: 500, rate: 0.01}, {from: 2000, rate: 0.03}]
+    products: {category: [a, b]}
+    exclude_products: {brand: [house]}
+    cap: 150
+    min_payout: 20
+  - id: YEAR-C3
+    variant_of: YEAR
+    customers_only: [C3]
+    tiers: [{from: 400, rate: 0.015}, {from: 1800, rate: 0.03}]
+  - id: Q2
+    start: 2025-04-01
+    end: 2025-06-30
+    method: incremental
+    tiers: [{from: 0, rate: 0.01}, {from: 800, rate: 0.02}]
+    enrollment: automatic
+    customers: {segment: [X]}
+  - id: POOL
+    start: 2025-01-01
+    end: 2025-12-31
+    tiers: [{from: 1000, rate: 0.02}, {from: 5000, rate: 0.04}]
+    pool: buying_group
+    products: {category: [c]}
+  - id: GROW
+    start: 2025-01-01
+    end: 2025-12-31
+    tiers: [{from: 0.05, rate: 0.02}, {from: 0.5, rate: 0.05}]
+    growth: {rebate_on: excess}
+  - id: UNITS
+    start: 2025-07-01
+    end: 2025-12-31
+    basis: quantity
+    tiers: [{from: 20, amount: 50}, {from: 60, amount: 150}]
+    enrollment: automatic
+"""
+
+
+def random_frames(seed: int, n_lines: int = 400):
+    """Random customers, products, lines over 2024-2025, enrollments with dates and baselines."""
+    rng = np.random.default_rng(seed)
+    n_c, n_p = 12, 9
+    cu = pd.DataFrame(
+        {
+            "customer_id": [f"C{i}" for i in range(n_c)],
+            "segment": rng.choice(["X", "Y"], n_c),
+            "buying_group": rng.choice(["G1", "G2", None], n_c),
+        }
+    )
+    pr = pd.DataFrame(
+        {
+            "product_id": [f"P{i}" for i in range(n_p)],
+            "category": rng.choice(["a", "b", "c"], n_p),
+            "brand": rng.choice(["acme", "house"], n_p),
+        }
+    )
+    days = pd.date_range("2024-01-01", "2025-12-31")
+    tx = pd.DataFrame(
+        {
+            "invoice_id": [f"I{i}" for i in range(n_lines)],
+            "date": days[rng.integers(0, len(days), n_lines)],
+            "customer_id": cu["customer_id"].to_numpy()[rng.integers(0, n_c, n_lines)],
+            "product_id": pr["product_id"].to_numpy()[rng.integers(0, n_p, n_lines)],
+            "quantity": rng.integers(-2, 12, n_lines).astype(float),
+            "net_amount": np.round(rng.normal(120, 90, n_lines), 2),
+        }
+    )
+    rows = []
+    for pid in ("YEAR", "POOL", "GROW"):
+        for c in cu["customer_id"]:
+            if c != "C3" and rng.random() < 0.7:
+                late = rng.random() < 0.3
+                on = pd.Timestamp("2025-01-01") + pd.Timedelta(days=int(rng.integers(0, 300)))
+                base = float(np.round(rng.uniform(500, 3000), 2)) if rng.random() < 0.3 else None
+                rows.append((pid, c, on if late else None, base if pid == "GROW" else None))
+    rows.append(("YEAR-C3", "C3", None, None))
+    en = pd.DataFrame(rows, columns=["program_id", "customer_id", "enrolled_on", "baseline"])
+    en["enrolled_on"] = pd.to_datetime(en["enrolled_on"])
+    return tx, cu, pr, en
+
+
+def assert_same_sums(a: pd.DataFrame, b: pd.DataFrame) -> None:
+    assert list(a.columns) == list(b.columns)
+    pd.testing.assert_frame_equal(
+        a.drop(columns=list(rd.SUM_COLUMNS)), b.drop(columns=list(rd.SUM_COLUMNS))
+    )
+    np.testing.assert_array_equal(a["n_lines"].to_numpy(), b["n_lines"].to_numpy())
+    for c in ("net_amount", "quantity"):
+        np.testing.assert_array_equal(cents(a[c]), cents(b[c]))
+        np.testing.assert_allclose(a[c], b[c], rtol=0, atol=1e-6)  # the rounding step
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return rl.load_data(SAMPLE), rl.load_programs(SAMPLE / "programs.yaml")
+
+
+# ------------------------------------------------------------------ numpy: grid vs per program
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_segment_grid_equals_per_program_pass(seed, monkeypatch):
+    tx, cu, pr, en = random_frames(seed)
+    programs = rl.load_programs(RANDOM_PROGRAMS)
+    for as_of in ("2025-05-15", "2025-12-31"):
+        for shift in (0, 1):
+            grid = rd.period_sums(
+                RebateData.from_frames(tx, cu, pr, en), programs, as_of=as_of, shift_years=shift
+            )
+            with monkeypatch.context() as m:
+                m.setattr(rd, "GRID_MAX_CELLS", 0)  # forces one pass per program
+                per_program = rd.period_sums(
+                    RebateData.from_frames(tx, cu, pr, en),
+                    programs,
+                    as_of=as_of,
+                    shift_years=shift,
+                )
+            assert_same_sums(grid, per_program)
+
+
+def test_enrolled_on_counts_only_later_lines():
+    tx, cu, pr, en = random_frames(5)
+    programs = rl.load_programs(RANDOM_PROGRAMS)
+    data = RebateData.from_frames(tx, cu, pr, en)
+    sums = rd.period_sums(data, programs, as_of="2025-12-31")
+    late = sums[sums["enrolled_on"].notna() & (sums["program_id"] == "YEAR")]
+    assert len(late)
+    elig = set(pr.loc[pr["category"].isin(["a", "b"]) & (pr["brand"] != "house"), "product_id"])
+    for r in late.itertuples():  # brute force, line by line
+        lines = tx[
+            (tx["customer_id"] == r.customer_id)
+            & tx["product_id"].isin(elig)
+            & (tx["date"] >= max(pd.Timestamp("2025-01-01"), r.enrolled_on))
+            & (tx["date"] <= "2025-12-31")
+        ]
+        assert cents(r.net_amount) == cents(lines["net_amount"].sum())
+        assert r.n_lines == len(lines)
+
+
+def test_unknown_backend_and_options_are_errors(sample):
+    data, programs = sample
+    with pytest.raises(ParameterError, match="backend must be one of"):
+        rl.accrue(data, programs, "2026-06-30", backend="spark")
+    with pytest.raises(ParameterError, match="numpy backend takes no options"):
+        rd.period_sums(data, programs, as_of="2026-06-30", memory_limit="1GB")
+
+
+# ------------------------------------------------------------------ DuckDB
+@pytest.mark.parametrize("as_of", SAMPLE_AS_OF)
+def test_duckdb_equals_numpy_on_sample(sample, as_of):
+    pytest.importorskip("duckdb")
+    data, programs = sample
+    for shift in (0, 1):
+        assert_same_sums(
+            rd.period_sums(data, programs, as_of=as_of, shift_years=shift),
+            rd.period_sums(data, programs, as_of=as_of, shift_years=shift, backend="duckdb"),
+        )
+    pd.testing.assert_frame_equal(
+        rl.accrue(data, programs, as_of), rl.accrue(data, programs, as_of, backend="duckdb")
+    )
+
+
+@pytest.mark.parametrize("seed", [10, 11, 12])
+def test_duckdb_equals_numpy_on_random_data(seed):
+    pytest.importorskip("duckdb")
+    tx, cu, pr, en = random_frames(seed)
+    data = RebateData.from_frames(tx, cu, pr, en)
+    programs = rl.load_programs(RANDOM_PROGRAMS)
+    for as_of in ("2025-02-10", "2025-08-31", "2026-01-31"):
+        pd.testing.assert_frame_equal(
+            rl.accrue(data, programs, as_of),
+            rl.accrue(data, programs, as_of, backend="duckdb", memory_limit="256MB", threads=1),
+        )
+
+
+def _write_parts(folder, tx, cu, pr, en, parts=4):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "transactions").mkdir()
+    for k, idx in enumerate(np.array_split(np.arange(len(tx)), parts)):
+        tx.iloc[idx].to_parquet(folder / "transactions" / f"part-{k}.parquet", index=False)
+    cu.to_parquet(folder / "customers.parquet", index=False)
+    pr.to_parquet(folder / "products.parquet", index=False)
+    en.to_parquet(folder / "enrollments.parquet", index=False)
+    return folder
+
+
+def test_lazy_lines_duckdb_equals_in_memory(tmp_path):
+    pytest.importorskip("duckdb")
+    tx, cu, pr, en = random_frames(20, n_lines=600)
+    folder = _write_parts(tmp_path / "d", tx, cu, pr, en)
+    programs = rl.load_programs(RANDOM_PROGRAMS)
+    lazy = rl.load_data(folder, lines="lazy", memory_limit="256MB")
+    eager = rl.load_data(folder)
+    assert lazy.lines_path is not None and len(lazy.transactions) == 0
+    pd.testing.assert_frame_equal(
+        rl.accrue(eager, programs, "2025-10-31"),
+        rl.accrue(lazy, programs, "2025-10-31", backend="duckdb", memory_limit="256MB"),
+    )
+    with pytest.raises(ParameterError, match="loaded lazily"):
+        rl.accrue(lazy, programs, "2025-10-31")
+
+
+def test_lazy_numeric_ids_read_like_load_data(tmp_path):
+    """Ids stored as numbers (as in the UCI file) match the text ids load_data makes."""
+    pytest.importorskip("duckdb")
+    tx, cu, pr, en = random_frames(21)
+    num = {f"C{i}": 1000.0 + i for i in range(len(cu))}  # floats, as pandas writes NaN-able ids
+    tx = tx.assign(customer_id=tx["customer_id"].map(num))
+    cu = cu.assign(customer_id=cu["customer_id"].map(num))
+    en = en.assign(customer_id=en["customer_id"].map(num))
+    programs = rl.load_programs(RANDOM_PROGRAMS.replace("[C3]", "[1003]"))
+    folder = _write_parts(tmp_path / "n", tx, cu, pr, en)
+    eager = rl.load_data(folder)
+    lazy = rl.load_data(folder, lines="lazy")
+    pd.testing.assert_frame_equal(
+        rl.accrue(eager, programs, "2025-12-31"),
+        rl.accrue(lazy, programs, "2025-12-31", backend="duckdb"),
+    )
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda tx: tx.drop(columns=["quantity"]), r"missing required column\(s\) \['quantity'\]"),
+        (
+            lambda tx: tx.assign(customer_id=tx["customer_id"].where(tx.index != 7, "ZZ")),
+            r"column 'customer_id': 1 row\(s\) reference ids not in customers .*'ZZ'",
+        ),
+        (
+            lambda tx: tx.assign(net_amount=tx["net_amount"].astype(str).where(tx.index != 3, "x")),
+            r"column 'net_amount': 1 row\(s\) are not numbers .*part-0.parquet row 4.*'x'",
+        ),
+        (
+            lambda tx: pd.concat([tx, tx.iloc[[5, 9]]], ignore_index=True),
+            r"2 row\(s\) exactly repeat an earlier line",
+        ),
+        (
+            lambda tx: tx.assign(date=tx["date"].astype(str).where(tx.index != 2, "2025-13-45")),
+            r"column 'date': 1 row\(s\) are not dates",
+        ),
+    ],
+)
+def test_lazy_validation_messages(tmp_path, change, message):
+    pytest.importorskip("duckdb")
+    tx, cu, pr, en = random_frames(22, n_lines=60)
+    folder = _write_parts(tmp_path / "v", change(tx), cu, pr, en, parts=1)
+    with pytest.raises(DataValidationError, match=message):
+        rl.load_data(folder, lines="lazy")
+
+
+# ------------------------------------------------------------------ Dask
+def test_dask_threads_equals_numpy_on_random_data():
+    pytest.importorskip("dask.dataframe")
+    tx, cu, pr, en = random_frames(30)
+    data = RebateData.from_frames(tx, cu, pr, en)
+    programs = rl.load_programs(RANDOM_PROGRAMS)
+    for shift in (0, 1):
+        assert_same_sums(
+            rd.period_sums(data, programs, as_of="2025-09-30", shift_years=shift),
+            rd.period_sums(
+                data, programs, as_of="2025-09-30", shift_years=shift, backend="dask",
+                npartitions=4, split_every=2,
+            ),
+        )  # fmt: skip
+
+
+@pytest.mark.slow
+def test_dask_local_cluster_equals_numpy(sample, tmp_path):
+    """Two worker processes: the sample in memory, and random lazy Parquet parts."""
+    pytest.importorskip("dask.dataframe")
+    distributed = pytest.importorskip("distributed")
+    data, programs = sample
+    tx, cu, pr, en = random_frames(31, n_lines=800)
+    folder = _write_parts(tmp_path / "k", tx, cu, pr, en, parts=5)
+    random_programs = rl.load_programs(RANDOM_PROGRAMS)
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        got = rl.accrue(data, programs, "2026-06-30", backend="dask", client=client)
+        pd.testing.assert_frame_equal(rl.accrue(data, programs, "2026-06-30"), got)
+        lazy = rl.load_data(folder, lines="lazy")
+        got = rl.accrue(lazy, random_programs, "2025-12-31", backend="dask", client=client)
+        want = rl.accrue(rl.load_data(folder), random_programs, "2025-12-31")
+        pd.testing.assert_frame_equal(want, got)
