@@ -120,14 +120,19 @@ def evaluate(sched: Schedule, basis) -> dict[str, np.ndarray]:
     raw = tiers.earned(flat, rebate_base=rebate_base, **kw)
     cap = rows(sched.cap)
     earned = tiers.apply_cap(raw, cap=cap)
-    gap = tiers.gap_to_next(flat, thresholds=thr)
-    at_next = tiers.apply_cap(tiers.earned_at_next(flat, rebate_base=rebate_base, **kw), cap=cap)
+    # evaluated at the next threshold itself; the excess over the baseline is re-derived there
+    # (shifting a base clipped at 0 by the gap would overstate it)
+    nxt = tiers.next_threshold(flat, thresholds=thr)
+    at_base = np.where(rows(sched.excess), np.maximum(nxt - base_line, 0.0), nxt)
+    at_next = tiers.apply_cap(tiers.earned(nxt, rebate_base=at_base, **kw), cap=cap)
+    at_next = np.where(np.isnan(nxt), np.nan, at_next)
+    gap = nxt - flat
     out = {
         "tier": tiers.tier_reached(flat, thresholds=thr),
         "rate": tiers.tier_rate(flat, thresholds=thr, rates=rates),
         "earned": earned,
         "payable": tiers.payable(earned, min_payout=rows(sched.min_payout)),
-        "next_threshold": tiers.next_threshold(flat, thresholds=thr),
+        "next_threshold": nxt,
         "gap_to_next": gap,
         "earned_at_next": at_next,
         "capped": raw > earned,

@@ -225,7 +225,9 @@ def earned_at_next(
 ):
     """Rebate earned if the basis rose exactly to the next threshold [currency]; NaN at the top.
 
-    ``rebate_base``, when given, is shifted by the same gap as the basis.
+    The schedule is evaluated at the next threshold itself (not at ``basis + gap``, which can
+    round to just below it). ``rebate_base``, when given, is shifted by the same gap as the
+    basis.
 
     Examples
     --------
@@ -233,15 +235,19 @@ def earned_at_next(
     4000.0
     """
     b, scalar = _flat(basis)
-    gap = as_float_array(gap_to_next(b, thresholds=thresholds))
-    at = b + gap
-    base = None if rebate_base is None else as_float_array(rebate_base) + gap
+    nxt = as_float_array(next_threshold(b, thresholds=thresholds))
+    base = None if rebate_base is None else as_float_array(rebate_base) + (nxt - b)
     out = as_float_array(
         earned(
-            at, thresholds=thresholds, rates=rates, amounts=amounts, method=method, rebate_base=base
+            nxt,
+            thresholds=thresholds,
+            rates=rates,
+            amounts=amounts,
+            method=method,
+            rebate_base=base,
         )
     )
-    return _back(np.where(np.isnan(gap), np.nan, out), basis, scalar, "earned_at_next")
+    return _back(np.where(np.isnan(nxt), np.nan, out), basis, scalar, "earned_at_next")
 
 
 def apply_cap(earned_amount, *, cap=None):

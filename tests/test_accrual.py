@@ -105,6 +105,18 @@ def test_growth_baseline_from_enrollments_and_missing_baseline():
     assert np.isnan(d["next_threshold"])
 
 
+def test_growth_excess_earned_at_next_below_baseline():
+    from rebatelab import evaluate, schedule
+
+    ps = load_programs(PROGRAMS_YAML.replace("{rebate_on: total}", "{rebate_on: excess}"))
+    sched = schedule(ps, [2, 2], baseline=[1_000.0, 1_000.0])
+    ev = evaluate(sched, np.array([500.0, 1_050.0]))
+    # next tier at +10% = 1,100; the excess there is 100, paid at 2% = 2 (from either basis)
+    assert ev["next_threshold"].tolist() == [1_100.0, 1_100.0]
+    assert ev["earned_at_next"] == pytest.approx([2.0, 2.0])
+    assert ev["gap_to_next"] == pytest.approx([600.0, 50.0])
+
+
 def test_enrolled_on_excludes_earlier_lines():
     tx, cu, pr, en = make_frames()
     en["enrolled_on"] = np.where(

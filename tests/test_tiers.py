@@ -64,6 +64,12 @@ def test_earned_at_next_and_top_tier():
     assert np.isnan(tiers.earned_at_next(250_000, **kw))
 
 
+def test_earned_at_next_from_a_negative_basis():
+    # b + (t - b) can round below t; the schedule must be evaluated at t itself
+    kw = dict(thresholds=[1000, 3000], rates=[0.02, 0.04])
+    assert tiers.earned_at_next(-123.4567891, **kw) == pytest.approx(20.0)
+
+
 def test_cap_and_payable():
     assert tiers.apply_cap(np.array([10.0, 500.0]), cap=300).tolist() == [10.0, 300.0]
     assert tiers.payable(np.array([99.99, 100.0]), min_payout=100).tolist() == [0.0, 100.0]
