@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint format bench lab dashboard clean install
+.PHONY: demo test test-fast lint format bench lab dashboard clean install sample calibrate
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -41,3 +41,13 @@ dashboard: $(STAMP)
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
+
+# regenerate the committed sample with the simulator (see docs/simulation.md)
+sample: $(STAMP)
+	$(BIN)/rebatelab simulate --customers 400 --seed 2026 --start 2024-10-01 --end 2026-09-30 \
+	  --out data/sample --set order_rate_mean=10 lifetime_mean_years=4 new_customer_share=0.25 \
+	  lines_per_order=5 order_value_mean=1200 order_value_q=2.5
+
+# compare the simulator with the real Online Retail data (needs ../shared/data)
+calibrate: $(STAMP)
+	$(BIN)/python scripts/calibrate_simulator.py

@@ -14,6 +14,7 @@ from .errors import (
 from .io import RebateData, load_data
 from .programs import Program, ProgramSet, load_programs
 from .reduce import daily_sums, exclusions, members, period_sums, reconcile
+from .simulate import SimulatedData, SimulationParams, simulate_data
 from .tiers import (
     apply_cap,
     earned,
@@ -24,6 +25,7 @@ from .tiers import (
     tier_rate,
     tier_reached,
 )
+from .whatif import WhatIfResult, simulate_program, whatif_base
 
 __version__ = "0.1.0"
 
@@ -34,4 +36,6 @@ __all__ = [
     "daily_sums", "exclusions", "members", "period_sums", "reconcile",
     "apply_cap", "earned", "earned_at_next", "gap_to_next", "next_threshold", "payable",
     "tier_rate", "tier_reached",
+    "SimulatedData", "SimulationParams", "simulate_data",
+    "WhatIfResult", "simulate_program", "whatif_base",
 ]  # fmt: skip
