@@ -205,6 +205,10 @@ class _Days:
     n_units: int
 
 
+def _date(day: int) -> str:
+    return str(np.datetime64(int(day), "D"))
+
+
 def _summaries(d: _Days, cutoff: int) -> dict[str, np.ndarray]:
     """Orders (days with positive basis) and returns per unit, from days <= cutoff."""
     keep = d.day <= cutoff
@@ -250,15 +254,25 @@ def _discounted(s: dict, cutoff: int, tau: float, n: int):
 
 
 def _seasonal_factor(d: _Days, units, *, cutoff: int, horizon: int, first_day: int) -> float:
-    """Last year's order rate in the horizon over the rate in the 91 days before it."""
-    if horizon <= 0 or cutoff - 365 - _SEASON_REF_DAYS < first_day:
-        return 1.0
-    sel = np.isin(d.unit, units) & (d.value > 0)
-    day = d.day[sel]
+    """Last year's order rate in the horizon over the rate in the 91 days before it.
+
+    Measured on the panel of units that bought both before the 91 days and after the
+    horizon (a year earlier), so that customers arriving or leaving do not pass for season.
+    """
     ly = cutoff - 365
+    if horizon <= 0 or ly - _SEASON_REF_DAYS < first_day:
+        return 1.0
+    pos = np.isin(d.unit, units) & (d.value > 0) & (d.day <= cutoff)
+    u, day = d.unit[pos], d.day[pos]
+    early = np.zeros(d.n_units, dtype=bool)
+    late = np.zeros(d.n_units, dtype=bool)
+    early[u[day <= ly - _SEASON_REF_DAYS]] = True
+    late[u[day > ly + horizon]] = True
+    panel = (early & late)[u]
+    day = day[panel]
     ahead = np.sum((day > ly) & (day <= ly + horizon)) / horizon
     before = np.sum((day > ly - _SEASON_REF_DAYS) & (day <= ly)) / _SEASON_REF_DAYS
-    if before <= 0 or ahead <= 0:
+    if before <= 0 or ahead <= 0 or panel.sum() < 50:
         return 1.0
     return float(np.clip(ahead / before, 0.2, 5.0))
 
@@ -297,21 +311,25 @@ def _fit_bgnbd(s: dict, rows: np.ndarray) -> sm.BGNBDParams | None:
 
 def _predictive_fit(
     cal: dict, y: np.ndarray, rows: np.ndarray, bg: sm.BGNBDParams, cutoff: int, t: float, n: int
-):
-    """Fit (r, alpha, tau) by the likelihood of the counts y seen after the cutoff."""
+) -> float:
+    """Fit the discount time ``tau`` [days] by the likelihood of the counts seen after the cutoff.
+
+    The population prior of the rates stays the BG/NBD maximum-likelihood one (r, alpha), so
+    that units with little history are shrunk toward the population.
+    """
     ok = rows[cal["n_orders"][rows] >= 1]
     x, tx, T = cal["x"][ok], cal["t_x"][ok], cal["T"][ok]
     alive = sm.bgnbd_p_alive(x, tx, T, params=bg)
     yy = y[ok]
 
     def nll(z):
-        r, al, tau = np.exp(np.clip(z, -12, 12))
+        tau = float(np.exp(z))
         xw, tw = _discounted(cal, cutoff, tau, n)
         p = sm.dropout_pmf(
             yy,
             t,
-            lam_shape=r + xw[ok],
-            lam_rate=al + tw[ok],
+            lam_shape=bg.r + xw[ok],
+            lam_rate=bg.alpha + tw[ok],
             drop_a=bg.a,
             drop_b=bg.b + x,
             alive=alive,
@@ -319,12 +337,10 @@ def _predictive_fit(
         v = -np.mean(np.log(np.maximum(p, 1e-300)))
         return v if np.isfinite(v) else 1e100
 
-    z0 = np.log([bg.r, bg.alpha, 180.0])
-    bounds = [(np.log(1e-3), np.log(1e3)), (np.log(1e-2), np.log(1e6)), (np.log(7.0), np.log(1e5))]
-    z0 = np.clip(z0, [b[0] for b in bounds], [b[1] for b in bounds])
-    res = optimize.minimize(nll, z0, method="L-BFGS-B", bounds=bounds, options={"maxiter": 200})
-    r, al, tau = np.exp(res.x)
-    return float(r), float(al), float(tau)
+    res = optimize.minimize_scalar(
+        nll, bounds=(np.log(7.0), np.log(1e5)), method="bounded", options={"xatol": 1e-3}
+    )
+    return float(np.exp(res.x))
 
 
 def _newcomer_fit(cal: dict, y: np.ndarray, rows: np.ndarray):
@@ -413,13 +429,12 @@ def _unit_models(
         q, g = sm.gamma_gamma_posterior(s["n_orders"][rows], m, params=gg)
         mix_q[rows], mix_g[rows] = q, g
         if bg is None:
-            warnings.warn(
-                f"program {pid}: fewer than {_MIN_UNITS} units with orders in all "
-                "programs of its basis; no purchases are forecast for it",
-                stacklevel=3,
+            raise DataValidationError(
+                f"program {pid}: not enough purchase history to forecast: fewer than "
+                f"{_MIN_UNITS} customers (or pools) bought its eligible products before "
+                f"{_date(as_of_day)}, even counting every program of its basis "
+                f"({'quantity' if unit_qty[rows[0]] else 'net_sales'})"
             )
-            parts.append((rows, poisson_counts(np.zeros(rows.size), tol=tol)))
-            continue
         if method == "bgnbd":
             c = sm.bgnbd_counts(
                 np.where(has, h, 0.0),
@@ -442,9 +457,10 @@ def _unit_models(
         bg_cal = _fit_bgnbd(cal, fit_rows)
         season_cal = _seasonal_factor(d, fit_rows, cutoff=cutoff, horizon=hc, first_day=first_day)
         if bg_cal is None or cutoff - first_day < 14:
-            r_h, a_h, tau = bg.r, bg.alpha, 1e6
+            tau = 1e6
         else:
-            r_h, a_h, tau = _predictive_fit(cal, y, fit_rows, bg_cal, cutoff, hc * season_cal, n)
+            tau = _predictive_fit(cal, y, fit_rows, bg_cal, cutoff, hc * season_cal, n)
+        r_h, a_h = bg.r, bg.alpha
         m0, r0 = _newcomer_fit(cal, y, fit_rows)
         season = _seasonal_factor(
             d, fit_rows, cutoff=as_of_day, horizon=int(h), first_day=first_day
@@ -603,7 +619,8 @@ def expected_settlement(sf: SpendForecast, sched, *, payable: bool = False):
     by_tier = np.zeros((len(e), k + 1))
     for t in range(k + 1):  # loop over tiers
         by_tier[:, t] = np.sum(np.where(tier == t, contrib, 0.0), axis=1)
-    return contrib.sum(axis=1), by_tier
+    # the settlement is >= 0; clip the rounding noise of alpha P + beta E[B 1{.}]
+    return np.maximum(contrib.sum(axis=1), 0.0), np.maximum(by_tier, 0.0)
 
 
 def tier_probabilities(sf: SpendForecast, thresholds) -> np.ndarray:
