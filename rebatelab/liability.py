@@ -33,9 +33,11 @@ import pandas as pd
 from .errors import ParameterError
 
 __all__ = [
+    "AMOUNTS",
     "SumDistribution",
     "sum_distribution",
     "quantile_atoms",
+    "tier_calibrated_atoms",
     "expected_value",
     "most_likely_amount",
     "cumulative_catch_up",
@@ -45,6 +47,8 @@ __all__ = [
     "liability",
 ]
 
+#: What a liability measures: the capped rebate earned, or what is payable (minimum payout).
+AMOUNTS = ("earned", "payable")
 #: Quantile levels of the total reported by :func:`liability`.
 REPORT_LEVELS = (0.1, 0.5, 0.9)
 
@@ -487,7 +491,15 @@ def _pool_frame(accrual: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     return pools, code
 
 
-def pool_rebate_atoms(accrual, basis_quantiles, programs, *, shock: float = 1.0):
+def pool_rebate_atoms(
+    accrual,
+    basis_quantiles,
+    programs,
+    *,
+    shock: float = 1.0,
+    amount: str = "earned",
+    return_tiers: bool = False,
+):
     """End-of-period rebate of each (program, pool) at its basis quantiles [currency].
 
     Parameters
@@ -501,6 +513,10 @@ def pool_rebate_atoms(accrual, basis_quantiles, programs, *, shock: float = 1.0)
     shock : float
         Common factor applied to the spend still to come: the basis used is
         ``pool_basis + shock * (quantile - pool_basis)`` [multiplier].
+    amount : {"earned", "payable"}
+        The capped rebate earned, or what is payable (0 below the minimum payout).
+    return_tiers : bool
+        Also return the tier of each quantile and the rebate at each tier's threshold.
 
     Returns
     -------
@@ -509,6 +525,11 @@ def pool_rebate_atoms(accrual, basis_quantiles, programs, *, shock: float = 1.0)
     rebates : ndarray, shape (n_pools, m)
         The pool's capped rebate at each quantile [currency]; non-decreasing in the basis, so
         these are the rebate's quantiles at the same levels.
+    tiers : ndarray of int, shape (n_pools, m)
+        Only with ``return_tiers``: the tier of each quantile.
+    at_threshold : ndarray, shape (n_pools, K)
+        Only with ``return_tiers``: the rebate at each tier's threshold [currency] (0 where
+        the tier cannot be reached).
     """
     from .accrual import evaluate, schedule
     from .programs import load_programs
@@ -535,7 +556,59 @@ def pool_rebate_atoms(accrual, basis_quantiles, programs, *, shock: float = 1.0)
     any_base = np.bincount(code, weights=has, minlength=len(pools)) > 0
     pool_base = np.where(any_base, pool_base, np.nan)
     sched = schedule(programs, pidx, baseline=pool_base)
-    return pools, evaluate(sched, qp)["earned"]
+    if amount not in AMOUNTS:
+        raise ParameterError(f"amount must be one of {list(AMOUNTS)}, got {amount!r}")
+    ev = evaluate(sched, qp)
+    if not return_tiers:
+        return pools, ev[amount]
+    thr = sched.thresholds
+    at = evaluate(sched, np.where(np.isfinite(thr), thr, 0.0))[amount]
+    return pools, ev[amount], ev["tier"], np.where(np.isfinite(thr), at, 0.0)
+
+
+def tier_calibrated_atoms(values, probs, tiers, at_threshold, p_tier):
+    """Re-weight quantile atoms so that each tier gets its exact probability.
+
+    Quantile atoms place a tier cliff only to within one level; the forecast knows each
+    tier's probability exactly. Within each (row, tier) the atoms' masses are scaled to add up
+    to ``p_tier``; a tier with probability but no atom gets one at its threshold's rebate
+    (tier 0: 0).
+
+    Parameters
+    ----------
+    values, probs : ndarray, shape (n, m)
+        Rebate atoms [currency] and masses (e.g. from :func:`quantile_atoms`).
+    tiers : ndarray of int, shape (n, m)
+        Tier of each atom (0 = none).
+    at_threshold : ndarray, shape (n, K)
+        Rebate at each tier's threshold [currency].
+    p_tier : ndarray, shape (n, K + 1)
+        P(ending in tier k) [fraction], k = 0..K.
+
+    Returns
+    -------
+    values, probs : ndarray, shape (n, m + K + 1)
+        Each row's probabilities add up to 1 and give tier ``k`` exactly ``p_tier[:, k]``.
+    """
+    v = np.asarray(values, dtype=float)
+    p = np.asarray(probs, dtype=float)
+    t = np.asarray(tiers, dtype=np.int64)
+    pt = np.clip(np.asarray(p_tier, dtype=float), 0.0, None)
+    n, k1 = pt.shape
+    if t.max(initial=0) >= k1 or at_threshold.shape[1] < k1 - 1:
+        raise ParameterError(f"p_tier has {k1} columns; atoms reach tier {t.max(initial=0)}")
+    pt = pt / np.where(pt.sum(axis=1, keepdims=True) > 0, pt.sum(axis=1, keepdims=True), 1.0)
+    key = (np.arange(n)[:, None] * k1 + t).reshape(-1)
+    orig = np.bincount(key, weights=p.reshape(-1), minlength=n * k1).reshape(n, k1)
+    scale = np.where(orig > 0, pt / np.where(orig > 0, orig, 1.0), 0.0)
+    new_p = p * scale[np.arange(n)[:, None], t]
+    missing = (orig <= 0) & (pt > 0)
+    extra_v = np.concatenate([np.zeros((n, 1)), at_threshold[:, : k1 - 1]], axis=1)
+    extra_p = np.where(missing, pt, 0.0)
+    out_v = np.concatenate([v, extra_v], axis=1)
+    out_p = np.concatenate([new_p, extra_p], axis=1)
+    total = out_p.sum(axis=1, keepdims=True)
+    return out_v, out_p / np.where(total > 0, total, 1.0)
 
 
 # --------------------------------------------------------------------------------------------
@@ -556,7 +629,8 @@ class Liability:
     by_customer : DataFrame
         Per (program, customer): ``accrued, expected, most_likely`` [currency].
     distribution : DataFrame
-        The total's distribution: ``value`` [currency], ``probability``, ``cdf``.
+        The total's distribution as quantiles: ``level`` [fraction] 0.001 .. 0.999 and
+        ``value`` [currency]; the full grid distribution is ``dist``.
     notes : DataFrame
         The assumptions and parameters, as (item, value) rows.
     """
@@ -623,6 +697,18 @@ def _forecast_quantiles(forecast: pd.DataFrame):
     return None, None
 
 
+def _payable_most_likely(accrual, ml_row, code, pools, programs) -> np.ndarray:
+    """Most likely amounts zeroed where the pool's total is under its minimum payout."""
+    if programs is None:
+        raise ParameterError("amount='payable' needs programs= (for the minimum payouts)")
+    from .programs import load_programs
+
+    mins = {p.id: (p.min_payout or 0.0) for p in load_programs(programs)}
+    pool_min = pools["program_id"].astype(str).map(mins).fillna(0.0).to_numpy(dtype=float)
+    pool_ml = np.bincount(code, weights=ml_row, minlength=len(pools))
+    return np.where(pool_ml[code] + 1e-9 >= pool_min[code], ml_row, 0.0)
+
+
 def liability(
     accrual: pd.DataFrame,
     forecast: pd.DataFrame,
@@ -636,6 +722,7 @@ def liability(
     common_shock: float | None = None,
     n_shock_nodes: int = 9,
     grid_size: int = 2**16,
+    amount: str = "earned",
 ) -> Liability:
     r"""Rebate liability per program and in total, with the distribution of the total.
 
@@ -666,6 +753,12 @@ def liability(
         Gauss-Hermite nodes over the common factor.
     grid_size : int
         Grid cells for the convolution (:func:`sum_distribution`).
+    amount : {"earned", "payable"}
+        ``earned`` (default): the capped rebate, as ``accrue``'s ``earned`` and the
+        forecast's ``expected_rebate``; ``payable``: what will be paid, 0 where the pool stays
+        under the minimum payout (``accrue``'s ``payable``, the forecast's
+        ``expected_payable``; the most likely amount is zeroed where the pool's most likely
+        amount is under the minimum).
 
     Returns
     -------
@@ -673,6 +766,11 @@ def liability(
 
     Notes
     -----
+    Each pool's rebate outcomes are its rebate at the forecast's basis quantiles (the
+    rebate is non-decreasing in the basis), each standing for the probability between the
+    neighbouring levels' midpoints; with the forecast's ``p_tier_k`` columns the masses are
+    re-weighted so every tier gets its exact probability (:func:`tier_calibrated_atoms`).
+
     ``expected`` is the sum of ``expected_rebate`` (ASC 606 expected value; for a total over
     many contracts, the expected value of the total is the sum of the expected values).
     ``most_likely`` is the sum over contracts of each contract's most likely amount.
@@ -702,7 +800,10 @@ def liability(
     if not 0 < percentile < 1:
         raise ParameterError(f"percentile must be inside (0, 1), got {percentile}")
     _check_aligned(accrual, forecast)
-    for c in ("expected_rebate", "most_likely_rebate"):
+    if amount not in AMOUNTS:
+        raise ParameterError(f"amount must be one of {list(AMOUNTS)}, got {amount!r}")
+    exp_col = "expected_rebate" if amount == "earned" else "expected_payable"
+    for c in (exp_col, "most_likely_rebate"):
         if c not in forecast.columns:
             raise ParameterError(f"forecast: missing column {c!r}; have {list(forecast.columns)}")
     pools, code = _pool_frame(accrual)
@@ -716,8 +817,8 @@ def liability(
             raise ParameterError(
                 f"rebate_values has {values.shape[0]} rows for {len(pools)} (program, pool) pairs"
             )
-        scenario_values, scenario_w = [values], [1.0]
-        base_values = values
+        scenario_values, scenario_probs, scenario_w = [values], [probs], [1.0]
+        base_values, base_probs = values, probs
     else:
         if basis_quantiles is None:
             basis_quantiles, lv = _forecast_quantiles(forecast)
@@ -727,19 +828,39 @@ def liability(
                 "liability needs per-row outcome distributions: basis_quantiles with levels "
                 "and programs (or a forecast carrying them), or rebate_values/rebate_probs"
             )
-        z, w = shock_nodes(shock, n_nodes=n_shock_nodes) if shock > 0 else ([1.0], [1.0])
-        scenario_values, scenario_w = [], list(w)
-        probs = None
-        for zk in z:  # a loop over a handful of quadrature nodes
-            _, vals = pool_rebate_atoms(accrual, basis_quantiles, programs, shock=float(zk))
-            vals, probs = quantile_atoms(vals, levels)
-            scenario_values.append(vals)
-        _, vals = pool_rebate_atoms(accrual, basis_quantiles, programs)
-        base_values, _ = quantile_atoms(vals, levels)
+        _, vals, tiers, at_thr = pool_rebate_atoms(
+            accrual, basis_quantiles, programs, amount=amount, return_tiers=True
+        )
+        base_values, base_probs = quantile_atoms(vals, levels)
+        tier_cols = [c for c in forecast.columns if str(c).startswith("p_tier_")]
+        if tier_cols and not shock > 0:
+            # exact tier probabilities from the forecast (pool level: the pool's first row)
+            tier_cols = sorted(tier_cols, key=lambda c: int(str(c)[7:]))
+            first = np.full(len(pools), -1, dtype=np.int64)
+            first[code[::-1]] = np.arange(len(code))[::-1]
+            pt = forecast[tier_cols].to_numpy(dtype=float)[first]
+            k1 = at_thr.shape[1] + 1
+            pt = np.pad(pt, ((0, 0), (0, max(k1 - pt.shape[1], 0))))[:, :k1]
+            base_values, base_probs = tier_calibrated_atoms(
+                base_values, base_probs, tiers, at_thr, pt
+            )
+        scenario_values, scenario_probs, scenario_w = [base_values], [base_probs], [1.0]
+        if shock > 0:
+            z, w = shock_nodes(shock, n_nodes=n_shock_nodes)
+            scenario_values, scenario_probs, scenario_w = [], [], list(w)
+            for zk in z:  # a loop over a handful of quadrature nodes
+                _, vals = pool_rebate_atoms(
+                    accrual, basis_quantiles, programs, shock=float(zk), amount=amount
+                )
+                vals, probs = quantile_atoms(vals, levels)
+                scenario_values.append(vals)
+                scenario_probs.append(probs)
 
     # exact per-pool expected values (sum of members' forecasts) for the mean adjustment
-    exp_row = forecast["expected_rebate"].to_numpy(dtype=float)
+    exp_row = forecast[exp_col].to_numpy(dtype=float)
     ml_row = forecast["most_likely_rebate"].to_numpy(dtype=float)
+    if amount == "payable":
+        ml_row = _payable_most_likely(accrual, ml_row, code, pools, programs)
     exp_pool = np.bincount(code, weights=exp_row, minlength=len(pools))
     pool_prog = pools["program_id"].astype(str).to_numpy()
     acc_prog = accrual["program_id"].astype(str).to_numpy()
@@ -748,9 +869,12 @@ def liability(
     step = _nice_step(width / grid_size)
 
     def dist_for(mask):
-        ds = [sum_distribution(v[mask], probs[mask], step=step) for v in scenario_values]
+        ds = [
+            sum_distribution(v[mask], p[mask], step=step)
+            for v, p in zip(scenario_values, scenario_probs, strict=True)
+        ]
         d = ds[0] if len(ds) == 1 else _mixture(ds, scenario_w)
-        base_mean = float(np.sum(base_values[mask] * probs[mask]))
+        base_mean = float(np.sum(base_values[mask] * base_probs[mask]))
         adj = float(exp_pool[mask].sum()) - base_mean
         return d.shifted(adj), adj
 
@@ -758,7 +882,7 @@ def liability(
         d, adj = dist_for(mask_pools)
         qs = d.quantile(np.array([*REPORT_LEVELS, percentile]))
         return {
-            "accrued": round(float(accrual["earned"].to_numpy(dtype=float)[mask_rows].sum()), 2),
+            "accrued": round(float(accrual[amount].to_numpy(dtype=float)[mask_rows].sum()), 2),
             "expected": round(float(exp_row[mask_rows].sum()), 2),
             "most_likely": round(float(ml_row[mask_rows].sum()), 2),
             "p10": round(float(qs[0]), 2),
@@ -799,18 +923,14 @@ def liability(
             "program_id": accrual["program_id"].to_numpy(),
             "customer_id": accrual["customer_id"].to_numpy(),
             "pool_id": accrual["pool_id"].to_numpy(),
-            "accrued": accrual["earned"].to_numpy(dtype=float),
+            "accrued": accrual[amount].to_numpy(dtype=float),
             "expected": np.round(exp_row, 2),
             "most_likely": np.round(ml_row, 2),
         }
     )
-    keep = dist.pmf > 1e-12
+    levels_out = np.arange(1, 1000) / 1000.0
     distribution = pd.DataFrame(
-        {
-            "value": np.round(dist.values[keep], 2),
-            "probability": dist.pmf[keep],
-            "cdf": np.cumsum(dist.pmf)[keep],
-        }
+        {"level": levels_out, "value": np.round(dist.quantile(levels_out), 2)}
     )
     notes = pd.DataFrame(
         {

@@ -196,38 +196,32 @@ def test_ledger_of_missing_workspace(tmp_path):
 
 
 # -- the CLI, with the real forecast -------------------------------------------------------------
-def _folder(tmp_path, payments=PAYMENTS):
-    from tests.conftest import write_folder
-
-    tx, cu, pr, en = make_frames()
-    folder = write_folder(tmp_path / "data", tx, cu, pr, en)
-    payments.to_csv(folder / "payments.csv", index=False)
-    (folder / "programs.yaml").write_text(PROGRAMS_YAML)
-    return folder
-
-
-@pytest.mark.filterwarnings("ignore:program .* fewer than 10 units")
 def test_cli_close_and_ledger(tmp_path, capsys):
     from rebatelab.cli import main
+    from tests.test_review import make_book, write_book
 
-    folder = _folder(tmp_path)
-    for period in ("2025-04", "2025-05", "2025-06"):
-        assert main(["close", "--data", str(folder), "--period", period]) == 0
+    folder = write_book(tmp_path / "data")
+    close_args = ["close", "--data", str(folder), "--method", "run_rate", "--period"]
+    for period in ("2025-04", "2025-05"):
+        assert main([*close_args, period]) == 0
     out = capsys.readouterr().out
-    assert "rebatelab close 2025-06" in out and "= closing" in out
+    assert "rebatelab close 2025-05" in out and "= closing" in out
     assert (folder / "rebatelab.duckdb").exists()  # the default workspace, beside the data
-    assert main(["close", "--data", str(folder), "--period", "2025-06"]) == 2
+    assert main([*close_args, "2025-05"]) == 2
     assert "already closed" in capsys.readouterr().err
-    assert main(["close", "--data", str(folder), "--period", "2025-06", "--reopen"]) == 0
+    assert main([*close_args, "2025-05", "--reopen"]) == 0
     capsys.readouterr()
     csv = tmp_path / "rf.csv"
     assert main(["ledger", "--data", str(folder), "--out", str(csv)]) == 0
     out = capsys.readouterr().out
-    assert "3 closed period(s)" in out and "ties to the cent: yes" in out
+    assert "2 closed period(s)" in out and "ties to the cent: yes" in out
     rf = pd.read_csv(csv)
-    assert set(rf["period"]) == {"2025-04", "2025-05", "2025-06"}
+    assert set(rf["period"]) == {"2025-04", "2025-05"}
+    # every payment dated up to the last close is deducted exactly once
+    pay = make_book()[4]
+    assert rf["payments"].sum() == pytest.approx(pay["amount"].sum(), abs=1e-9)
     view = ledger(folder / "rebatelab.duckdb")
-    assert set(view.closes["method"]) == {"hierarchical"}
+    assert set(view.closes["method"]) == {"run_rate"}
     assert main(["ledger", "--data", str(folder), "--period", "2025-05"]) == 0
     assert "snapshot 2025-05" in capsys.readouterr().out
     assert main(["ledger"]) == 2
