@@ -629,8 +629,9 @@ class Liability:
     by_customer : DataFrame
         Per (program, customer): ``accrued, expected, most_likely`` [currency].
     distribution : DataFrame
-        The total's distribution as quantiles: ``level`` [fraction] 0.001 .. 0.999 and
-        ``value`` [currency]; the full grid distribution is ``dist``.
+        The total's distribution as quantiles: ``value`` [currency] at ``level`` [fraction]
+        0.001 .. 0.999 (repeated values kept once) and ``cdf``, P(total <= value); the full
+        grid distribution is ``dist``.
     notes : DataFrame
         The assumptions and parameters, as (item, value) rows.
     """
@@ -929,9 +930,10 @@ def liability(
         }
     )
     levels_out = np.arange(1, 1000) / 1000.0
+    qv = dist.quantile(levels_out)
     distribution = pd.DataFrame(
-        {"level": levels_out, "value": np.round(dist.quantile(levels_out), 2)}
-    )
+        {"level": levels_out, "value": np.round(qv, 2), "cdf": dist.cdf(qv)}
+    ).drop_duplicates("value", keep="last")
     notes = pd.DataFrame(
         {
             "item": [
