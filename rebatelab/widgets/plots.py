@@ -91,7 +91,8 @@ def plot_total_distribution(
     Parameters
     ----------
     distribution : DataFrame
-        :attr:`rebatelab.liability.Liability.distribution` (``value`` [currency], ``cdf``).
+        :attr:`rebatelab.liability.Liability.distribution`: the total's quantiles, ``level``
+        [fraction] and ``value`` [currency] (a ``cdf`` column in place of ``level`` works too).
     total : DataFrame
         :attr:`rebatelab.liability.Liability.total` (one row: ``accrued, expected,
         most_likely, constrained, percentile``).
@@ -104,7 +105,8 @@ def plot_total_distribution(
     """
     ax = _axes(ax)
     t = total.iloc[0]
-    ax.step(distribution["value"], distribution["cdf"], where="post", color="#1f6fb4")
+    prob = distribution["level" if "level" in distribution.columns else "cdf"]
+    ax.step(distribution["value"], prob, where="post", color="#1f6fb4")
     marks = (
         ("accrued", "#7d8a99", ":"),
         ("expected", "#1f6fb4", "-"),
