@@ -512,7 +512,7 @@ def compound_quantile(
         lo[act] = np.where(~da & (f < 0), xa, lo[act])
         hi[act] = np.where(~da & (f >= 0), xa, hi[act])
         dens = _series(np.where(da, 1.0, xa), sub, sev_a, "pdf")
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(all="ignore"):
             step = xa - f / dens
         la, ha = lo[act], hi[act]
         inside = np.isfinite(step) & (step > la) & (step < ha)
