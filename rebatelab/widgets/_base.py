@@ -16,7 +16,9 @@ import pandas as pd
 
 from ..errors import RebateLabError
 
-__all__ = ["View", "new_figure", "figure_png", "show", "html_table", "money", "ALL"]
+__all__ = [
+    "View", "new_figure", "figure_png", "show", "html_table", "money", "currency_of", "ALL",
+]  # fmt: skip
 
 #: Resolution of the images [dots per inch].
 DPI = 90
@@ -102,6 +104,15 @@ def show(fig_or_ax, *, dpi: int = 90):
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
     return Image(data=buf.getvalue(), format="png")
+
+
+def currency_of(data) -> str:
+    """The data's single currency code (``currency`` column of the lines), else ``""``."""
+    cur = data.transactions.get("currency")
+    if cur is None:
+        return ""
+    values = pd.unique(cur.dropna())
+    return str(values[0]) if len(values) == 1 else ""
 
 
 def money(value, currency: str = "") -> str:

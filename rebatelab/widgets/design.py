@@ -12,21 +12,13 @@ import pandas as pd
 from ..plot_whatif import plot_tier_participation, plot_whatif
 from ..programs import ProgramSet, load_programs
 from ..whatif import WhatIfResult, simulate_program, whatif_base
-from ._base import View, html_table, money, new_figure
+from ._base import View, currency_of, html_table, money, new_figure
 
 __all__ = ["ProgramDesigner"]
 
 MAX_TIERS = 4
 THOUSANDS = "{x:,.0f}"
 PERCENT = "{x:.1%}"
-
-
-def _currency(data) -> str:
-    cur = data.transactions.get("currency")
-    if cur is None:
-        return ""
-    values = pd.unique(cur.dropna())
-    return str(values[0]) if len(values) == 1 else ""
 
 
 class ProgramDesigner(View):
@@ -99,7 +91,7 @@ class ProgramDesigner(View):
         self.seed = seed
         self.runs: dict = {}
         self.save_dir = Path(save_dir)
-        self.currency = _currency(data)
+        self.currency = currency_of(data)
         self.result: pd.DataFrame | None = None
         self.design = None
         self.saved_path: Path | None = None

@@ -14,8 +14,7 @@ from ..forecasting import forecast
 from ..ledger import ledger
 from ..liability import liability
 from ..programs import load_programs
-from ._base import ALL, View, html_table, money, new_figure
-from .design import _currency
+from ._base import ALL, View, currency_of, html_table, money, new_figure
 from .plots import plot_liability, plot_rollforward, plot_total_distribution
 
 __all__ = ["LiabilityForecast"]
@@ -63,7 +62,7 @@ class LiabilityForecast(View):
         self.data = data
         self.programs = load_programs(programs)
         self.as_of = pd.Timestamp(as_of if as_of is not None else data.date_range[1]).normalize()
-        self.currency = _currency(data)
+        self.currency = currency_of(data)
         self.export_dir = Path(export_dir)
         self.exported_path: Path | None = None
         self.accrual = accrue(data, self.programs, self.as_of)

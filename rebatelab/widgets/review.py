@@ -14,8 +14,7 @@ from ..moneymap import money_map, statement
 from ..plot_review import plot_forecast_fan, plot_money_map
 from ..programs import load_programs
 from ..review import opportunities
-from ._base import ALL, View, html_table, money, new_figure
-from .design import _currency
+from ._base import ALL, View, currency_of, html_table, money, new_figure
 
 __all__ = ["OpportunityReview"]
 
@@ -75,7 +74,7 @@ class OpportunityReview(View):
         self.data = data
         self.programs = load_programs(programs)
         self.as_of = pd.Timestamp(as_of if as_of is not None else data.date_range[1]).normalize()
-        self.currency = _currency(data)
+        self.currency = currency_of(data)
         self.top = top
         self.accrual = accrue(data, self.programs, self.as_of)
         kw = {} if method is None else {"method": method}
