@@ -143,15 +143,21 @@ def plot_rollforward(rollforward: pd.DataFrame, *, currency: str = "currency", a
     Returns
     -------
     matplotlib Axes
-        Per period: the opening balance, the expense stacked on it, the payments hanging down
-        from its top, and a marker at the closing balance.
+        Per period: the opening balance, the expense stacked on it (a release, a negative
+        catch-up, hatched below its top), the payments hanging down from opening + expense, and
+        a marker at the closing balance.
     """
     ax = _axes(ax)
     rf = rollforward
     x = np.arange(len(rf))
     ax.bar(x, rf["opening"], width=0.6, color="#c9d3de", label="opening")
-    ax.bar(x, rf["expense"], bottom=rf["opening"], width=0.6, color="#1f6fb4",
+    expense = rf["expense"].to_numpy(dtype=float)
+    up, down = np.maximum(expense, 0.0), np.minimum(expense, 0.0)
+    ax.bar(x, up, bottom=rf["opening"], width=0.6, color="#1f6fb4",
            label="expense (catch-up)")  # fmt: skip
+    if (down < 0).any():
+        ax.bar(x, down, bottom=rf["opening"], width=0.6, color="white", edgecolor="#1f6fb4",
+               hatch="///", label="release (negative catch-up)")  # fmt: skip
     top = rf["opening"] + rf["expense"]
     ax.bar(x, -rf["payments"], bottom=top, width=0.3, color="#b5451b", label="payments")
     ax.plot(x, rf["closing"], "D", color="black", label="closing")
