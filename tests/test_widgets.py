@@ -81,6 +81,38 @@ def test_html_table_escapes_and_truncates():
     assert "Nothing" in html_table(df.iloc[:0], empty="Nothing here")
 
 
+def test_show_accepts_axes_and_figures():
+    from matplotlib.figure import Figure
+
+    from rebatelab.widgets import show
+
+    ax = Figure(figsize=(3, 2)).add_subplot()
+    ax.set_ylabel("a long label [currency]")
+    img = show(ax, dpi=50)
+    assert img.data.startswith(PNG_MAGIC)
+    assert show(ax.figure, dpi=50).data == img.data
+
+
+def test_monthly_sales_bars_add_up_to_net_sales(data):
+    from rebatelab.widgets import plot_monthly_sales
+
+    ax = plot_monthly_sales(data, currency="EUR")
+    heights = np.array([p.get_height() for p in ax.patches])
+    # every line lands in exactly one month: the bars add up to the lines' net amount
+    assert heights.sum() == pytest.approx(data.transactions["net_amount"].sum(), rel=1e-12)
+    months = data.transactions["date"].dt.to_period("M").nunique()
+    assert len(heights) == months
+    assert ax.get_ylabel() == "net sales per month [EUR]"
+
+
+def test_designer_lump_sums_need_retroactive(data, tmp_path):
+    d = ProgramDesigner(data, _test_program(data), save_dir=tmp_path, n_scenarios=20)
+    d.tier_amount[1].value = 500.0
+    assert d.error is None and d.design.amounts.tolist() == [0.0, 500.0]
+    d.method.value = "incremental"
+    assert d.error is not None and "retroactive" in d.error
+
+
 # -- program designer -------------------------------------------------------------------------
 def test_designer_starts_with_design_equal_to_current(designer):
     """Untouched, the design is the current program: both runs see the same scenarios."""
