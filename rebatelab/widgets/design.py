@@ -113,8 +113,10 @@ class ProgramDesigner(View):
         self.cap = w.FloatText(description=f"Cap [{self.currency or 'currency'}] (0 = none)",
                                style=style)  # fmt: skip
         self.response = w.FloatSlider(
-            value=0.5, min=0.0, max=1.0, step=0.05, description="Response", style=style,
-            continuous_update=False,
+            value=0.5, min=0.0, max=1.0, step=0.05, description="Response strength",
+            style=style, continuous_update=False,
+            tooltip="probability that a customer close to a tier late in the period buys "
+                    "ahead to reach it (0 = no response)",
         )  # fmt: skip
         self.design_id = w.Text(description="Save as id", style=style)
         self.save = w.Button(
