@@ -43,6 +43,7 @@ __all__ = [
     "cumulative_catch_up",
     "pool_rebate_atoms",
     "shock_nodes",
+    "liability_levels",
     "Liability",
     "liability",
 ]
@@ -456,6 +457,24 @@ def _mixture(dists: list[SumDistribution], weights) -> SumDistribution:
         pmf[k - lo : k - lo + len(d.pmf)] += w * d.pmf
     mean = float(sum(w * d.mean for d, w in zip(dists, weights, strict=True)))
     return SumDistribution(lo * step, step, pmf / pmf.sum(), mean, dists[0].n_terms)
+
+
+def liability_levels(n: int = 16, *, tail=(0.99, 0.997, 0.999)) -> np.ndarray:
+    """Quantile levels to ask the forecast for: ``n`` midpoints plus upper-tail levels.
+
+    Rebates are skewed to the right (a rare jump to a higher tier), so a few levels in the
+    upper tail make the discretized outcomes' mean much closer to the exact expected rebate
+    (``mean_adjustment``) than more midpoints would.
+
+    Examples
+    --------
+    >>> liability_levels(4).tolist()
+    [0.125, 0.375, 0.625, 0.875, 0.99, 0.997, 0.999]
+    """
+    if n < 1:
+        raise ParameterError(f"n must be >= 1, got {n}")
+    mid = (np.arange(n) + 0.5) / n
+    return np.unique(np.concatenate([mid, np.asarray(tail, dtype=float)]))
 
 
 def shock_nodes(sigma: float, *, n_nodes: int = 9) -> tuple[np.ndarray, np.ndarray]:

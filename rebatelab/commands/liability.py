@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from ..accrual import accrue
 from ..errors import ParameterError
 from ..io import load_data
-from ..liability import liability
+from ..liability import liability, liability_levels
 from ..programs import load_programs
 from ._common import add_data_arguments, parse_date, programs_path, write_table
 
@@ -39,7 +38,10 @@ def add_arguments(parser) -> None:
         help="sd of the log of a factor shared by all customers' spend to come (e.g. 0.1)",
     )
     parser.add_argument(
-        "--levels", type=int, default=20, help="quantile levels per customer (default 20)"
+        "--levels",
+        type=int,
+        default=16,
+        help="evenly spread quantile levels per customer (default 16), plus 0.99, 0.997, 0.999",
     )
 
 
@@ -54,7 +56,7 @@ def run(args) -> int:
     data = load_data(args.data)
     programs = load_programs(programs_path(args))
     kw = {} if args.method is None else {"method": args.method}
-    levels = (np.arange(args.levels) + 0.5) / args.levels
+    levels = liability_levels(args.levels)
     acc = accrue(data, programs, as_of)
     fc = forecast(data, programs, as_of, levels=levels, **kw)
     res = liability(
