@@ -45,9 +45,10 @@ def money_map(
         One row per (program_id, tier), tier 0 = none reached, with ``from`` [basis unit] and
         ``rate`` [fraction] (with programs), ``customers`` (members now in the tier),
         ``basis`` [basis unit], ``earned`` [currency], ``within_reach`` (of them, how many
-        are within reach of the next tier), and with a forecast ``expected_rebate``
-        [currency] (of the members now in the tier) and ``expected_at_end`` (expected number
-        of members ending the period in the tier).
+        are within reach of the next tier), and with a forecast ``projected_basis`` (their
+        projected end-of-period basis; a pool's is shared pro rata to basis to date),
+        ``expected_rebate`` [currency] (of the members now in the tier) and
+        ``expected_at_end`` (expected number of members ending the period in the tier).
 
     Examples
     --------
@@ -68,12 +69,22 @@ def money_map(
         with np.errstate(divide="ignore", invalid="ignore"):
             within = np.isfinite(gap) & (gap <= near * nxt)
     df = df.assign(_within=within.astype(np.int64))
+    if forecast is not None and "projected_mean" in df.columns:
+        # the member's share of its pool's projected basis, pro rata to basis to date
+        member_b = np.maximum(df["basis"].to_numpy(dtype=float), 0.0)
+        pool_b = df["pool_basis"].to_numpy(dtype=float) if "pool_basis" in df else member_b
+        key = df["program_id"].astype(str) + "\x1f" + df["pool_id"].astype(str)
+        n = key.map(key.value_counts()).to_numpy(dtype=float)
+        share = np.where(pool_b > 0, member_b / np.where(pool_b > 0, pool_b, 1.0), 1.0 / n)
+        df["_projected"] = df["projected_mean"].to_numpy(dtype=float) * share
     agg = {
         "customers": ("customer_id", "size"),
         "basis": ("basis", "sum"),
         "earned": ("earned", "sum"),
         "within_reach": ("_within", "sum"),
     }
+    if "_projected" in df.columns:
+        agg["projected_basis"] = ("_projected", "sum")
     if forecast is not None and "expected_rebate" in df.columns:
         agg["expected_rebate"] = ("expected_rebate", "sum")
     out = df.groupby(["program_id", "tier"], sort=False).agg(**agg).reset_index()
@@ -99,12 +110,9 @@ def money_map(
             out = grid.merge(out, on=["program_id", "tier"], how="left")
             for c in ("customers", "within_reach"):
                 out[c] = out[c].fillna(0).astype(np.int64)
-            for c in (
-                "basis",
-                "earned",
-                *(["expected_rebate"] if "expected_rebate" in agg else []),
-            ):
-                out[c] = out[c].fillna(0.0)
+            for c in ("basis", "earned", "projected_basis", "expected_rebate"):
+                if c in out.columns:
+                    out[c] = out[c].fillna(0.0)
     if forecast is not None:
         cols = _tier_columns(df)
         if cols:
@@ -118,7 +126,7 @@ def money_map(
     out = out.sort_values(["program_id", "tier"], kind="stable")
     order = {pid: i for i, pid in enumerate(pd.unique(df["program_id"].astype(str)))}
     out = out.sort_values("program_id", key=lambda s: s.astype(str).map(order), kind="stable")
-    for c in ("basis", "earned", "expected_rebate"):
+    for c in ("basis", "earned", "projected_basis", "expected_rebate"):
         if c in out.columns:
             out[c] = out[c].round(2)
     return out.reset_index(drop=True)

@@ -81,3 +81,14 @@ def test_plots(book):
     ys = {round(line.get_ydata()[0]) for line in ax3.get_lines() if len(line.get_ydata())}
     assert {100_000, 250_000} <= ys  # threshold lines
     pd.testing.assert_frame_equal(acc, accrue(data, PROGRAMS, AS_OF))  # inputs untouched
+
+
+def test_projected_basis_shares_a_pool(book):
+    data, acc, fc = book
+    m = money_map(acc, fc, programs=PROGRAMS).set_index(["program_id", "tier"])
+    # _forecast projects every pool 1,000 above its basis to date: the pool G (X and Y) in
+    # GRP projects 481,200, shared pro rata to basis; it is counted once in total
+    grp = m.loc["GRP"]
+    assert grp["projected_basis"].sum() == pytest.approx(480_200 + 1_000, abs=0.01)
+    gold = m.loc["GOLD"]
+    assert gold["projected_basis"].sum() == pytest.approx(237_600 + 1_000, abs=0.01)

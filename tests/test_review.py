@@ -325,7 +325,7 @@ def test_cli_review_writes_one_digest_per_rep(tmp_path, capsys):
     folder = write_book(tmp_path / "data")
     out = tmp_path / "review"
     args = ["review", "--data", str(folder), "--as-of", "2025-06-30", "--out", str(out)]
-    assert main([*args, "--method", "run_rate"]) == 0  # the fast method keeps the test short
+    assert main([*args, "--method", "run_rate", "--statements"]) == 0  # run_rate: fast
     assert "rebatelab review as of 2025-06-30" in capsys.readouterr().out
     for name in ("overall_opportunities.csv", "overall_risks.csv", "money_map.csv",
                  "eligible_not_enrolled.csv", "overall.html", "reps/Ann.csv", "reps/Ann.html",
@@ -337,6 +337,8 @@ def test_cli_review_writes_one_digest_per_rep(tmp_path, capsys):
     assert len(ann) > 0
     eli = pd.read_csv(out / "eligible_not_enrolled.csv")
     assert set(eli["program_id"]) == {"TOOLS"} and len(eli) > 0
+    assert len(list((out / "statements").glob("*.html"))) == len(cu)
+    assert "Customer 3" in (out / "statements" / "C03.html").read_text()
     html = (out / "reps" / "Ann.html").read_text()
     assert html.startswith("<!DOCTYPE html>") and "Opportunities" in html
 

@@ -5,6 +5,7 @@ Accrues and forecasts every program as of --as-of, then writes to --out:
 ``money_map.csv``, ``overall.html`` and, per rep, ``reps/<rep>.csv`` and ``reps/<rep>.html``
 with the rep's opportunities (with the sentence to say), risks and eligible customers.
 Risks compare with a forecast one month earlier when the data reaches back that far.
+--statements also writes each customer's rebate statement, ``statements/<customer>.html``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pandas as pd
 from ..accrual import accrue
 from ..errors import ParameterError
 from ..io import load_data
-from ..moneymap import money_map
+from ..moneymap import money_map, statement
 from ..programs import load_programs
 from ..review import digest, digest_html, eligible_not_enrolled, opportunities, risks
 from ._common import add_data_arguments, parse_date, programs_path, write_table
@@ -41,6 +42,11 @@ def add_arguments(parser) -> None:
         help="skip the eligible-but-not-enrolled search (it forecasts every eligible customer)",
     )
     parser.add_argument("--top", type=int, default=25, help="rows per section in the HTML")
+    parser.add_argument(
+        "--statements",
+        action="store_true",
+        help="also write every customer's rebate statement to statements/<customer>.html",
+    )
 
 
 def _slug(text: str) -> str:
@@ -93,10 +99,23 @@ def run(args) -> int:
         (out / "reps" / f"{_slug(rep)}.html").write_text(
             digest_html(t, title=f"Rebate review as of {as_of}: {rep}", top=args.top)
         )
+    n_statements = 0
+    if args.statements:
+        (out / "statements").mkdir(parents=True, exist_ok=True)
+        acc_r, fc_r = acc.reset_index(drop=True), fc.reset_index(drop=True)
+        groups = acc_r.groupby(acc_r["customer_id"].astype(str), sort=True).indices
+        for cid, rows in groups.items():  # one file per customer: I/O, not computation
+            page = statement(
+                cid, acc_r.iloc[rows], fc_r.iloc[rows], data=data, programs=programs, as_of=as_of
+            )
+            (out / "statements" / f"{_slug(cid)}.html").write_text(page)
+        n_statements = len(groups)
     print(
         f"rebatelab review as of {as_of}: {len(opp)} opportunities, {len(rsk)} risks"
         + ("" if eli is None else f", {len(eli)} eligible not enrolled")
-        + f"; {len(reps)} rep digests -> {out}"
+        + f"; {len(reps)} rep digests"
+        + (f", {n_statements} statements" if args.statements else "")
+        + f" -> {out}"
     )
     if len(opp):
         print("Top opportunities:")
