@@ -7,6 +7,8 @@ import doctest
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rebatelab import RebateData, accrue, load_programs
 from rebatelab import ledger as ledger_mod
@@ -225,3 +227,34 @@ def test_cli_close_and_ledger(tmp_path, capsys):
     assert main(["ledger", "--data", str(folder), "--period", "2025-05"]) == 0
     assert "snapshot 2025-05" in capsys.readouterr().out
     assert main(["ledger"]) == 2
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    booked=st.lists(
+        st.lists(st.integers(0, 10**9), min_size=3, max_size=3), min_size=1, max_size=5
+    ),
+    paid=st.lists(st.lists(st.integers(0, 10**8), min_size=3, max_size=3), min_size=5, max_size=5),
+)
+def test_rollforward_ties_for_any_sequence(booked, paid):
+    # integer cents per program (3 programs) over consecutive closes: opening = previous
+    # closing, closing = booked now - all payments so far, expense = booked change
+    from rebatelab.ledger import _rollforward
+
+    progs = ["P0", "P1", "P2"]
+    prev_snap = pd.DataFrame({"program_id": [], "booked_c": []})
+    prev_rf = pd.DataFrame({"program_id": [], "closing_c": []})
+    paid_so_far = np.zeros(3, dtype=np.int64)
+    for t, b in enumerate(booked):
+        snap = pd.DataFrame({"program_id": progs, "booked_c": np.array(b, dtype=np.int64)})
+        pay = pd.DataFrame({"program_id": progs, "amount_c": np.array(paid[t], dtype=np.int64)})
+        rf = _rollforward(snap, prev_snap, prev_rf, pay).set_index("program_id").loc[progs]
+        paid_so_far += np.array(paid[t])
+        np.testing.assert_array_equal(rf["closing_c"], np.array(b) - paid_so_far)
+        np.testing.assert_array_equal(
+            rf["opening_c"] + rf["expense_c"] - rf["payments_c"], rf["closing_c"]
+        )
+        if t:
+            np.testing.assert_array_equal(rf["opening_c"], prev_rf.set_index("program_id")
+                                          .loc[progs, "closing_c"])  # fmt: skip
+        prev_snap, prev_rf = snap, rf.reset_index()[["program_id", "closing_c"]]

@@ -87,6 +87,8 @@ def run(args) -> int:
         digest_html(table, title=f"Rebate review as of {as_of}: all reps", top=args.top)
     )
     reps = sorted(set(data.customers.get("rep", pd.Series(dtype=str)).dropna().astype(str)))
+    if args.rep:
+        reps = [r for r in reps if r in set(args.rep)]
     (out / "reps").mkdir(parents=True, exist_ok=True)
     for rep in reps:  # a loop over reps (a handful of files)
         o = opp[opp["rep"].astype(str) == rep] if "rep" in opp.columns else opp.iloc[:0]
