@@ -281,7 +281,7 @@ def opportunities(
     _need(forecast, ["p_next_tier", "expected_rebate", "projected_mean"], "forecast")
     if not 0 <= p_min <= p_max <= 1:
         raise ParameterError(f"need 0 <= p_min <= p_max <= 1; got p_min={p_min}, p_max={p_max}")
-    df = _with_attributes(_aligned(accrual, forecast), data)
+    df = _with_pool_sums(_with_attributes(_aligned(accrual, forecast), data))
     df = filter_rows(df, rep=rep, region=region, segment=segment, program=program)
     p = df["p_next_tier"].to_numpy(dtype=float)
     live = (
@@ -339,24 +339,36 @@ def opportunities(
     return out.head(top) if top is not None else out
 
 
-def _one_row_per_pool(df: pd.DataFrame) -> pd.DataFrame:
-    """Pooled rows collapsed to one per (program, pool).
+def _with_pool_sums(df: pd.DataFrame) -> pd.DataFrame:
+    """Add the whole pool's ``earned_at_next``, ``expected_rebate`` and member count.
 
-    The member with the largest basis speaks for the pool; ``earned_at_next`` and
-    ``expected_rebate`` become the pool's sums and ``members`` counts its rows in ``df``.
+    Computed on every row before any filter, so that a pool keeps its full amounts when only
+    some of its members are selected (e.g. by rep).
     """
     key = df["program_id"].astype(str) + "\x1f" + df["pool_id"].astype(str)
     g = df.assign(_key=key.to_numpy()).groupby("_key", sort=False)
     sums = g[["earned_at_next", "expected_rebate"]].transform("sum")
-    n = g["customer_id"].transform("size")
+    return df.assign(
+        _pool_at_next=sums["earned_at_next"].to_numpy(),
+        _pool_expected=sums["expected_rebate"].to_numpy(),
+        members=g["customer_id"].transform("size").to_numpy(),
+    )
+
+
+def _one_row_per_pool(df: pd.DataFrame) -> pd.DataFrame:
+    """Pooled rows collapsed to one per (program, pool) (rows of :func:`_with_pool_sums`).
+
+    Among the rows present, the member with the largest basis speaks for the pool;
+    ``earned_at_next`` and ``expected_rebate`` become the whole pool's.
+    """
+    key = df["program_id"].astype(str) + "\x1f" + df["pool_id"].astype(str)
     lead = df.assign(_key=key.to_numpy(), _b=df["basis"].to_numpy(dtype=float))
     lead = lead.sort_values(["_key", "_b"], ascending=[True, False], kind="stable")
     first = ~lead["_key"].duplicated()
-    out = df.copy()
-    out["earned_at_next"] = sums["earned_at_next"].to_numpy()
-    out["expected_rebate"] = sums["expected_rebate"].to_numpy()
-    out["members"] = n.to_numpy()
-    return out.loc[lead.index[first.to_numpy()]].sort_index()
+    out = df.loc[lead.index[first.to_numpy()]].sort_index().copy()
+    out["earned_at_next"] = out["_pool_at_next"].to_numpy()
+    out["expected_rebate"] = out["_pool_expected"].to_numpy()
+    return out
 
 
 def _opportunity_sentences(df: pd.DataFrame, programs, currency: str) -> list[str]:
@@ -502,9 +514,11 @@ def risks(
         expected purchases still to come for quiet customers. Pooled rows are one per pool.
     """
     _need(forecast, ["expected_rebate", "projected_mean"], "forecast")
-    df = _with_attributes(_aligned(accrual, forecast), data)
+    df = _with_pool_sums(_with_attributes(_aligned(accrual, forecast), data))
+    chosen = filter_rows(df, rep=rep, region=region, segment=segment, program=program).index
+    selected = df.index.isin(chosen)
     by_id = _programs_info(programs, df["program_id"].astype(str).to_numpy())
-    live = df["days_left"].to_numpy() > 0
+    live = (df["days_left"].to_numpy() > 0) & selected
     found = []
 
     # pool baselines on all rows (growth thresholds are multiples of them)
@@ -610,7 +624,6 @@ def risks(
     out = pd.concat(found, ignore_index=True)
     if "last_purchase" not in out.columns:
         out["last_purchase"] = pd.NaT
-    out = filter_rows(out, rep=rep, region=region, segment=segment, program=program)
     out["value_at_risk"] = np.round(out["value_at_risk"].to_numpy(dtype=float), 2)
     out = out[out["value_at_risk"].to_numpy() >= min_value]
     out["sentence"] = _risk_sentences(out, by_id, as_of, currency)

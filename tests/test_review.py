@@ -233,6 +233,7 @@ def test_filters():
     assert set(bob["rep"]) == {"Bob"} and set(bob["program_id"]) == {"RICH", "GRP"}
     # Bob's member speaks for the pool in Bob's list
     assert bob.set_index("program_id").loc["GRP", "customer_id"] == "Y"
+    assert bob.set_index("program_id").loc["GRP", "credit"] == 18_000  # the whole pool's
     assert set(opportunities(acc, fc, data=data, region=["North"])["customer_id"]) == {"X"}
     assert set(opportunities(acc, fc, data=data, program="UNITS")["program_id"]) == {"UNITS"}
     with pytest.raises(ParameterError, match="pass data="):
