@@ -297,8 +297,12 @@ def _fit_values(s: dict, rows: np.ndarray):
         )
     m = s["gross"][ok] / s["n_orders"][ok]
     gg = sm.fit_gamma_gamma(s["n_orders"][ok], m)
-    if gg.q <= 2.0:  # keep a finite variance of the mean order value
-        gg = sm.GammaGammaParams(gg.p, 2.0 + 1e-6, gg.gamma * (2.0 + 1e-6) / gg.q, gg.loglik)
+    if gg.q <= 2.0:
+        # keep a finite variance of the order-value rate, and the population mean order value
+        # (the data's mean when the fitted one is infinite, q <= 1)
+        q2 = 2.0 + 1e-6
+        pop = gg.p * gg.gamma / (gg.q - 1) if gg.q > 1 else float(np.average(m, weights=None))
+        gg = sm.GammaGammaParams(gg.p, q2, pop * (q2 - 1) / gg.p, gg.loglik)
     return gg
 
 
