@@ -155,3 +155,21 @@ def test_bad_parameters_are_named():
         compound_cdf([1.0], c, shape=1.0, mix_shape=1.0, mix_rate=2.0)
     with pytest.raises(ParameterError, match="scale"):
         compound_cdf([1.0], c, shape=1.0)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "rebatelab.compound",
+        "rebatelab.spend_models",
+        "rebatelab.forecasting",
+        "rebatelab.backtest",
+        "rebatelab.online_retail",
+    ],
+)
+def test_docstring_examples(name):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0

@@ -143,6 +143,20 @@ def test_top_tier_has_no_next_tier(data, programs, fc):
     np.testing.assert_allclose(fc.loc[top, "p_tier_2"], 1.0)
 
 
+def test_past_the_top_tier_the_rebate_is_the_top_rate_on_the_expected_basis(data, programs, fc):
+    """At the top tier (no cap, no lump sum) the tier is certain and earned is linear."""
+    acc = accrue(data, programs, "2025-05-10")
+    top = ((acc["tier"] == 2) & (acc["program_id"] == "UNITS")).to_numpy()
+    assert top.any()
+    assert fc.loc[top, "p_next_tier"].isna().all()
+    np.testing.assert_allclose(
+        fc.loc[top, "expected_rebate"], 0.02 * fc.loc[top, "projected_mean"], rtol=1e-7
+    )
+    np.testing.assert_allclose(
+        fc.loc[top, "most_likely_rebate"], fc.loc[top, "expected_rebate"], rtol=1e-7
+    )
+
+
 def test_pool_members_share_the_pool_forecast(fc):
     pooled = fc[fc["program_id"] == "POOLED"]
     grp = pooled.groupby("pool_id")
