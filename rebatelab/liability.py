@@ -477,22 +477,40 @@ def liability_levels(n: int = 16, *, tail=(0.99, 0.997, 0.999)) -> np.ndarray:
     return np.unique(np.concatenate([mid, np.asarray(tail, dtype=float)]))
 
 
-def shock_nodes(sigma: float, *, n_nodes: int = 9) -> tuple[np.ndarray, np.ndarray]:
-    r"""Gauss-Hermite nodes of a lognormal common-shock factor with mean 1.
+def shock_nodes(sigma: float, *, n_nodes: int = 15) -> tuple[np.ndarray, np.ndarray]:
+    r"""Equal-probability nodes of a lognormal common-shock factor with mean 1.
 
     The factor is :math:`Z = \exp(\sigma G - \sigma^2 / 2)`, :math:`G \sim N(0, 1)`, so
-    :math:`E[Z] = 1` and :math:`\mathrm{sd}(\log Z) = \sigma`.
+    :math:`E[Z] = 1` and :math:`\mathrm{sd}(\log Z) = \sigma`. Node ``k`` is the factor's
+    quantile at level :math:`(k + 1/2) / K` and stands for probability :math:`1/K`; the
+    nodes are rescaled so that their mean is exactly 1.
+
+    Notes
+    -----
+    The total rebate given the factor is a step function of it (tier cliffs), for which
+    Gauss-Hermite nodes converge slowly (1% bias at 41 nodes in the tests' example) while
+    equal-probability nodes stay within a few tenths of a percent from 15 nodes on.
 
     Returns
     -------
     z, w : ndarray
         Factor values [multiplier] and weights [fraction] adding up to 1.
+
+    Examples
+    --------
+    >>> z, w = shock_nodes(0.2, n_nodes=5)
+    >>> round(float(np.dot(z, w)), 12), w.tolist()
+    (1.0, [0.2, 0.2, 0.2, 0.2, 0.2])
     """
+    from scipy import stats
+
     if not (np.isfinite(sigma) and sigma >= 0):
         raise ParameterError(f"common_shock must be a finite sd of the log factor >= 0: {sigma}")
-    x, w = np.polynomial.hermite_e.hermegauss(n_nodes)
-    w = w / w.sum()
-    return np.exp(sigma * x - sigma**2 / 2.0), w
+    if n_nodes < 1:
+        raise ParameterError(f"n_shock_nodes must be >= 1, got {n_nodes}")
+    g = stats.norm.ppf((np.arange(n_nodes) + 0.5) / n_nodes)
+    z = np.exp(sigma * g - sigma**2 / 2.0)
+    return z / z.mean(), np.full(n_nodes, 1.0 / n_nodes)
 
 
 # --------------------------------------------------------------------------------------------
@@ -740,7 +758,7 @@ def liability(
     rebate_probs=None,
     percentile: float = 0.8,
     common_shock: float | None = None,
-    n_shock_nodes: int = 9,
+    n_shock_nodes: int = 15,
     grid_size: int = 2**16,
     amount: str = "earned",
 ) -> Liability:
@@ -770,7 +788,7 @@ def liability(
         sd of the log of a factor shared by all pools that scales their spend still to come
         (needs basis quantiles and programs). None or 0: pools independent.
     n_shock_nodes : int
-        Gauss-Hermite nodes over the common factor.
+        Equal-probability nodes over the common factor (:func:`shock_nodes`).
     grid_size : int
         Grid cells for the convolution (:func:`sum_distribution`).
     amount : {"earned", "payable"}
