@@ -445,8 +445,7 @@ def close(
             raise
     finally:
         con.close()
-    snap_out = _money(snap).rename(columns={})
-    return Close(period, as_of, snap_out, _money(pay), _money(rf))
+    return Close(period, as_of, _money(snap), _money(pay), _money(rf))
 
 
 def ledger(workspace, *, period: str | None = None) -> LedgerView:
@@ -510,4 +509,6 @@ def ledger(workspace, *, period: str | None = None) -> LedgerView:
         for c in ("accrued", "expected", "most_likely", "booked", "amount"):
             if c in df.columns:
                 df[c] = df[c].astype(float)
-    return LedgerView(closes, _money(rf), snap, pay)
+    rf = _money(rf)
+    rf = rf[["period", "program_id", "opening", "expense", "payments", "closing", "ties"]]
+    return LedgerView(closes, rf, snap, pay)
