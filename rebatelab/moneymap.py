@@ -219,7 +219,12 @@ def statement(
         cells = [
             label,
             period,
-            _fmt_basis(float(r.basis), bt, currency),
+            _fmt_basis(float(r.basis), bt, currency)
+            + (
+                ""
+                if str(r.pool_id) == str(r.customer_id)
+                else f" (buying group {r.pool_id}: {_fmt_basis(float(r.pool_basis), bt, currency)})"
+            ),
             tier,
             money(float(r.earned), currency=currency),
             nxt,

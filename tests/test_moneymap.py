@@ -92,3 +92,11 @@ def test_projected_basis_shares_a_pool(book):
     assert grp["projected_basis"].sum() == pytest.approx(480_200 + 1_000, abs=0.01)
     gold = m.loc["GOLD"]
     assert gold["projected_basis"].sum() == pytest.approx(237_600 + 1_000, abs=0.01)
+
+
+def test_statement_shows_the_pool(book):
+    data, acc, fc = book
+    page = statement("Y", acc, fc, data=data, programs=PROGRAMS)
+    # Y's own GRP basis and the buying group's, which the tier is measured on
+    assert "$237,600 (buying group G: $480,200)" in page
+    assert "GRP (buying group G): buy $119,800 more" in page
