@@ -264,9 +264,12 @@ def opportunities(
     -----
     - ``extra_rebate = max(credit - expected_rebate, 0)``: what reaching the tier adds to the
       customer's expected rebate [currency].
-    - ``extra_revenue = max(next_threshold - projected_mean, 0)`` (times the unit price for
-      quantity programs): the purchases beyond the expected path that reaching the tier
-      takes, i.e. the seller's extra revenue [currency].
+    - ``extra_revenue = max(next_threshold - projected_mean, 0)`` (for quantity programs
+      times the customer's average net price per unit of the program's products to date, or
+      0 without ``data``): the purchases beyond the expected path that reaching the tier
+      takes, i.e. the seller's extra revenue [currency]. Pool-level for pools.
+    - Pooled rows are one per pool (its largest member among those selected speaks for
+      it), with the whole pool's ``credit`` and ``expected_rebate``.
     - ``movability = 4 p (1 - p)``: if a conversation shifts the log-odds of reaching the
       tier by a fixed amount :math:`\delta`, the probability moves by
       :math:`\approx p (1 - p) \delta`; scaled to 1 at p = 0.5.
