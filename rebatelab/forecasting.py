@@ -515,20 +515,15 @@ def _unit_models(
 # --------------------------------------------------------------------------------------------
 # Settlement: expected value over piecewise-linear segments of the earned amount
 # --------------------------------------------------------------------------------------------
-def _earned_eval(sched, b):
-    return evaluate(sched, b)["earned"]
-
-
 def _raw_coeffs(sched, lo, hi):
-    """Slope and intercept of the uncapped earned amount on [lo, hi) (one tier), (n, J)."""
-    b = np.asarray(lo, dtype=float)
+    """Intercept and slope of the uncapped earned amount on [lo, hi) (one tier), (n, J)."""
     span = np.where(np.isfinite(hi), hi - lo, np.maximum(np.abs(lo), 1.0))
     x1 = lo + span / 3.0
     x2 = lo + 2.0 * span / 3.0
     e1 = _raw(sched, x1)
     e2 = _raw(sched, x2)
     beta = (e2 - e1) / (x2 - x1)
-    return e1 - beta * x1, beta, b
+    return e1 - beta * x1, beta
 
 
 def _raw(sched, b):
@@ -561,7 +556,7 @@ def _breakpoints(sched, b0):
     valid = np.isfinite(lo_f) & (hi > lo_f)
     lo_safe = np.where(valid, lo_f, 0.0)
     hi_safe = np.where(valid, hi, 1.0)
-    alpha, beta, _ = _raw_coeffs(sched, lo_safe, hi_safe)
+    alpha, beta = _raw_coeffs(sched, lo_safe, hi_safe)
     for level in (sched.cap, sched.min_payout):
         if np.all(np.isnan(level)):
             continue
@@ -569,9 +564,8 @@ def _breakpoints(sched, b0):
             cross = (level[:, None] - alpha) / beta
         ok = valid & np.isfinite(cross) & (cross > lo_safe) & (cross < hi_safe)
         pts.append(np.where(ok, cross, np.inf))
-    if not np.all(np.isnan(sched.cap)) and not np.all(np.isnan(sched.min_payout)):
-        # the minimum applies to the capped amount; a cap below the minimum pays nothing
-        pass
+    # the minimum applies to the capped amount: past the cap crossing the amount is constant,
+    # so the crossings above are all the kinks there are
     allp = np.concatenate(pts, axis=1)
     allp = np.where(allp > b0[:, None], allp, np.inf)
     allp = np.sort(allp, axis=1)

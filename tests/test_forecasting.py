@@ -27,6 +27,7 @@ programs:
     end: 2025-06-30
     tiers: [{from: 2000, rate: 0.02}, {from: 6000, rate: 0.04, amount: 50}]
     cap: 400
+    min_payout: 60
     enrollment: automatic
   - id: STEP
     start: 2025-04-01
@@ -257,6 +258,10 @@ def test_expected_settlement_matches_monte_carlo(pid, programs):
     mc, se = g.mean(axis=1), g.std(axis=1) / np.sqrt(draws.shape[1])
     # 5 standard errors of the Monte Carlo mean (plus a cent)
     assert np.all(np.abs(mc - exact) <= 5 * se + 0.01), (mc, exact)
+    pay_exact, _ = expected_settlement(sf, sched, payable=True)
+    pay = evaluate(sched, draws)["payable"]
+    pay_mc, pay_se = pay.mean(axis=1), pay.std(axis=1) / np.sqrt(draws.shape[1])
+    assert np.all(np.abs(pay_mc - pay_exact) <= 5 * pay_se + 0.01), (pay_mc, pay_exact)
     # tier probabilities against the same draws
     tiers_mc = evaluate(sched, draws)["tier"]
     p = tier_probabilities(sf, sched.thresholds)
