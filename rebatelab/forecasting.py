@@ -372,6 +372,43 @@ def _concat(parts: list[tuple[np.ndarray, CountDistribution]], n: int) -> CountD
     )
 
 
+def _history_key(d: _Days, rows: np.ndarray, h: float, method: str) -> tuple:
+    """Content key of the units' histories (positions within ``rows``, days, values)."""
+    sel = np.isin(d.unit, rows)
+    rel = np.searchsorted(rows, d.unit[sel])
+    digest = hash((rel.tobytes(), d.day[sel].tobytes(), d.value[sel].tobytes(), rows.size))
+    return digest, h, method
+
+
+def _population_fit(
+    d: _Days, s: dict, fit_rows, as_of_day: int, h: float, first_day: int, method: str, n: int
+) -> dict:
+    """Population parameters of one program (BG/NBD, Gamma-Gamma, and more by default).
+
+    For the default method also the predictive discount, the seasonal factors and the
+    newcomer count model.
+    """
+    out = {"bg": _fit_bgnbd(s, fit_rows), "gg": _fit_values(s, fit_rows)}
+    if method != "hierarchical" or out["bg"] is None:
+        return out
+    # calibration window: the horizon's length, but leave as much history before it
+    hc = int(max(min(h, (as_of_day - first_day) // 2), 7))
+    cutoff = as_of_day - hc
+    cal = _summaries(d, cutoff)
+    after = (d.day > cutoff) & (d.day <= as_of_day) & (d.value > 0)
+    y = np.bincount(d.unit[after], minlength=n).astype(float)
+    bg_cal = _fit_bgnbd(cal, fit_rows)
+    season_cal = _seasonal_factor(d, fit_rows, cutoff=cutoff, horizon=hc, first_day=first_day)
+    if bg_cal is None or cutoff - first_day < 14:
+        tau = 1e6
+    else:
+        tau = _predictive_fit(cal, y, fit_rows, bg_cal, cutoff, hc * season_cal, n)
+    m0, r0 = _newcomer_fit(cal, y, fit_rows)
+    season = _seasonal_factor(d, fit_rows, cutoff=as_of_day, horizon=int(h), first_day=first_day)
+    out.update(tau=tau, season=season, season_cal=season_cal, hc=hc, m0=m0, r0=r0)
+    return out
+
+
 def _unit_models(
     d: _Days,
     unit_prog: np.ndarray,
@@ -394,6 +431,7 @@ def _unit_models(
     mix_g = np.ones(n)
     factor = np.ones(n)
     parts = []
+    memo: dict = {}
     for pi in np.unique(unit_prog):  # loop over programs
         rows = np.flatnonzero(unit_prog == pi)
         h = float(horizon[rows[0]])
@@ -425,8 +463,11 @@ def _unit_models(
             parts.append((rows, poisson_counts(rate * h, tol=tol)))
             params[pid] = {"horizon_days": h}
             continue
-        bg = _fit_bgnbd(s, fit_rows)
-        gg = _fit_values(s, fit_rows)
+        key = _history_key(d, fit_rows, h, method)
+        if key not in memo:  # programs with identical histories share one fit
+            memo[key] = _population_fit(d, s, fit_rows, as_of_day, h, first_day, method, n)
+        fit = memo[key]
+        bg, gg = fit["bg"], fit["gg"]
         shape[rows] = gg.p
         has = s["n_orders"][rows] >= 1
         m = np.where(has, s["gross"][rows] / np.maximum(s["n_orders"][rows], 1), 0.0)
@@ -452,23 +493,9 @@ def _unit_models(
             params[pid] = {"bgnbd": bg, "gamma_gamma": gg, "horizon_days": h}
             continue
         # hierarchical
-        # calibration window: the horizon's length, but leave as much history before it
-        hc = int(max(min(h, (as_of_day - first_day) // 2), 7))
-        cutoff = as_of_day - hc
-        cal = _summaries(d, cutoff)
-        after = (d.day > cutoff) & (d.day <= as_of_day) & (d.value > 0)
-        y = np.bincount(d.unit[after], minlength=n).astype(float)
-        bg_cal = _fit_bgnbd(cal, fit_rows)
-        season_cal = _seasonal_factor(d, fit_rows, cutoff=cutoff, horizon=hc, first_day=first_day)
-        if bg_cal is None or cutoff - first_day < 14:
-            tau = 1e6
-        else:
-            tau = _predictive_fit(cal, y, fit_rows, bg_cal, cutoff, hc * season_cal, n)
+        tau, season, season_cal = fit["tau"], fit["season"], fit["season_cal"]
+        hc, m0, r0 = fit["hc"], fit["m0"], fit["r0"]
         r_h, a_h = bg.r, bg.alpha
-        m0, r0 = _newcomer_fit(cal, y, fit_rows)
-        season = _seasonal_factor(
-            d, fit_rows, cutoff=as_of_day, horizon=int(h), first_day=first_day
-        )
         xw, tw = _discounted(s, as_of_day, tau, n)
         t_eff = h * season
         alive = sm.bgnbd_p_alive(s["x"][rows], s["t_x"][rows], s["T"][rows], params=bg)
