@@ -50,6 +50,7 @@ __all__ = [
     "compound_cdf",
     "compound_sf",
     "compound_partial_mean",
+    "compound_lower_mean",
     "compound_quantile",
 ]
 
@@ -448,6 +449,23 @@ def compound_partial_mean(
     )
     pm_lo = np.where(np.isneginf(lo2), 0.0, pm_lo)
     out = np.maximum(pm_up - pm_lo, 0.0)
+    return out if two_d else out[:, 0]
+
+
+def compound_lower_mean(
+    s, counts: CountDistribution, *, shape, scale=None, mix_shape=None, mix_rate=None
+):
+    """``E[S 1{S < s}]`` [currency or units]; ``s`` of shape (n,) or (n, L), may be ``inf``.
+
+    One series evaluation per value (see :func:`compound_partial_mean` for the formula and
+    the error bound); ``inf`` gives the exact mean.
+    """
+    sev = _severity(counts.n_rows, shape, scale, mix_shape, mix_rate)
+    s2, two_d = _levels(s, counts.n_rows)
+    full = (counts.mean * sev.mean())[:, None]
+    fin = np.isfinite(s2)
+    out = _series(np.where(fin, s2, 1.0), counts, sev, "pm")
+    out = np.where(fin, out, np.where(s2 > 0, full, 0.0))
     return out if two_d else out[:, 0]
 
 

@@ -68,6 +68,7 @@ from . import tiers
 from .accrual import accrue, evaluate, schedule
 from .compound import (
     CountDistribution,
+    compound_lower_mean,
     compound_partial_mean,
     compound_quantile,
     compound_sf,
@@ -174,6 +175,23 @@ class SpendForecast:
         up_c = np.where(np.isfinite(sup), sup, np.where(sup > 0, np.inf, -1.0))
         es = compound_partial_mean(lo_c, up_c, self.counts, **self._sev)
         eb = self.b0[:, None] * p + self.factor[:, None] * es
+        return p, eb
+
+    def pieces(self, edges):
+        """Probability and ``E[B 1{.}]`` of the pieces between sorted edges, (n, J) each.
+
+        Piece ``j`` is ``[edges[:, j], edges[:, j+1])``, the last one open to ``+inf``; one
+        series evaluation per edge.
+        """
+        e = np.asarray(edges, dtype=float)
+        s = self._to_s(e)
+        ge = self._ge(s)
+        ge_next = np.concatenate([ge[:, 1:], np.zeros((len(e), 1))], axis=1)
+        p = np.clip(ge - ge_next, 0.0, 1.0)
+        h = compound_lower_mean(s, self.counts, **self._sev)
+        full = compound_lower_mean(np.full(len(e), np.inf), self.counts, **self._sev)
+        h_next = np.concatenate([h[:, 1:], full[:, None]], axis=1)
+        eb = self.b0[:, None] * p + self.factor[:, None] * np.maximum(h_next - h, 0.0)
         return p, eb
 
     def _ge(self, s):
@@ -625,27 +643,36 @@ def expected_settlement(sf: SpendForecast, sched, *, payable: bool = False):
     ``E[g] = sum_j alpha_j P(B in piece) + beta_j E[B 1{B in piece}]``, with the exact
     partial expectations of :func:`rebatelab.compound.compound_partial_mean`.
     """
+    out = _settlement(sf, sched, ("payable" if payable else "earned",))
+    return out["payable" if payable else "earned"]
+
+
+def _settlement(sf: SpendForecast, sched, keys) -> dict:
+    """Expected settlement amounts (and per tier) for several amount keys at once."""
     e = _breakpoints(sched, sf.b0)
-    lo, hi = e, np.concatenate([e[:, 1:], np.full((len(e), 1), np.inf)], axis=1)
-    live = np.isfinite(lo) & (hi > lo)
-    lo_s = np.where(live, lo, 0.0)
+    hi = np.concatenate([e[:, 1:], np.full((len(e), 1), np.inf)], axis=1)
+    live = np.isfinite(e) & (hi > e)
+    lo_s = np.where(live, e, 0.0)
     hi_s = np.where(live, hi, 1.0)
     span = np.where(np.isfinite(hi_s), hi_s - lo_s, np.maximum(np.abs(lo_s), 1.0))
     x1, x2 = lo_s + span / 3.0, lo_s + 2.0 * span / 3.0
-    key = "payable" if payable else "earned"
-    g1 = evaluate(sched, x1)[key]
-    g2 = evaluate(sched, x2)[key]
-    beta = (g2 - g1) / (x2 - x1)
-    alpha = g1 - beta * x1
-    p, eb = sf.partial(lo_s, hi_s)
-    contrib = np.where(live, alpha * p + beta * eb, 0.0)
-    tier = np.asarray(evaluate(sched, x1)["tier"])
+    # edges past the last breakpoint are +inf: empty pieces (the edges stay sorted)
+    p, eb = sf.pieces(np.where(np.isfinite(e), e, np.inf))
+    ev1, ev2 = evaluate(sched, x1), evaluate(sched, x2)
+    tier = np.asarray(ev1["tier"])
     k = sched.thresholds.shape[1]
-    by_tier = np.zeros((len(e), k + 1))
-    for t in range(k + 1):  # loop over tiers
-        by_tier[:, t] = np.sum(np.where(tier == t, contrib, 0.0), axis=1)
-    # the settlement is >= 0; clip the rounding noise of alpha P + beta E[B 1{.}]
-    return np.maximum(contrib.sum(axis=1), 0.0), np.maximum(by_tier, 0.0)
+    out = {}
+    for key in keys:  # earned and/or payable
+        g1, g2 = ev1[key], ev2[key]
+        beta = (g2 - g1) / (x2 - x1)
+        alpha = g1 - beta * x1
+        contrib = np.where(live, alpha * p + beta * eb, 0.0)
+        by_tier = np.zeros((len(e), k + 1))
+        for t in range(k + 1):  # loop over tiers
+            by_tier[:, t] = np.sum(np.where(tier == t, contrib, 0.0), axis=1)
+        # the settlement is >= 0; clip the rounding noise of alpha P + beta E[B 1{.}]
+        out[key] = (np.maximum(contrib.sum(axis=1), 0.0), np.maximum(by_tier, 0.0))
+    return out
 
 
 def tier_probabilities(sf: SpendForecast, thresholds) -> np.ndarray:
@@ -831,8 +858,9 @@ def forecast(
     k = thr.shape[1]
     nxt = tiers.next_threshold(sf.b0, thresholds=thr)
     p_next = np.where(np.isnan(nxt), np.nan, sf.sf(np.where(np.isnan(nxt), np.inf, nxt)))
-    exp_earned, by_tier = expected_settlement(sf, sched)
-    exp_pay, _ = expected_settlement(sf, sched, payable=True)
+    settle = _settlement(sf, sched, ("earned", "payable"))
+    exp_earned, by_tier = settle["earned"]
+    exp_pay, _ = settle["payable"]
     mode = np.argmax(ptier, axis=1)
     p_mode = ptier[np.arange(len(mode)), mode]
     ml = np.where(p_mode > 0, by_tier[np.arange(len(mode)), mode] / np.maximum(p_mode, 1e-300), 0.0)
