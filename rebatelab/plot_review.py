@@ -207,6 +207,6 @@ def plot_forecast_fan(
                         textcoords="offset points", xytext=(2, 2))  # fmt: skip
     who = customer_id if str(row["pool_id"]) == str(customer_id) else f"pool {row['pool_id']}"
     ax.set_title(f"{program_id}: {who}")
-    ax.set_ylabel("basis")
+    ax.set_ylabel(f"basis [{'units' if prog.basis == 'quantity' else 'currency'}]")
     ax.legend(fontsize=8, loc="upper left")
     return ax
