@@ -12,8 +12,19 @@ from .errors import (
     RebateLabError,
 )
 from .io import RebateData, load_data
+from .ledger import close, ledger, period_end
+from .liability import (
+    Liability,
+    cumulative_catch_up,
+    expected_value,
+    liability,
+    most_likely_amount,
+    sum_distribution,
+)
+from .moneymap import money_map, statement
 from .programs import Program, ProgramSet, load_programs
 from .reduce import daily_sums, exclusions, members, period_sums, reconcile
+from .review import eligible_not_enrolled, opportunities, risks
 from .simulate import SimulatedData, SimulationParams, simulate_data
 from .tiers import (
     apply_cap,
@@ -38,4 +49,7 @@ __all__ = [
     "tier_rate", "tier_reached",
     "SimulatedData", "SimulationParams", "simulate_data",
     "WhatIfResult", "simulate_program", "whatif_base",
+    "close", "ledger", "period_end",
+    "Liability", "cumulative_catch_up", "expected_value", "liability", "most_likely_amount",
+    "sum_distribution", "money_map", "statement", "eligible_not_enrolled", "opportunities", "risks",
 ]  # fmt: skip
