@@ -12,12 +12,11 @@ from .errors import (
     RebateLabError,
 )
 from .io import RebateData, load_data
-from .ledger import close, ledger, period_end
+from .ledger import close, period_end
 from .liability import (
     Liability,
     cumulative_catch_up,
     expected_value,
-    liability,
     most_likely_amount,
     sum_distribution,
 )
@@ -49,7 +48,7 @@ __all__ = [
     "tier_rate", "tier_reached",
     "SimulatedData", "SimulationParams", "simulate_data",
     "WhatIfResult", "simulate_program", "whatif_base",
-    "close", "ledger", "period_end",
-    "Liability", "cumulative_catch_up", "expected_value", "liability", "most_likely_amount",
+    "close", "period_end",
+    "Liability", "cumulative_catch_up", "expected_value", "most_likely_amount",
     "sum_distribution", "money_map", "statement", "eligible_not_enrolled", "opportunities", "risks",
 ]  # fmt: skip
