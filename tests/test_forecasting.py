@@ -1,5 +1,7 @@
 """Forecasts: alignment with accrue, exact settlement expectations, properties, errors."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -322,3 +324,19 @@ def test_clear_errors(data, programs):
     )
     with pytest.raises(DataValidationError, match="EMPTY: not enough purchase history"):
         forecast(data, nothing, "2025-05-10")
+
+
+@pytest.mark.slow
+def test_cli_forecast_on_sample_and_bad_input(tmp_path, capsys):
+    from rebatelab.cli import main
+
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
+    out = tmp_path / "fc.csv"
+    code = main(["forecast", "--data", str(sample), "--as-of", "2026-06-30", "--out", str(out)])
+    assert code == 0
+    fc = pd.read_csv(out)
+    assert {"p_next_tier", "expected_rebate", "projected_p90"} <= set(fc.columns)
+    assert "expected rebate" in capsys.readouterr().out
+    code = main(["forecast", "--data", str(sample), "--as-of", "2040-01-01", "--out", str(out)])
+    assert code == 2
+    assert "outside the data" in capsys.readouterr().err
