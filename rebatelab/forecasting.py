@@ -272,24 +272,28 @@ def _discounted(s: dict, cutoff: int, tau: float, n: int):
 
 
 def _seasonal_factor(d: _Days, units, *, cutoff: int, horizon: int, first_day: int) -> float:
-    """Last year's order rate in the horizon over the rate in the 91 days before it.
+    """Last year's order rate in the horizon over its average rate in the year before.
 
-    Measured on the panel of units that bought both before the 91 days and after the
-    horizon (a year earlier), so that customers arriving or leaving do not pass for season.
+    The unit rates are averages over the units' history, so the factor compares the
+    horizon a year earlier with the (up to) 365 days before that date. It is measured on the
+    panel of units that bought both in the first half of that reference window and after the
+    horizon, so that customers arriving or leaving do not pass for season. Needs at least 91
+    days of reference; 1 otherwise.
     """
     ly = cutoff - 365
-    if horizon <= 0 or ly - _SEASON_REF_DAYS < first_day:
+    ref = min(365, ly - first_day)
+    if horizon <= 0 or ref < _SEASON_REF_DAYS:
         return 1.0
     pos = np.isin(d.unit, units) & (d.value > 0) & (d.day <= cutoff)
     u, day = d.unit[pos], d.day[pos]
     early = np.zeros(d.n_units, dtype=bool)
     late = np.zeros(d.n_units, dtype=bool)
-    early[u[day <= ly - _SEASON_REF_DAYS]] = True
+    early[u[(day > ly - ref) & (day <= ly - ref // 2)]] = True
     late[u[day > ly + horizon]] = True
     panel = (early & late)[u]
     day = day[panel]
     ahead = np.sum((day > ly) & (day <= ly + horizon)) / horizon
-    before = np.sum((day > ly - _SEASON_REF_DAYS) & (day <= ly)) / _SEASON_REF_DAYS
+    before = np.sum((day > ly - ref) & (day <= ly)) / ref
     if before <= 0 or ahead <= 0 or panel.sum() < 50:
         return 1.0
     return float(np.clip(ahead / before, 0.2, 5.0))
