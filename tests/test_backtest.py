@@ -107,3 +107,13 @@ def test_online_retail_backtest_runs():
     assert m["n_scored"].gt(4000).all()
     assert m["brier"].between(0, 0.25).all()
     assert np.isfinite(m["rebate_error"]).all()
+
+
+def test_cli_backtest_refuses_programs_that_have_not_ended(capsys):
+    from rebatelab.cli import main
+
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
+    with pytest.warns(UserWarning, match="not scored"):
+        code = main(["backtest", "--data", str(sample), "--as-of", "2026-06-30"])
+    assert code == 2
+    assert "no program period" in capsys.readouterr().err
