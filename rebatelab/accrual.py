@@ -161,6 +161,7 @@ def _baselines(
             shift_years=1,
             columns=columns,
             backend=backend,
+            only=[p.is_growth for p in programs],
             **options,
         )
         measured = np.where(basis_col, prior["quantity"], prior["net_amount"])

@@ -13,6 +13,7 @@ or eligible when enrollment is automatic; a variant's customers count under the 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 from dataclasses import dataclass
@@ -423,8 +424,12 @@ def period_sums(
     )
 
 
-def _sums(data, programs, *, as_of, shift_years, columns, backend, **backend_options):
-    """:func:`period_sums` computing only ``columns`` (the others are 0) on the numpy path."""
+def _sums(data, programs, *, as_of, shift_years, columns, backend, only=None, **backend_options):
+    """:func:`period_sums` computing only ``columns`` (the others are 0) on the numpy path.
+
+    ``only`` (one bool per program) limits the numpy path to these programs' members (the
+    others get 0); other backends compute every program.
+    """
     programs = load_programs(programs)
     if backend not in BACKENDS:
         raise ParameterError(f"backend must be one of {list(BACKENDS)}, got {backend!r}")
@@ -438,6 +443,9 @@ def _sums(data, programs, *, as_of, shift_years, columns, backend, **backend_opt
         raise ParameterError(f"the numpy backend takes no options; got {sorted(backend_options)}")
     lines = prepare_lines(data)
     plan = sum_plan(data, programs, as_of=as_of, shift_years=shift_years)
+    if only is not None:  # an empty window (last < first) leaves a program out
+        windows = [w if keep else (1, 0) for w, keep in zip(plan.windows, only, strict=True)]
+        plan = dataclasses.replace(plan, windows=windows)
     return finish_sums(plan, reduce_lines(lines, plan, columns=columns))
 
 

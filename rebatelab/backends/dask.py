@@ -57,9 +57,7 @@ def _normalise(part: pd.DataFrame) -> pd.DataFrame:
     """Ids as text and dates as days, as :func:`rebatelab.load_data` reads them."""
     part = part.reset_index(drop=True)
     for col, kind in _KINDS.items():
-        s = part[col]
-        ok = pd.api.types.is_datetime64_any_dtype(s) if kind == "date" else s.dtype == "string"
-        if not ok:
+        if kind == "id" or not pd.api.types.is_datetime64_any_dtype(part[col]):
             part[col] = _convert(part, "transactions partition", col, kind)
     return part
 

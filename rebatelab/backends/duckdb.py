@@ -86,7 +86,7 @@ def _date_expr(col: str, typ: str) -> str:
         return f"CAST(timezone('UTC', {q}) AS DATE)"
     if typ.startswith(("TIMESTAMP", "DATE")):
         return f"CAST({q} AS DATE)"
-    return f"TRY_CAST({q} AS DATE)"
+    return f"coalesce(TRY_CAST({q} AS DATE), CAST(TRY_CAST({q} AS TIMESTAMP) AS DATE))"
 
 
 def lines_relation(con, data: RebateData) -> str:
