@@ -156,8 +156,6 @@ def worker(method: str, folder: Path, repeat: int) -> dict:
             peak = max(peak, peak2)
         else:
             cold, warm, peak, res = measure(lambda: c.pandas_accrue(tx, *tabs), repeat=1)
-            if len(tx) <= 2_000_000:  # tracing slows pandas down: only where it is quick
-                peak = max(peak, traced_peak(lambda: c.pandas_accrue(tx, *tabs)))
         out.update(cold=cold, warm=warm, peak=peak, rows=len(res))
         acc = rl.accrue(data, programs, AS_OF)
         out["check"] = _check(acc, res)
@@ -461,8 +459,8 @@ def write_results(results: dict, out: Path) -> str:
         "with); accrue adds growth baselines, pools, tiers and the output frame. "
         "Peak = growth of "
         "the process's resident memory during the call or, if larger, the peak of the memory "
-        "numpy and Python allocate during it (tracemalloc; rebatelab's cold call, and "
-        "pandas up to 2M lines); *columns* = the in-memory size of "
+        "numpy and Python allocate during it (tracemalloc; rebatelab's cold call only: "
+        "tracing slows pandas down tenfold); *columns* = the in-memory size of "
         "the transaction columns accrue uses (date, customer_id, product_id, quantity, "
         "net_amount).",
         "",
