@@ -14,7 +14,11 @@ Scores (Gneiting & Raftery 2007):
   probability bins; ``calibration`` holds the bins;
 - ``pinball``: mean pinball (quantile) loss of ``projected_p10, p50, p90`` of the end basis
   [basis unit], and ``pinball_rel``: the same divided by the mean absolute end basis;
-- ``coverage``: share of end bases inside ``[projected_p10, projected_p90]`` (target 0.8);
+- ``coverage``: share of end bases inside ``[projected_p10, projected_p90]`` (target 0.8).
+  A unit likely to buy nothing more has ``p10`` at its basis to date and is "covered" when it
+  indeed buys nothing, which inflates this share; ``coverage_pit`` counts such an outcome by
+  the share of the atom's probability ``[0, P0]`` that lies inside ``[0.1, 0.9]``
+  (randomized probability integral transform), the honest version;
 - ``rebate_error``: ``(sum expected_rebate - sum earned at the end) / sum earned at the end``.
 """
 
@@ -43,8 +47,8 @@ class BacktestResult:
     Attributes
     ----------
     metrics : DataFrame
-        One row per method: ``n_units, n_scored, brier, log_loss, ece, pinball, pinball_rel,
-        coverage, expected_rebate, actual_rebate, rebate_error``.
+        One row per method: ``n_units, n_scored, base_rate, brier, log_loss, ece, pinball,
+        pinball_rel, coverage, coverage_pit, expected_rebate, actual_rebate, rebate_error``.
     by_date : DataFrame
         The same per (method, as_of).
     calibration : DataFrame
@@ -141,6 +145,14 @@ def score(records: pd.DataFrame, *, n_bins: int = 10) -> dict:
     inside = (y >= records["projected_p10"].to_numpy() - 1e-9) & (
         y <= records["projected_p90"].to_numpy() + 1e-9
     )
+    # coverage with the atom at "no more orders" spread uniformly over its probability (a
+    # randomized PIT): an outcome on the atom counts by the share of [0, P0] inside [.1, .9]
+    cov_pit = np.nan
+    if "p_no_more_orders" in records.columns and len(y):
+        p0 = records["p_no_more_orders"].to_numpy(dtype=float)
+        on_atom = np.isclose(y, records["pool_basis_to_date"].to_numpy(dtype=float))
+        share = np.clip(np.minimum(p0, 0.9) - 0.1, 0.0, None) / np.maximum(p0, 1e-12)
+        cov_pit = float(np.mean(np.where(on_atom & (p0 > 0), share, inside)))
     exp_r = float(records["expected_rebate"].sum())
     act_r = float(records["actual_rebate"].sum())
     return {
@@ -155,6 +167,7 @@ def score(records: pd.DataFrame, *, n_bins: int = 10) -> dict:
         "pinball": float(pin.mean()) if len(y) else np.nan,
         "pinball_rel": float(pin.mean() / max(np.mean(np.abs(y)), 1e-300)) if len(y) else np.nan,
         "coverage": float(inside.mean()) if len(y) else np.nan,
+        "coverage_pit": cov_pit,
         "expected_rebate": exp_r,
         "actual_rebate": act_r,
         "rebate_error": (exp_r - act_r) / act_r if act_r else np.nan,
@@ -239,6 +252,7 @@ def backtest(data, programs, as_of_dates, methods=METHODS, *, n_bins: int = 10) 
                 projected_p50=("projected_p50", "first"),
                 projected_p90=("projected_p90", "first"),
                 p_next_tier=("p_next_tier", "first"),
+                p_no_more_orders=("p_no_more_orders", "first"),
                 expected_rebate=("expected_rebate", "sum"),
             )
             u = u.join(outcomes, how="left")

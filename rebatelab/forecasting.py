@@ -209,6 +209,13 @@ class SpendForecast:
         """Upper bound on the error of every probability computed here [fraction]."""
         return self.counts.tail()
 
+    def p_nothing_more(self) -> np.ndarray:
+        """Probability of no further order in the period (``B_end = b0``) [fraction]."""
+        c = self.counts
+        zero = c.count == 0
+        p0 = np.bincount(c.row[zero], weights=c.prob[zero], minlength=c.n_rows)
+        return np.where(self.factor > 0, p0, 1.0)
+
 
 # --------------------------------------------------------------------------------------------
 # History summaries per unit (vectorized over the (unit, day) table)
@@ -826,6 +833,8 @@ def forecast(
           **pool's** end-of-period basis (the unit tiers are measured on);
         - ``p_next_tier`` [fraction]: P(end basis >= the next threshold above the tier
           reached to date); NaN at the top tier;
+        - ``p_no_more_orders`` [fraction]: P(no further order in the period), the mass of the
+          end-basis distribution at the basis to date;
         - ``p_tier_0 .. p_tier_K``: P(ending in tier k), k = 0 meaning no tier;
         - ``expected_rebate`` [currency]: E[earned at period end], cap, lump sums and growth
           baseline applied, the member's share of the pool's amount (pro rata to basis to
@@ -890,6 +899,7 @@ def forecast(
             "projected_p50": qcol[0.5][unit],
             "projected_p90": qcol[0.9][unit],
             "p_next_tier": p_next[unit],
+            "p_no_more_orders": sf.p_nothing_more()[unit],
             "expected_rebate": exp_earned[unit] * share,
             "expected_payable": exp_pay[unit] * share,
             "most_likely_rebate": ml[unit] * share,

@@ -48,6 +48,7 @@ COLS = [
     "ece",
     "pinball_rel",
     "coverage",
+    "coverage_pit",
     "rebate_error",
 ]
 

@@ -25,6 +25,8 @@ def records():
             "projected_p90": [120.0, 45.0, 95.0, 10.0],
             "expected_rebate": [3.0, 1.0, 2.0, 0.0],
             "actual_rebate": [4.0, 0.0, 1.0, 0.0],
+            "pool_basis_to_date": [50.0, 20.0, 60.0, 10.0],
+            "p_no_more_orders": [0.2, 0.5, 0.3, 0.95],
         }
     )
 
@@ -39,6 +41,8 @@ def test_scores_by_hand():
     assert s["ece"] == pytest.approx(ece)
     # coverage: 100 in [90, 120], 50 not in [20, 45], 80 not in [85, 95], 10 in [10, 10]
     assert s["coverage"] == pytest.approx(0.5)
+    # the last unit bought nothing more (P0 = 0.95): it counts (0.9 - 0.1) / 0.95
+    assert s["coverage_pit"] == pytest.approx((1 + 0 + 0 + 0.8 / 0.95) / 4)
     # pinball per row, averaged over the 10/50/90% levels: under-forecast costs the level,
     # over-forecast costs 1 - level
     per_row = [

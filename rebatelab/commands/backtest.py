@@ -61,6 +61,7 @@ def run(args) -> int:
         "ece",
         "pinball_rel",
         "coverage",
+        "coverage_pit",
         "rebate_error",
     ]
     with pd.option_context("display.width", 120, "display.max_columns", 20):
