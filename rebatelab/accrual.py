@@ -140,6 +140,20 @@ def evaluate(sched: Schedule, basis) -> dict[str, np.ndarray]:
     return {k: v.reshape(shape) for k, v in out.items()}
 
 
+def _shares(total_cents: np.ndarray, weights: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Largest-remainder shares, sorting only the pools with several members.
+
+    A pool of one member gets its total: what :func:`largest_remainder` gives it too.
+    """
+    single = np.bincount(groups)[groups] == 1
+    out = np.asarray(total_cents, dtype=np.int64).copy()
+    multi = ~single
+    if multi.any():
+        sub = np.unique(groups[multi], return_inverse=True)[1].ravel()
+        out[multi] = largest_remainder(out[multi], weights[multi], sub)
+    return out
+
+
 def _basis_columns(programs: ProgramSet, which) -> tuple[str, ...]:
     """The sums :func:`accrue` needs: net amounts and/or quantities."""
     kinds = {p.basis for p in which}
@@ -257,14 +271,11 @@ def accrue(data, programs, as_of, *, backend: str = "numpy", **backend_options) 
     share_w = np.maximum(basis, 0.0)
     pool_total = {k: cents(ev[k]) for k in ("earned", "payable")}
     at_next = ev["earned_at_next"]
-    member = {
-        k: largest_remainder(v[pool_code], share_w, pool_code) / 100.0
-        for k, v in pool_total.items()
-    }
+    member = {k: _shares(v[pool_code], share_w, pool_code) / 100.0 for k, v in pool_total.items()}
     at_next_member = np.where(
         np.isnan(at_next[pool_code]),
         np.nan,
-        largest_remainder(cents(np.nan_to_num(at_next))[pool_code], share_w, pool_code) / 100.0,
+        _shares(cents(np.nan_to_num(at_next))[pool_code], share_w, pool_code) / 100.0,
     )
 
     start = np.array([np.datetime64(p.start, "D") for p in plist])[pidx]

@@ -343,10 +343,23 @@ def members(data: RebateData, programs) -> pd.DataFrame:
     return out
 
 
+_DAY0 = dt.date(1970, 1, 1)
+
+
+def _years_back(d: dt.date, years: int) -> dt.date:
+    """The same day ``years`` earlier (29 February -> 28 February), as pd.DateOffset does."""
+    if not years:
+        return d
+    try:
+        return d.replace(year=d.year - years)
+    except ValueError:
+        return d.replace(year=d.year - years, day=28)
+
+
 def _period_days(p: Program, as_of, shift_years: int = 0) -> tuple[int, int]:
-    start = pd.Timestamp(p.start) - pd.DateOffset(years=shift_years)
-    end = min(pd.Timestamp(p.end), pd.Timestamp(as_of)) - pd.DateOffset(years=shift_years)
-    return to_day(start), to_day(end)
+    end = min(p.end, pd.Timestamp(as_of).date())
+    start = _years_back(p.start, shift_years)
+    return (start - _DAY0).days, (_years_back(end, shift_years) - _DAY0).days
 
 
 def _program_codes(lines: Lines, mem: pd.DataFrame, pi: int):
