@@ -109,7 +109,7 @@ def evaluate(sched: Schedule, basis) -> dict[str, np.ndarray]:
     reps = 1 if b.ndim == 1 else shape[1]
 
     def rows(a):
-        return np.repeat(a, reps, axis=0)
+        return a if reps == 1 else np.repeat(a, reps, axis=0)
 
     flat = b.reshape(-1)
     thr, rates, amounts = rows(sched.thresholds), rows(sched.rates), rows(sched.amounts)
