@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint format bench lab dashboard clean install sample calibrate
+.PHONY: demo test test-fast lint format bench lab dashboard clean install sample calibrate backtest-real
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -51,3 +51,7 @@ sample: $(STAMP)
 # compare the simulator with the real Online Retail data (needs ../shared/data)
 calibrate: $(STAMP)
 	$(BIN)/python scripts/calibrate_simulator.py
+
+# backtest the forecasts on the real Online Retail data (needs ../shared/data; ~4 min)
+backtest-real: $(STAMP)
+	$(BIN)/python scripts/backtest_online_retail.py

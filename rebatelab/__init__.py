@@ -4,6 +4,7 @@ The public API in one place: load a data folder and a program file, accrue, reco
 """
 
 from .accrual import accrue, evaluate, schedule
+from .backtest import BacktestResult, backtest, plot_reliability
 from .errors import (
     DataValidationError,
     LedgerError,
@@ -11,6 +12,7 @@ from .errors import (
     ProgramFileError,
     RebateLabError,
 )
+from .forecasting import basis_quantiles, forecast
 from .io import RebateData, load_data
 from .ledger import close, period_end
 from .liability import (
@@ -49,6 +51,7 @@ __all__ = [
     "SimulatedData", "SimulationParams", "simulate_data",
     "WhatIfResult", "simulate_program", "whatif_base",
     "close", "period_end",
+    "BacktestResult", "backtest", "plot_reliability", "basis_quantiles", "forecast",
     "Liability", "cumulative_catch_up", "expected_value", "most_likely_amount",
     "sum_distribution", "money_map", "statement", "eligible_not_enrolled", "opportunities", "risks",
 ]  # fmt: skip
