@@ -119,6 +119,33 @@ class CountDistribution:
             mean=self.mean * a,
         )
 
+    def take(self, rows) -> CountDistribution:
+        """The distributions of the given integer rows, repeats allowed, in that order.
+
+        Every row keeps its terms in their original order (so sums over them are unchanged).
+
+        Examples
+        --------
+        >>> c = poisson_counts([0.5, 2.0]).take([1, 1, 0])
+        >>> c.n_rows, bool(np.allclose(c.mean, [2.0, 2.0, 0.5]))
+        (3, True)
+        """
+        idx = np.asarray(rows, dtype=np.int64)
+        order = np.argsort(self.row, kind="stable")
+        cnt = np.bincount(self.row, minlength=self.n_rows)
+        start = np.cumsum(cnt) - cnt
+        width = cnt[idx]
+        new_row = np.repeat(np.arange(idx.size), width)
+        offset = np.arange(new_row.size) - np.repeat(np.cumsum(width) - width, width)
+        src = order[np.repeat(start[idx], width) + offset]
+        return CountDistribution(
+            row=new_row,
+            count=self.count[src],
+            prob=self.prob[src],
+            n_rows=int(idx.size),
+            mean=self.mean[idx],
+        )
+
     def subset(self, rows) -> CountDistribution:
         """The distributions of the given rows (boolean mask or integer positions), renumbered."""
         idx = np.arange(self.n_rows)[rows]
@@ -297,23 +324,26 @@ def _severity(n, shape, scale, mix_shape, mix_rate) -> _Severity:
 
 
 def _term_cdf(s, n, sev: _Severity, row, plus: int = 0):
-    """``P(S_n <= s)`` (``plus=1``: of the size-biased law, for partial means); s > 0 assumed."""
-    a = n * sev.shape[row][:, None] + plus
+    """``P(S_n <= s)`` (``plus=1``: of the size-biased law, for partial means); s > 0 assumed.
+
+    ``s``, ``n`` and ``row`` are flat arrays of the same shape (one entry per term and level).
+    """
+    a = n * sev.shape[row] + plus
     if sev.mixed:
-        g = sev.mix_rate[row][:, None]
-        return special.betainc(a, sev.mix_shape[row][:, None] - plus, s / (s + g))
-    return special.gammainc(a, s / sev.scale[row][:, None])
+        g = sev.mix_rate[row]
+        return special.betainc(a, sev.mix_shape[row] - plus, s / (s + g))
+    return special.gammainc(a, s / sev.scale[row])
 
 
 def _term_pdf(s, n, sev: _Severity, row):
-    a = n * sev.shape[row][:, None]
+    a = n * sev.shape[row]
     if sev.mixed:
-        g = sev.mix_rate[row][:, None]
-        q = sev.mix_shape[row][:, None]
+        g = sev.mix_rate[row]
+        q = sev.mix_shape[row]
         x = s / g
         lp = special.xlogy(a - 1, x) - (a + q) * np.log1p(x) - special.betaln(a, q) - np.log(g)
     else:
-        th = sev.scale[row][:, None]
+        th = sev.scale[row]
         lp = special.xlogy(a - 1, s) - s / th - special.gammaln(a) - a * np.log(th)
     return np.exp(lp)
 
@@ -328,22 +358,28 @@ def _levels(s, n_rows):
 
 
 def _series(s2, counts: CountDistribution, sev: _Severity, kind: str):
-    """Sum over terms of prob * (CDF | partial mean | pdf) at s2 (n, L); s2 > 0 handled here."""
+    """Sum over terms of prob * (CDF | partial mean | pdf) at s2 (n, L).
+
+    Only the (term, level) pairs with ``s > 0`` are evaluated (the others contribute 0): pass
+    0 (or a negative value) at levels whose value is not needed.
+    """
     pos = counts.count > 0
-    row, n, pr = counts.row[pos], counts.count[pos][:, None].astype(float), counts.prob[pos]
-    sr = s2[row]
-    ok = sr > 0
-    sr_safe = np.where(ok, sr, 1.0)
+    row, n, pr = counts.row[pos], counts.count[pos].astype(float), counts.prob[pos]
+    n_lev = s2.shape[1]
+    ti, li = np.nonzero(s2[row] > 0)  # the (term, level) pairs worth evaluating
+    r = row[ti]
+    sr = s2[r, li]
+    nn = n[ti]
     if kind == "cdf":
-        val = np.where(ok, _term_cdf(sr_safe, n, sev, row), 0.0)
+        val = _term_cdf(sr, nn, sev, r)
     elif kind == "pm":
-        mean_n = n * sev.mean()[row][:, None]
-        val = np.where(ok, mean_n * _term_cdf(sr_safe, n, sev, row, plus=1), 0.0)
+        val = nn * sev.mean()[r] * _term_cdf(sr, nn, sev, r, plus=1)
     else:
-        val = np.where(ok, _term_pdf(sr_safe, n, sev, row), 0.0)
-    out = np.zeros(s2.shape)
-    for j in range(s2.shape[1]):  # loop over levels (a handful), not rows
-        out[:, j] = np.bincount(row, weights=pr * val[:, j], minlength=counts.n_rows)
+        val = _term_pdf(sr, nn, sev, r)
+    out = np.bincount(
+        r * n_lev + li, weights=pr[ti] * val, minlength=counts.n_rows * n_lev
+    ).reshape(counts.n_rows, n_lev)
+    out = out.astype(float, copy=False)  # an empty bincount is int
     if kind == "cdf":
         zero = counts.count == 0
         p0 = np.bincount(counts.row[zero], weights=counts.prob[zero], minlength=counts.n_rows)
@@ -440,12 +476,12 @@ def compound_partial_mean(
     full = (counts.mean * sev.mean())[:, None]
     # E[S 1{S < s}] with s = inf -> the (truncated) full mean; use the exact mean there
     pm_up = np.where(
-        np.isinf(up2), full, _series(np.where(np.isinf(up2), 1.0, up2), counts, sev, "pm")
+        np.isinf(up2), full, _series(np.where(np.isinf(up2), 0.0, up2), counts, sev, "pm")
     )
     pm_lo = np.where(
         np.isinf(lo2) & (lo2 > 0),
         full,
-        _series(np.where(np.isinf(lo2), 1.0, lo2), counts, sev, "pm"),
+        _series(np.where(np.isinf(lo2), 0.0, lo2), counts, sev, "pm"),
     )
     pm_lo = np.where(np.isneginf(lo2), 0.0, pm_lo)
     out = np.maximum(pm_up - pm_lo, 0.0)
@@ -464,7 +500,7 @@ def compound_lower_mean(
     s2, two_d = _levels(s, counts.n_rows)
     full = (counts.mean * sev.mean())[:, None]
     fin = np.isfinite(s2)
-    out = _series(np.where(fin, s2, 1.0), counts, sev, "pm")
+    out = _series(np.where(fin, s2, 0.0), counts, sev, "pm")
     out = np.where(fin, out, np.where(s2 > 0, full, 0.0))
     return out if two_d else out[:, 0]
 
@@ -526,10 +562,10 @@ def compound_quantile(
             break
         sub, sev_a = counts.subset(act), _sev_subset(sev, act)
         xa, qa, da = x[act], qq[act], done[act]
-        f = _series(np.where(da, 1.0, xa), sub, sev_a, "cdf") - qa
+        f = _series(np.where(da, 0.0, xa), sub, sev_a, "cdf") - qa
         lo[act] = np.where(~da & (f < 0), xa, lo[act])
         hi[act] = np.where(~da & (f >= 0), xa, hi[act])
-        dens = _series(np.where(da, 1.0, xa), sub, sev_a, "pdf")
+        dens = _series(np.where(da, 0.0, xa), sub, sev_a, "pdf")
         with np.errstate(all="ignore"):
             step = xa - f / dens
         la, ha = lo[act], hi[act]

@@ -76,7 +76,7 @@ from .compound import (
     poisson_counts,
 )
 from .errors import DataValidationError, ParameterError
-from .programs import load_programs
+from .programs import ProgramSet, load_programs
 from .reduce import daily_sums, to_day
 
 __all__ = [
@@ -96,6 +96,8 @@ DEFAULT_LEVELS = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
 _SEASON_REF_DAYS = 91
 #: Fewest units with orders a program needs to fit its own population.
 _MIN_UNITS = 10
+#: Share the unit models of programs with the same members, products, basis and period.
+_DEDUPE = True
 
 
 # --------------------------------------------------------------------------------------------
@@ -162,7 +164,7 @@ class SpendForecast:
         """``P(B_end >= b)`` per row, ``b`` of shape (n,) or (n, L)."""
         s = self._to_s(b)
         finite = np.isfinite(s)
-        val = compound_sf(np.where(finite, s, 1.0), self.counts, **self._sev)
+        val = compound_sf(np.where(finite, s, 0.0), self.counts, **self._sev)
         out = np.where(finite, val, np.where(s > 0, 0.0, 1.0))
         return out if np.ndim(b) == 2 else out[:, 0]
 
@@ -197,13 +199,32 @@ class SpendForecast:
     def _ge(self, s):
         """``P(S >= s)`` with infinities handled, s of shape (n, L)."""
         finite = np.isfinite(s)
-        val = compound_sf(np.where(finite, s, 1.0), self.counts, **self._sev)
+        val = compound_sf(np.where(finite, s, 0.0), self.counts, **self._sev)
         return np.where(finite, val, np.where(s > 0, 0.0, 1.0))
 
     def quantiles(self, levels) -> np.ndarray:
         """End-of-period basis quantiles, shape (n, L) [basis unit]."""
         q = compound_quantile(levels, self.counts, **self._sev)
         return self.b0[:, None] + self.factor[:, None] * q
+
+    def take(self, rows) -> SpendForecast:
+        """The forecasts of the given integer rows (repeats allowed), in that order."""
+        idx = np.asarray(rows, dtype=np.int64)
+
+        def pick(a):
+            return None if a is None else a[idx]
+
+        return SpendForecast(
+            self.counts.take(idx),
+            self.shape[idx],
+            pick(self.scale),
+            pick(self.mix_shape),
+            pick(self.mix_rate),
+            self.b0[idx],
+            self.factor[idx],
+            self.method,
+            self.params,
+        )
 
     def truncation_bound(self) -> np.ndarray:
         """Upper bound on the error of every probability computed here [fraction]."""
@@ -449,8 +470,12 @@ def _unit_models(
     prog_ids: list[str],
     unit_qty: np.ndarray,
     tol: float,
+    rep_unit: np.ndarray | None = None,
 ) -> SpendForecast:
+    """Unit models of every program; ``rep_unit`` names a unit with the same model (or itself)."""
     n = d.n_units
+    rep_unit = np.arange(n) if rep_unit is None else rep_unit
+    represented = rep_unit != np.arange(n)
     s = _summaries(d, as_of_day)
     first_day = int(d.day.min()) if d.day.size else as_of_day
     params: dict = {}
@@ -463,6 +488,8 @@ def _unit_models(
     memo: dict = {}
     for pi in np.unique(unit_prog):  # loop over programs
         rows = np.flatnonzero(unit_prog == pi)
+        if represented[rows[0]]:  # same model as an earlier program: copied below
+            continue
         h = float(horizon[rows[0]])
         pid = prog_ids[pi]
         if h <= 0:  # the period has ended: nothing more to come, no model needed
@@ -563,6 +590,13 @@ def _unit_models(
             "horizon_days": h,
         }
     counts = _concat(parts, n)
+    if represented.any():
+        counts = counts.take(rep_unit)
+        shape, scale, mix_q, mix_g, factor = (
+            a[rep_unit] for a in (shape, scale, mix_q, mix_g, factor)
+        )
+        for pi in np.unique(unit_prog[represented]):  # loop over programs
+            params[prog_ids[pi]] = params[prog_ids[unit_prog[rep_unit[unit_prog == pi][0]]]]
     if method == "run_rate":
         return SpendForecast(counts, shape, scale, None, None, b0, factor, method, params)
     return SpendForecast(counts, shape, None, mix_q, mix_g, b0, factor, method, params)
@@ -738,6 +772,58 @@ def forecast_units(data, programs, as_of, *, method: str = "hierarchical", tol: 
     sched : rebatelab.accrual.Schedule
         The units' tier schedules (growth thresholds multiplied out).
     """
+    acc, unit, sf, sched, _ = _forecast_units(data, programs, as_of, method=method, tol=tol)
+    return acc, unit, sf, sched
+
+
+def _representatives(plist, programs, pidx, acc) -> np.ndarray:
+    """Representative program of each program: the first one with the same unit models.
+
+    Programs with the same period, basis, eligible products and member rows (customer, pool,
+    pool basis to date) have identical unit histories, hence identical end-basis
+    distributions; only their tier schedules differ. Programs in a variant relation always
+    represent themselves (their memberships depend on each other).
+    """
+    rep = np.arange(len(plist))
+    if not _DEDUPE or np.any(np.diff(pidx) < 0):  # member rows must come in program blocks
+        return rep
+    cust = acc["customer_id"].astype(str).to_numpy(dtype=object)
+    pool = acc["pool_id"].astype(str).to_numpy(dtype=object)
+    b0 = acc["pool_basis"].to_numpy(dtype=float)
+    bounds = np.searchsorted(pidx, np.arange(len(plist) + 1))
+    seen: dict = {}
+    for i, p in enumerate(plist):  # loop over programs
+        if p.variant_of is not None or programs.variants_of(p.id):
+            continue
+        sel = slice(bounds[i], bounds[i + 1])
+        key = (
+            p.start,
+            p.end,
+            p.basis,
+            repr(p.products),
+            repr(p.exclude_products),
+            tuple(cust[sel]),
+            tuple(pool[sel]),
+            b0[sel].tobytes(),
+        )
+        rep[i] = seen.setdefault(key, i)
+    return rep
+
+
+def _expand_days(d: _Days, rep_unit: np.ndarray) -> _Days:
+    """Copy each representative unit's days to the units it represents (sorted by unit, day)."""
+    n = rep_unit.size
+    cnt = np.bincount(d.unit, minlength=n)
+    start = np.cumsum(cnt) - cnt
+    width = cnt[rep_unit]
+    unit = np.repeat(np.arange(n), width)
+    offset = np.arange(unit.size) - np.repeat(np.cumsum(width) - width, width)
+    src = np.repeat(start[rep_unit], width) + offset
+    return _Days(unit, d.day[src], d.value[src], n)
+
+
+def _forecast_units(data, programs, as_of, *, method: str, tol: float):
+    """:func:`forecast_units`, plus the representative unit of every unit (same model)."""
     programs, as_of = _check_inputs(data, programs, as_of, method)
     acc = accrue(data, programs, as_of)
     plist = list(programs)
@@ -757,8 +843,27 @@ def forecast_units(data, programs, as_of, *, method: str = "hierarchical", tol: 
     start_day = np.array([to_day(p.start) for p in plist])[unit_prog]
     horizon = np.clip(end_day - np.maximum(as_of_day, start_day - 1), 0, None)
     is_qty = np.array([p.basis == "quantity" for p in plist])
-    daily = daily_sums(data, programs, as_of=as_of)
-    mrow = daily["member"].to_numpy(dtype=np.int64)
+    rep_prog = _representatives(plist, programs, pidx, acc)
+    reps = np.unique(rep_prog)
+    pool_code = pd.factorize(acc["pool_id"].astype(str).to_numpy())[0][first_row]
+    # unit of the same pool in the representative program (itself for representatives)
+    n_pool = int(pool_code.max(initial=0)) + 1
+    ukey = unit_prog * n_pool + pool_code
+    order = np.argsort(ukey, kind="stable")
+    rep_unit = order[np.searchsorted(ukey[order], rep_prog[unit_prog] * n_pool + pool_code)]
+    if reps.size < len(plist):
+        # histories of the representatives only; member rows map back to the accrual's rows
+        daily = daily_sums(
+            data, ProgramSet([plist[i] for i in reps], source=programs.source), as_of=as_of
+        )
+        mrow = daily["member"].to_numpy(dtype=np.int64)
+        size = np.diff(np.searchsorted(pidx, np.arange(len(plist) + 1)))[reps]
+        sub_start = np.cumsum(size) - size
+        k = np.searchsorted(sub_start, mrow, side="right") - 1
+        mrow = np.searchsorted(pidx, reps[k]) + (mrow - sub_start[k])
+    else:
+        daily = daily_sums(data, programs, as_of=as_of)
+        mrow = daily["member"].to_numpy(dtype=np.int64)
     val = np.where(
         is_qty[pidx[mrow]],
         daily["quantity"].to_numpy(dtype=float),
@@ -777,6 +882,8 @@ def forecast_units(data, programs, as_of, *, method: str = "hierarchical", tol: 
     fu[inv] = u
     fd[inv] = day
     d = _Days(fu, fd, uv, n_units)
+    if reps.size < len(plist):
+        d = _expand_days(d, rep_unit)
     b0 = acc["pool_basis"].to_numpy(dtype=float)[first_row]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -791,13 +898,14 @@ def forecast_units(data, programs, as_of, *, method: str = "hierarchical", tol: 
             [p.id for p in plist],
             is_qty[unit_prog],
             tol,
+            rep_unit,
         )
     base = acc["baseline"].to_numpy(dtype=float)
     has = ~np.isnan(base)
     pool_base = np.bincount(unit[has], weights=base[has], minlength=n_units)
     any_base = np.bincount(unit, weights=has, minlength=n_units) > 0
     sched = schedule(programs, unit_prog, baseline=np.where(any_base, pool_base, np.nan))
-    return acc, unit, sf, sched
+    return acc, unit, sf, sched, rep_unit
 
 
 def forecast(
@@ -865,7 +973,7 @@ def forecast(
     >>> fc = rl.forecast(rl.load_data("data/sample"), "data/sample/programs.yaml",
     ...                  as_of="2026-06-30")  # doctest: +SKIP
     """
-    acc, unit, sf, sched = forecast_units(data, programs, as_of, method=method, tol=tol)
+    acc, unit, sf, sched, rep_unit = _forecast_units(data, programs, as_of, method=method, tol=tol)
     thr = sched.thresholds
     ptier = tier_probabilities(sf, thr)
     k = thr.shape[1]
@@ -879,7 +987,9 @@ def forecast(
     ml = np.where(p_mode > 0, by_tier[np.arange(len(mode)), mode] / np.maximum(p_mode, 1e-300), 0.0)
     lv = np.asarray(levels, dtype=float)
     allq = np.unique(np.concatenate([lv, [0.1, 0.5, 0.9]]))
-    q = sf.quantiles(allq)
+    # the quantiles do not depend on the tiers: once per distinct unit model
+    distinct, inv = np.unique(rep_unit, return_inverse=True)
+    q = sf.take(distinct).quantiles(allq)[inv]
     qcol = {lev: q[:, i] for i, lev in enumerate(allq)}
 
     member = acc["basis"].to_numpy(dtype=float)
