@@ -179,15 +179,29 @@ class SpendForecast:
         eb = self.b0[:, None] * p + self.factor[:, None] * es
         return p, eb
 
-    def pieces(self, edges):
+    def pieces(self, edges, *, known=None):
         """Probability and ``E[B 1{.}]`` of the pieces between sorted edges, (n, J) each.
 
         Piece ``j`` is ``[edges[:, j], edges[:, j+1])``, the last one open to ``+inf``; one
-        series evaluation per edge.
+        series evaluation per edge. ``known = (b, ge)``, two (n, K) arrays, gives
+        ``P(B_end >= b)`` already computed (e.g. at the tier thresholds): edges equal to one
+        of their row's ``b`` take it instead of a new evaluation.
         """
         e = np.asarray(edges, dtype=float)
         s = self._to_s(e)
-        ge = self._ge(s)
+        if known is None:
+            ge = self._ge(s)
+        else:
+            kb, kge = known
+            hit = np.zeros(e.shape, dtype=bool)
+            val = np.zeros(e.shape)
+            for j in range(e.shape[1]):  # loop over edges and known values (a handful)
+                for k in range(kb.shape[1]):
+                    m = ~hit[:, j] & (e[:, j] == kb[:, k])
+                    val[m, j] = kge[m, k]
+                    hit[m, j] = True
+            # s = 0 at the known edges: nothing evaluated there
+            ge = np.where(hit, val, self._ge(np.where(hit, 0.0, s)))
         ge_next = np.concatenate([ge[:, 1:], np.zeros((len(e), 1))], axis=1)
         p = np.clip(ge - ge_next, 0.0, 1.0)
         h = compound_lower_mean(s, self.counts, **self._sev)
@@ -692,8 +706,11 @@ def expected_settlement(sf: SpendForecast, sched, *, payable: bool = False):
     return out["payable" if payable else "earned"]
 
 
-def _settlement(sf: SpendForecast, sched, keys) -> dict:
-    """Expected settlement amounts (and per tier) for several amount keys at once."""
+def _settlement(sf: SpendForecast, sched, keys, *, known=None) -> dict:
+    """Expected settlement amounts (and per tier) for several amount keys at once.
+
+    ``known``: ``P(B_end >= b)`` already computed, see :meth:`SpendForecast.pieces`.
+    """
     e = _breakpoints(sched, sf.b0)
     hi = np.concatenate([e[:, 1:], np.full((len(e), 1), np.inf)], axis=1)
     live = np.isfinite(e) & (hi > e)
@@ -702,7 +719,7 @@ def _settlement(sf: SpendForecast, sched, keys) -> dict:
     span = np.where(np.isfinite(hi_s), hi_s - lo_s, np.maximum(np.abs(lo_s), 1.0))
     x1, x2 = lo_s + span / 3.0, lo_s + 2.0 * span / 3.0
     # edges past the last breakpoint are +inf: empty pieces (the edges stay sorted)
-    p, eb = sf.pieces(np.where(np.isfinite(e), e, np.inf))
+    p, eb = sf.pieces(np.where(np.isfinite(e), e, np.inf), known=known)
     ev1, ev2 = evaluate(sched, x1), evaluate(sched, x2)
     tier = np.asarray(ev1["tier"])
     k = sched.thresholds.shape[1]
@@ -723,7 +740,11 @@ def _settlement(sf: SpendForecast, sched, keys) -> dict:
 def tier_probabilities(sf: SpendForecast, thresholds) -> np.ndarray:
     """``P(tier = k)`` for k = 0..K of the end-of-period basis, shape (n, K + 1)."""
     thr = np.asarray(thresholds, dtype=float)
-    ge = sf.sf(np.where(np.isfinite(thr), thr, np.inf))
+    return _tier_probs(thr, sf.sf(np.where(np.isfinite(thr), thr, np.inf)))
+
+
+def _tier_probs(thr, ge) -> np.ndarray:
+    """Tier probabilities from ``P(B_end >= threshold)`` (at +inf where a threshold is not)."""
     ge = np.where(np.isfinite(thr), ge, 0.0)
     ge = np.minimum.accumulate(ge, axis=1)  # exact values are monotone; remove rounding noise
     full = np.concatenate([np.ones((len(thr), 1)), ge, np.zeros((len(thr), 1))], axis=1)
@@ -975,11 +996,19 @@ def forecast(
     """
     acc, unit, sf, sched, rep_unit = _forecast_units(data, programs, as_of, method=method, tol=tol)
     thr = sched.thresholds
-    ptier = tier_probabilities(sf, thr)
+    # P(B_end >= threshold) once, for the tier probabilities, the next tier and the settlement
+    thr_b = np.where(np.isfinite(thr), thr, np.inf)
+    ge_thr = sf.sf(thr_b)
+    ptier = _tier_probs(thr, ge_thr)
     k = thr.shape[1]
     nxt = tiers.next_threshold(sf.b0, thresholds=thr)
-    p_next = np.where(np.isnan(nxt), np.nan, sf.sf(np.where(np.isnan(nxt), np.inf, nxt)))
-    settle = _settlement(sf, sched, ("earned", "payable"))
+    col = np.argmax(thr_b == nxt[:, None], axis=1)
+    found = thr_b[np.arange(len(col)), col] == nxt
+    p_next = np.where(found, ge_thr[np.arange(len(col)), col], np.nan)
+    lost = ~found & ~np.isnan(nxt)  # not one of the thresholds (should not happen)
+    if lost.any():
+        p_next[lost] = sf.take(np.flatnonzero(lost)).sf(nxt[lost])
+    settle = _settlement(sf, sched, ("earned", "payable"), known=(thr_b, ge_thr))
     exp_earned, by_tier = settle["earned"]
     exp_pay, _ = settle["payable"]
     mode = np.argmax(ptier, axis=1)
