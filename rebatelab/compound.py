@@ -51,6 +51,7 @@ __all__ = [
     "compound_sf",
     "compound_partial_mean",
     "compound_lower_mean",
+    "compound_cdf_lower_mean",
     "compound_quantile",
 ]
 
@@ -335,6 +336,25 @@ def _term_cdf(s, n, sev: _Severity, row, plus: int = 0):
     return special.gammainc(a, s / sev.scale[row])
 
 
+def _term_cdf_pm(s, n, sev: _Severity, row):
+    """``P(S_n <= s)`` and ``P(S*_n <= s)`` of the size-biased law, one special function call.
+
+    ``I_x(a+1, Q-1) = I_x(a, Q) - x^a (1-x)^(Q-1) / (a B(a, Q))`` and
+    ``P(a+1, y) = P(a, y) - y^a e^{-y} / Gamma(a+1)`` (DLMF 8.17.20 and 8.8.11); the
+    second is clipped at 0 (its rounding error is that of the log-space term, below 1e-12).
+    """
+    a = n * sev.shape[row]
+    if sev.mixed:
+        q = sev.mix_shape[row]
+        x = s / (s + sev.mix_rate[row])
+        cdf = special.betainc(a, q, x)
+        lt = special.xlogy(a, x) + special.xlog1py(q - 1.0, -x) - special.betaln(a, q)
+        return cdf, np.maximum(cdf - np.exp(lt - np.log(a)), 0.0)
+    y = s / sev.scale[row]
+    cdf = special.gammainc(a, y)
+    return cdf, np.maximum(cdf - np.exp(special.xlogy(a, y) - y - special.gammaln(a + 1.0)), 0.0)
+
+
 def _term_pdf(s, n, sev: _Severity, row):
     a = n * sev.shape[row]
     if sev.mixed:
@@ -385,6 +405,27 @@ def _series(s2, counts: CountDistribution, sev: _Severity, kind: str):
         p0 = np.bincount(counts.row[zero], weights=counts.prob[zero], minlength=counts.n_rows)
         out += np.where(s2 >= 0, p0[:, None], 0.0)
     return out
+
+
+def _series_cdf_pm(s2, counts: CountDistribution, sev: _Severity):
+    """``(P(S <= s), E[S 1{S < s}])`` at s2 (n, L) in one pass (see :func:`_series`)."""
+    pos = counts.count > 0
+    row, n, pr = counts.row[pos], counts.count[pos].astype(float), counts.prob[pos]
+    n_lev = s2.shape[1]
+    ti, li = np.nonzero(s2[row] > 0)
+    r = row[ti]
+    nn = n[ti]
+    cdf, cdf1 = _term_cdf_pm(s2[r, li], nn, sev, r)
+    flat = r * n_lev + li
+    size = counts.n_rows * n_lev
+    w = pr[ti]
+    out = np.bincount(flat, weights=w * cdf, minlength=size).reshape(counts.n_rows, n_lev)
+    pm = np.bincount(flat, weights=w * (nn * sev.mean()[r] * cdf1), minlength=size)
+    out = out.astype(float, copy=False)
+    zero = counts.count == 0
+    p0 = np.bincount(counts.row[zero], weights=counts.prob[zero], minlength=counts.n_rows)
+    out += np.where(s2 >= 0, p0[:, None], 0.0)
+    return out, pm.astype(float, copy=False).reshape(counts.n_rows, n_lev)
 
 
 def compound_mean(counts: CountDistribution, *, shape, scale=None, mix_shape=None, mix_rate=None):
@@ -503,6 +544,42 @@ def compound_lower_mean(
     out = _series(np.where(fin, s2, 0.0), counts, sev, "pm")
     out = np.where(fin, out, np.where(s2 > 0, full, 0.0))
     return out if two_d else out[:, 0]
+
+
+def compound_cdf_lower_mean(
+    s, counts: CountDistribution, *, shape, scale=None, mix_shape=None, mix_rate=None
+):
+    """``P(S <= s)`` and ``E[S 1{S < s}]`` together, one special function call per term.
+
+    Parameters
+    ----------
+    s : array_like, shape (n,) or (n, L)
+        Finite amounts per row [currency or units].
+    counts, shape, scale, mix_shape, mix_rate
+        As in :func:`compound_cdf`.
+
+    Returns
+    -------
+    cdf : ndarray, same shape as ``s``
+        As :func:`compound_cdf` (the same values).
+    lower_mean : ndarray, same shape as ``s``
+        As :func:`compound_lower_mean` [currency or units], the size-biased CDF obtained by
+        the recurrences of the incomplete gamma / beta functions instead of a second call:
+        equal to it within ``1e-12 E[S]`` (rounding), far below its truncation bound.
+
+    Examples
+    --------
+    >>> c = poisson_counts([3.0])
+    >>> f, h = compound_cdf_lower_mean([50.0], c, shape=2.0, scale=10.0)
+    >>> bool(np.isclose(h[0], compound_lower_mean([50.0], c, shape=2.0, scale=10.0)[0]))
+    True
+    """
+    sev = _severity(counts.n_rows, shape, scale, mix_shape, mix_rate)
+    s2, two_d = _levels(s, counts.n_rows)
+    if not np.all(np.isfinite(s2)):
+        raise ParameterError("s must be finite (use compound_lower_mean for infinite bounds)")
+    cdf, pm = _series_cdf_pm(s2, counts, sev)
+    return (cdf, pm) if two_d else (cdf[:, 0], pm[:, 0])
 
 
 def compound_quantile(

@@ -68,7 +68,9 @@ from . import tiers
 from .accrual import accrue, evaluate, schedule
 from .compound import (
     CountDistribution,
+    compound_cdf_lower_mean,
     compound_lower_mean,
+    compound_mean,
     compound_partial_mean,
     compound_quantile,
     compound_sf,
@@ -183,32 +185,45 @@ class SpendForecast:
         """Probability and ``E[B 1{.}]`` of the pieces between sorted edges, (n, J) each.
 
         Piece ``j`` is ``[edges[:, j], edges[:, j+1])``, the last one open to ``+inf``; one
-        series evaluation per edge. ``known = (b, ge)``, two (n, K) arrays, gives
-        ``P(B_end >= b)`` already computed (e.g. at the tier thresholds): edges equal to one
-        of their row's ``b`` take it instead of a new evaluation.
+        series evaluation per edge. ``known = (b, ge, lower)``, three (n, K) arrays, gives
+        the values of :meth:`_ge_lower` already computed at ``b`` (e.g. the tier
+        thresholds): edges equal to one of their row's ``b`` take them instead.
         """
         e = np.asarray(edges, dtype=float)
         s = self._to_s(e)
         if known is None:
-            ge = self._ge(s)
+            ge, h = self._ge_lower(s)
         else:
-            kb, kge = known
+            kb, kge, kh = known
             hit = np.zeros(e.shape, dtype=bool)
-            val = np.zeros(e.shape)
+            ge_k = np.zeros(e.shape)
+            h_k = np.zeros(e.shape)
             for j in range(e.shape[1]):  # loop over edges and known values (a handful)
                 for k in range(kb.shape[1]):
                     m = ~hit[:, j] & (e[:, j] == kb[:, k])
-                    val[m, j] = kge[m, k]
+                    ge_k[m, j] = kge[m, k]
+                    h_k[m, j] = kh[m, k]
                     hit[m, j] = True
             # s = 0 at the known edges: nothing evaluated there
-            ge = np.where(hit, val, self._ge(np.where(hit, 0.0, s)))
+            ge, h = self._ge_lower(np.where(hit, 0.0, s))
+            ge, h = np.where(hit, ge_k, ge), np.where(hit, h_k, h)
         ge_next = np.concatenate([ge[:, 1:], np.zeros((len(e), 1))], axis=1)
         p = np.clip(ge - ge_next, 0.0, 1.0)
-        h = compound_lower_mean(s, self.counts, **self._sev)
         full = compound_lower_mean(np.full(len(e), np.inf), self.counts, **self._sev)
         h_next = np.concatenate([h[:, 1:], full[:, None]], axis=1)
         eb = self.b0[:, None] * p + self.factor[:, None] * np.maximum(h_next - h, 0.0)
         return p, eb
+
+    def _ge_lower(self, s):
+        """``P(S >= s)`` and ``E[S 1{S < s}]`` with infinities handled, s of shape (n, L)."""
+        finite = np.isfinite(s)
+        s0 = np.where(finite, s, 0.0)
+        cdf, h = compound_cdf_lower_mean(s0, self.counts, **self._sev)
+        ge = np.where(s0 <= 0, 1.0, np.clip(1.0 - cdf, 0.0, 1.0))  # as compound_sf
+        ge = np.where(finite, ge, np.where(s > 0, 0.0, 1.0))
+        full = compound_mean(self.counts, **self._sev)[:, None]
+        h = np.where(finite, h, np.where(s > 0, full, 0.0))
+        return ge, h
 
     def _ge(self, s):
         """``P(S >= s)`` with infinities handled, s of shape (n, L)."""
@@ -998,7 +1013,7 @@ def forecast(
     thr = sched.thresholds
     # P(B_end >= threshold) once, for the tier probabilities, the next tier and the settlement
     thr_b = np.where(np.isfinite(thr), thr, np.inf)
-    ge_thr = sf.sf(thr_b)
+    ge_thr, h_thr = sf._ge_lower(sf._to_s(thr_b))
     ptier = _tier_probs(thr, ge_thr)
     k = thr.shape[1]
     nxt = tiers.next_threshold(sf.b0, thresholds=thr)
@@ -1008,7 +1023,7 @@ def forecast(
     lost = ~found & ~np.isnan(nxt)  # not one of the thresholds (should not happen)
     if lost.any():
         p_next[lost] = sf.take(np.flatnonzero(lost)).sf(nxt[lost])
-    settle = _settlement(sf, sched, ("earned", "payable"), known=(thr_b, ge_thr))
+    settle = _settlement(sf, sched, ("earned", "payable"), known=(thr_b, ge_thr, h_thr))
     exp_earned, by_tier = settle["earned"]
     exp_pay, _ = settle["payable"]
     mode = np.argmax(ptier, axis=1)
