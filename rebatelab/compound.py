@@ -336,23 +336,28 @@ def _term_cdf(s, n, sev: _Severity, row, plus: int = 0):
     return special.gammainc(a, s / sev.scale[row])
 
 
-def _term_cdf_pm(s, n, sev: _Severity, row):
+def _term_cdf_pm(s, n, sev: _Severity, row, ti):
     """``P(S_n <= s)`` and ``P(S*_n <= s)`` of the size-biased law, one special function call.
 
+    ``n`` and ``row`` are per term, ``s`` and ``ti`` (the term of each value) per evaluation.
     ``I_x(a+1, Q-1) = I_x(a, Q) - x^a (1-x)^(Q-1) / (a B(a, Q))`` and
     ``P(a+1, y) = P(a, y) - y^a e^{-y} / Gamma(a+1)`` (DLMF 8.17.20 and 8.8.11); the
     second is clipped at 0 (its rounding error is that of the log-space term, below 1e-12).
     """
-    a = n * sev.shape[row]
+    a_t = n * sev.shape[row]
+    r = row[ti]
+    a = a_t[ti]
     if sev.mixed:
-        q = sev.mix_shape[row]
-        x = s / (s + sev.mix_rate[row])
+        q = sev.mix_shape[r]
+        x = s / (s + sev.mix_rate[r])
         cdf = special.betainc(a, q, x)
-        lt = special.xlogy(a, x) + special.xlog1py(q - 1.0, -x) - special.betaln(a, q)
-        return cdf, np.maximum(cdf - np.exp(lt - np.log(a)), 0.0)
-    y = s / sev.scale[row]
+        norm = (special.betaln(a_t, sev.mix_shape[row]) + np.log(a_t))[ti]  # once per term
+        lt = special.xlogy(a, x) + special.xlog1py(q - 1.0, -x) - norm
+        return cdf, np.maximum(cdf - np.exp(lt), 0.0)
+    y = s / sev.scale[r]
     cdf = special.gammainc(a, y)
-    return cdf, np.maximum(cdf - np.exp(special.xlogy(a, y) - y - special.gammaln(a + 1.0)), 0.0)
+    norm = special.gammaln(a_t + 1.0)[ti]
+    return cdf, np.maximum(cdf - np.exp(special.xlogy(a, y) - y - norm), 0.0)
 
 
 def _term_pdf(s, n, sev: _Severity, row):
@@ -415,7 +420,7 @@ def _series_cdf_pm(s2, counts: CountDistribution, sev: _Severity):
     ti, li = np.nonzero(s2[row] > 0)
     r = row[ti]
     nn = n[ti]
-    cdf, cdf1 = _term_cdf_pm(s2[r, li], nn, sev, r)
+    cdf, cdf1 = _term_cdf_pm(s2[r, li], n, sev, row, ti)
     flat = r * n_lev + li
     size = counts.n_rows * n_lev
     w = pr[ti]

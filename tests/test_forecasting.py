@@ -340,3 +340,37 @@ def test_cli_forecast_on_sample_and_bad_input(tmp_path, capsys):
     code = main(["forecast", "--data", str(sample), "--as-of", "2040-01-01", "--out", str(out)])
     assert code == 2
     assert "outside the data" in capsys.readouterr().err
+
+
+def test_programs_sharing_members_and_products_share_one_model(data, programs, monkeypatch):
+    """Copies of programs (same members, products, basis, period; other tiers) are forecast
+    from one shared unit model: the result equals the one computed program by program.
+
+    Both paths evaluate the same series with the same inputs, so the values agree to the
+    last bits (1e-12 relative allows for a different vectorization of the same operations).
+    """
+    import rebatelab.forecasting as fcm
+
+    raw = [p.model_dump(by_alias=True, exclude_none=True) for p in programs]
+    extra = []
+    for d in raw:
+        if d["id"] in ("RETRO", "POOLED", "UNITS"):
+            same = dict(d, id=d["id"] + "_COPY")
+            scaled = dict(d, id=d["id"] + "_X2")
+            scaled["tiers"] = [dict(t, **{"from": 2 * t["from"]}) for t in d["tiers"]]
+            extra += [same, scaled]
+    many = load_programs(raw + extra)
+    shared = forecast(data, many, "2025-05-10")
+    monkeypatch.setattr(fcm, "_DEDUPE", False)
+    separate = forecast(data, many, "2025-05-10")
+    pd.testing.assert_frame_equal(shared, separate, rtol=1e-12, atol=1e-9)
+    # an identical copy gives identical rows (but for the program id)
+    for pid in ("RETRO", "POOLED", "UNITS"):
+        a = shared[shared["program_id"] == pid].drop(columns="program_id")
+        b = shared[shared["program_id"] == pid + "_COPY"].drop(columns="program_id")
+        pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True))
+    # the scaled copy shares the basis distribution, not the tier probabilities
+    a = shared[shared["program_id"] == "RETRO"].reset_index(drop=True)
+    b = shared[shared["program_id"] == "RETRO_X2"].reset_index(drop=True)
+    np.testing.assert_array_equal(a["projected_p50"], b["projected_p50"])
+    assert not np.array_equal(a["p_tier_1"], b["p_tier_1"])
