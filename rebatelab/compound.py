@@ -412,6 +412,32 @@ def _series(s2, counts: CountDistribution, sev: _Severity, kind: str):
     return out
 
 
+def _series_density(s2, counts: CountDistribution, sev: _Severity):
+    """Density of S and its derivative at s2 (n, L), s > 0 only (see :func:`_series`).
+
+    ``d/ds log f_n(s) = (a-1)/s - (a+Q)/(s+G)`` for the beta-prime term, ``(a-1)/s - 1/theta``
+    for the gamma term (``a = n k``).
+    """
+    pos = counts.count > 0
+    row, n, pr = counts.row[pos], counts.count[pos].astype(float), counts.prob[pos]
+    n_lev = s2.shape[1]
+    ti, li = np.nonzero(s2[row] > 0)
+    r = row[ti]
+    sr = s2[r, li]
+    f = _term_pdf(sr, n[ti], sev, r)
+    a = n[ti] * sev.shape[r]
+    if sev.mixed:
+        dlog = (a - 1.0) / sr - (a + sev.mix_shape[r]) / (sr + sev.mix_rate[r])
+    else:
+        dlog = (a - 1.0) / sr - 1.0 / sev.scale[r]
+    flat = r * n_lev + li
+    size = counts.n_rows * n_lev
+    w = pr[ti] * f
+    dens = np.bincount(flat, weights=w, minlength=size).astype(float, copy=False)
+    d1 = np.bincount(flat, weights=w * dlog, minlength=size).astype(float, copy=False)
+    return dens.reshape(counts.n_rows, n_lev), d1.reshape(counts.n_rows, n_lev)
+
+
 def _series_cdf_pm(s2, counts: CountDistribution, sev: _Severity):
     """``(P(S <= s), E[S 1{S < s}])`` at s2 (n, L) in one pass (see :func:`_series`)."""
     pos = counts.count > 0
@@ -609,7 +635,7 @@ def compound_quantile(
     rtol : float
         Relative precision of the quantiles.
     max_iter : int
-        Iteration limit of the safeguarded Newton search.
+        Iteration limit of the safeguarded Halley search.
 
     Returns
     -------
@@ -619,7 +645,8 @@ def compound_quantile(
 
     Notes
     -----
-    Newton steps on the CDF with the series density, kept inside a bracket that starts at
+    Halley steps (Newton's with the density's derivative, cubic convergence; Newton's
+    where Halley's leaves the bracket) on the CDF, kept inside a bracket that starts at
     ``[0, E[S] / (1 - level)]`` (Markov's inequality guarantees the quantile is inside) and
     falls back to bisection whenever a step leaves it. All rows and levels move together.
     """
@@ -638,7 +665,7 @@ def compound_quantile(
     hi = np.where(done, 0.0, mu / (1.0 - qq) * (1 + 1e-9) + 1e-12)
     x = np.where(done, 0.0, _start(qq, p0, counts, sev))
     x = np.where((x > lo) & (x < hi), x, 0.5 * hi)
-    for _ in range(max_iter):  # Newton iterations over all rows at once
+    for _ in range(max_iter):  # Halley iterations over all rows at once
         act = np.flatnonzero(~done.all(axis=1))
         if not act.size:
             break
@@ -647,12 +674,15 @@ def compound_quantile(
         f = _series(np.where(da, 0.0, xa), sub, sev_a, "cdf") - qa
         lo[act] = np.where(~da & (f < 0), xa, lo[act])
         hi[act] = np.where(~da & (f >= 0), xa, hi[act])
-        dens = _series(np.where(da, 0.0, xa), sub, sev_a, "pdf")
+        dens, d1 = _series_density(np.where(da, 0.0, xa), sub, sev_a)
         with np.errstate(all="ignore"):
-            step = xa - f / dens
+            newton = xa - f / dens
+            denom = 2.0 * dens * dens - f * d1
+            halley = xa - 2.0 * f * dens / denom
         la, ha = lo[act], hi[act]
-        inside = np.isfinite(step) & (step > la) & (step < ha)
-        x_new = np.where(inside, step, 0.5 * (la + ha))
+        ok_h = np.isfinite(halley) & (denom > 0) & (halley > la) & (halley < ha)
+        ok_n = np.isfinite(newton) & (newton > la) & (newton < ha)
+        x_new = np.where(ok_h, halley, np.where(ok_n, newton, 0.5 * (la + ha)))
         conv = (np.abs(x_new - xa) <= rtol * x_new) | (ha - la <= rtol * ha)
         x[act] = np.where(da, xa, x_new)
         done[act] = da | conv
