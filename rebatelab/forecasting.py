@@ -473,7 +473,12 @@ def _population_fit(
     # calibration window: the horizon's length, but leave as much history before it
     hc = int(max(min(h, (as_of_day - first_day) // 2), 7))
     cutoff = as_of_day - hc
-    cal = _summaries(d, cutoff)
+    # the fitting units' days only (per-unit summaries are the same; other programs' copies of
+    # the same histories would only slow the discount fit down)
+    mine = np.zeros(n, dtype=bool)
+    mine[fit_rows] = True
+    keep = mine[d.unit]
+    cal = _summaries(_Days(d.unit[keep], d.day[keep], d.value[keep], n), cutoff)
     after = (d.day > cutoff) & (d.day <= as_of_day) & (d.value > 0)
     y = np.bincount(d.unit[after], minlength=n).astype(float)
     bg_cal = _fit_bgnbd(cal, fit_rows)
