@@ -33,7 +33,7 @@ import pandas as pd
 from .accrual import accrue
 from .errors import ParameterError
 from .forecasting import METHODS, forecast
-from .programs import ProgramSet, load_programs
+from .programs import load_programs
 
 __all__ = ["BacktestResult", "backtest", "score", "calibration_table", "plot_reliability"]
 
@@ -288,7 +288,7 @@ def _subset(programs, ids):
     keep |= {p.id for p in programs if p.variant_of in keep}
     if keep == set(programs.ids):
         return programs
-    return ProgramSet([p for p in programs if p.id in keep], source=programs.source)
+    return programs.subset(keep)
 
 
 def _next_threshold(programs, units, data, as_of, fc):

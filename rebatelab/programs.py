@@ -202,10 +202,24 @@ class ProgramSet:
     Iterating yields :class:`Program` objects; ``programs["ID"]`` looks one up.
     """
 
-    def __init__(self, programs: list[Program], *, source: str = "<programs>"):
+    def __init__(self, programs: list[Program], *, source: str = "<programs>", known_ids=None):
         self._programs = list(programs)
         self._by_id = {p.id: p for p in self._programs}
         self.source = source
+        #: Ids of the whole program file this set was taken from: enrollments may name these.
+        self.known_ids = frozenset(self._by_id) | frozenset(known_ids or ())
+
+    def subset(self, ids) -> ProgramSet:
+        """The programs ``ids`` (in file order), remembering the whole file's ids."""
+        keep = set(ids)
+        missing = keep - set(self._by_id)
+        if missing:
+            raise ProgramFileError(f"{self.source}: unknown program ids {sorted(missing)[:5]}")
+        return ProgramSet(
+            [p for p in self._programs if p.id in keep],
+            source=self.source,
+            known_ids=self.known_ids,
+        )
 
     def __iter__(self) -> Iterator[Program]:
         return iter(self._programs)

@@ -251,7 +251,8 @@ def members(data: RebateData, programs) -> pd.DataFrame:
     cust_index = pd.Index(cu["customer_id"])
     en = data.enrollments
     en_prog = pd.Index(programs.ids).get_indexer(en["program_id"].astype(object))
-    unknown = en_prog < 0
+    # enrollments of programs left out of a subset of the file are not errors, typos are
+    unknown = ~en["program_id"].isin(list(programs.known_ids)).to_numpy(dtype=bool)
     if unknown.any():
         bad = sorted(set(en.loc[unknown, "program_id"]))
         raise ProgramFileError(
@@ -269,9 +270,10 @@ def members(data: RebateData, programs) -> pd.DataFrame:
         if "baseline" in en.columns
         else np.full(len(en), np.nan)
     )
+    in_set = np.flatnonzero(en_prog >= 0)  # enrollments of programs outside the set wait
     en_rows = np.split(
-        np.argsort(en_prog, kind="stable"),
-        np.cumsum(np.bincount(en_prog, minlength=len(programs)))[:-1],
+        in_set[np.argsort(en_prog[in_set], kind="stable")],
+        np.cumsum(np.bincount(en_prog[in_set], minlength=len(programs)))[:-1],
     )
     group = cu["buying_group"].astype("string")
     has_group = (group.notna() & (group.str.len() > 0)).fillna(False).to_numpy(dtype=bool)

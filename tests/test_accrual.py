@@ -162,6 +162,13 @@ def test_enrollment_of_unknown_program():
         accrue(data, load_programs(PROGRAMS_YAML), "2025-12-31")
 
 
+def test_a_subset_of_the_file_accepts_enrollments_of_the_others(small_data, small_programs):
+    full = accrue(small_data, small_programs, "2025-12-31")
+    sub = accrue(small_data, small_programs.subset(["POOL"]), "2025-12-31")
+    want = full[full["program_id"] == "POOL"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(sub, want)
+
+
 def test_unknown_filter_attribute():
     from rebatelab.errors import DataValidationError
 

@@ -107,3 +107,27 @@ def test_help_documents_commands():
     assert r.returncode == 0 and "accrue" in r.stdout and "Exit status" in r.stdout
     r = run("accrue", "--help")
     assert "--exclusions" in r.stdout and "--as-of" in r.stdout
+
+
+@pytest.mark.parametrize("extra", [["--backend", "duckdb"], ["--backend", "duckdb", "--lazy"]])
+def test_accrue_backends_agree_to_the_cent(tmp_path, extra):
+    pytest.importorskip("duckdb")
+    base = ["accrue", "--data", str(SAMPLE), "--as-of", "2026-06-30"]
+    assert main([*base, "--out", str(tmp_path / "numpy.csv")]) == 0
+    assert main([*base, "--out", str(tmp_path / "other.csv"), *extra]) == 0
+    a, b = pd.read_csv(tmp_path / "numpy.csv"), pd.read_csv(tmp_path / "other.csv")
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_lazy_needs_a_streaming_backend(tmp_path):
+    r = run(
+        "accrue",
+        "--data",
+        str(SAMPLE),
+        "--as-of",
+        "2026-06-30",
+        "--out",
+        str(tmp_path / "a.csv"),
+        "--lazy",
+    )
+    assert r.returncode == 2 and "--lazy needs --backend duckdb" in r.stderr

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..accrual import accrue
+from ..errors import ParameterError
 from ..io import load_data
 from ..programs import load_programs
 from ..reduce import exclusions, reconcile
@@ -34,14 +35,57 @@ def add_arguments(parser) -> None:
         default="error",
         help="lines with unknown customer/product ids: fail (default) or list as excluded",
     )
+    parser.add_argument(
+        "--backend",
+        choices=["numpy", "duckdb", "dask"],
+        default="numpy",
+        help="engine of the line reduction (default numpy, in memory)",
+    )
+    parser.add_argument(
+        "--lazy",
+        action="store_true",
+        help="leave the transaction lines on disk (Parquet) and stream them with DuckDB or Dask; "
+        "files may be larger than memory (no reconciliation or exclusions then)",
+    )
+    parser.add_argument("--memory-limit", default=None, help="DuckDB memory limit, e.g. 2GB")
+    parser.add_argument(
+        "--scheduler", default=None, help="dask.distributed scheduler address (with --backend dask)"
+    )
+
+
+def _backend_options(args) -> dict:
+    if args.lazy and args.backend == "numpy":
+        raise ParameterError("--lazy needs --backend duckdb or --backend dask")
+    if args.scheduler and args.backend != "dask":
+        raise ParameterError("--scheduler needs --backend dask")
+    options = {}
+    if args.backend == "duckdb" and args.memory_limit:
+        options["memory_limit"] = args.memory_limit
+    if args.scheduler:
+        from distributed import Client
+
+        options["client"] = Client(args.scheduler)
+    return options
 
 
 def run(args) -> int:
     as_of = parse_date(args.as_of)
-    data = load_data(args.data, unknown_ids=args.unknown_ids)
+    options = _backend_options(args)
+    data = load_data(
+        args.data,
+        unknown_ids=args.unknown_ids,
+        lines="lazy" if args.lazy else "memory",
+        memory_limit=args.memory_limit,
+    )
     programs = load_programs(programs_path(args))
-    acc = accrue(data, programs, as_of)
+    acc = accrue(data, programs, as_of, backend=args.backend, **options)
     write_table(acc, args.out, sheet="accrual")
+    if args.lazy:
+        print(
+            f"{len(acc)} rows for {acc['program_id'].nunique()} programs -> {args.out} "
+            f"(lines streamed by {args.backend}; no reconciliation with --lazy)"
+        )
+        return 0
     rec = reconcile(data, programs, as_of=as_of)
     counted = rec[rec["reason"] == "counted"]["lines"].sum()
     excluded = rec[~rec["reason"].isin(["counted", "in_period"])]["lines"].sum()
