@@ -757,6 +757,34 @@ def _settlement(sf: SpendForecast, sched, keys, *, known=None) -> dict:
     return out
 
 
+def _at_thresholds(sf: SpendForecast, rep_unit: np.ndarray, b: np.ndarray):
+    """``P(B_end >= b)`` and ``E[S 1{S < s(b)}]`` at (n, K) bases ``b``, as ``_ge_lower``.
+
+    Each distinct (unit model, basis) pair is evaluated once: programs sharing unit models
+    and thresholds share these evaluations.
+    """
+    n, k = b.shape
+    ru = np.repeat(rep_unit, k)
+    v = b.reshape(-1)
+    order = np.lexsort((v, ru))
+    rs, vs = ru[order], v[order]
+    new_unit = np.ones(rs.size, dtype=bool)
+    new_unit[1:] = rs[1:] != rs[:-1]
+    new_pair = new_unit.copy()
+    new_pair[1:] |= vs[1:] != vs[:-1]
+    pair = np.cumsum(new_pair) - 1
+    urow = np.cumsum(new_unit) - 1
+    col = pair - pair[new_unit][urow]  # rank of the pair within its unit model
+    sub = sf.take(rs[new_unit])
+    grid = np.repeat(sub.b0[:, None], int(col.max(initial=0)) + 1, axis=1)  # s = 0: skipped
+    grid[urow, col] = vs
+    ge, h = sub._ge_lower(sub._to_s(grid))
+    out_ge, out_h = np.empty(n * k), np.empty(n * k)
+    out_ge[order] = ge[urow, col]
+    out_h[order] = h[urow, col]
+    return out_ge.reshape(n, k), out_h.reshape(n, k)
+
+
 def tier_probabilities(sf: SpendForecast, thresholds) -> np.ndarray:
     """``P(tier = k)`` for k = 0..K of the end-of-period basis, shape (n, K + 1)."""
     thr = np.asarray(thresholds, dtype=float)
@@ -1018,7 +1046,7 @@ def forecast(
     thr = sched.thresholds
     # P(B_end >= threshold) once, for the tier probabilities, the next tier and the settlement
     thr_b = np.where(np.isfinite(thr), thr, np.inf)
-    ge_thr, h_thr = sf._ge_lower(sf._to_s(thr_b))
+    ge_thr, h_thr = _at_thresholds(sf, rep_unit, thr_b)
     ptier = _tier_probs(thr, ge_thr)
     k = thr.shape[1]
     nxt = tiers.next_threshold(sf.b0, thresholds=thr)
