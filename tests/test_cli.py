@@ -62,6 +62,7 @@ def test_demo_prints_summary(tmp_path, capsys):
     assert main(["demo", "--data", str(SAMPLE), "--out", str(tmp_path)]) == 0
     text = capsys.readouterr().out
     assert "Customers nearest to their next tier" in text and "Reconciliation" in text
+    assert "expected_at_end" in text and "Top opportunities" in text
     assert (tmp_path / "accrual.csv").exists()
 
 
