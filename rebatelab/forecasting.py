@@ -78,7 +78,7 @@ from .compound import (
     poisson_counts,
 )
 from .errors import DataValidationError, ParameterError
-from .programs import ProgramSet, load_programs
+from .programs import load_programs
 from .reduce import daily_sums, to_day
 
 __all__ = [
@@ -922,9 +922,7 @@ def _forecast_units(data, programs, as_of, *, method: str, tol: float):
     rep_unit = order[np.searchsorted(ukey[order], rep_prog[unit_prog] * n_pool + pool_code)]
     if reps.size < len(plist):
         # histories of the representatives only; member rows map back to the accrual's rows
-        daily = daily_sums(
-            data, ProgramSet([plist[i] for i in reps], source=programs.source), as_of=as_of
-        )
+        daily = daily_sums(data, programs.subset([plist[i].id for i in reps]), as_of=as_of)
         mrow = daily["member"].to_numpy(dtype=np.int64)
         size = np.diff(np.searchsorted(pidx, np.arange(len(plist) + 1)))[reps]
         sub_start = np.cumsum(size) - size

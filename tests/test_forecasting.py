@@ -374,3 +374,34 @@ def test_programs_sharing_members_and_products_share_one_model(data, programs, m
     b = shared[shared["program_id"] == "RETRO_X2"].reset_index(drop=True)
     np.testing.assert_array_equal(a["projected_p50"], b["projected_p50"])
     assert not np.array_equal(a["p_tier_1"], b["p_tier_1"])
+
+
+def test_enrolled_programs_share_models_only_with_the_same_members(data, monkeypatch):
+    """Enrollment-based programs: a copy with the same enrolled customers shares the model
+    (its enrollments stay valid while the copy is not reduced separately); one with other
+    customers does not. Same result as program by program (tolerance as above).
+    """
+    import rebatelab.forecasting as fcm
+
+    ids = [f"C{c:04d}" for c in range(80)]
+    en = pd.DataFrame(
+        {
+            "program_id": ["REQ"] * 80 + ["REQ_COPY"] * 80 + ["REQ_OTHER"] * 60,
+            "customer_id": ids + ids + ids[:60],
+        }
+    )
+    d2 = RebateData.from_frames(data.transactions, data.customers, data.products, enrollments=en)
+    progs = load_programs(
+        """
+programs:
+  - {id: REQ, start: 2025-04-01, end: 2025-06-30, tiers: [{from: 2000, rate: 0.02}]}
+  - {id: REQ_COPY, start: 2025-04-01, end: 2025-06-30, tiers: [{from: 3000, rate: 0.02}]}
+  - {id: REQ_OTHER, start: 2025-04-01, end: 2025-06-30, tiers: [{from: 2000, rate: 0.02}]}
+"""
+    )
+    _, _, _, _, rep = fcm._forecast_units(d2, progs, "2025-05-10", method="hierarchical", tol=1e-8)
+    assert len(np.unique(rep)) == 80 + 60  # REQ_COPY shares REQ's models, REQ_OTHER does not
+    shared = forecast(d2, progs, "2025-05-10")
+    monkeypatch.setattr(fcm, "_DEDUPE", False)
+    separate = forecast(d2, progs, "2025-05-10")
+    pd.testing.assert_frame_equal(shared, separate, rtol=1e-12, atol=1e-9)
