@@ -729,7 +729,8 @@ def expected_settlement(sf: SpendForecast, sched, *, payable: bool = False):
 def _settlement(sf: SpendForecast, sched, keys, *, known=None) -> dict:
     """Expected settlement amounts (and per tier) for several amount keys at once.
 
-    ``known``: ``P(B_end >= b)`` already computed, see :meth:`SpendForecast.pieces`.
+    ``known``: ``(b, P(B_end >= b), E[S 1{S < s(b)}])`` already computed at bases ``b`` (the
+    thresholds), see :meth:`SpendForecast.pieces`.
     """
     e = _breakpoints(sched, sf.b0)
     hi = np.concatenate([e[:, 1:], np.full((len(e), 1), np.inf)], axis=1)
@@ -1033,6 +1034,11 @@ def forecast(
     Probabilities come from the exact compound distribution of the spend still to come (see
     :mod:`rebatelab.compound`); no Monte Carlo. ``expected_rebate`` is the expectation of
     the settlement over that distribution, not the settlement of the expected basis.
+
+    Programs with the same members (customers, pools and bases to date), eligible products,
+    basis and period have the same end-basis distributions: their histories are reduced,
+    their models fitted and their quantiles computed once; only the evaluations at their
+    own thresholds are repeated (and shared too where thresholds coincide).
 
     Examples
     --------
