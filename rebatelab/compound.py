@@ -344,19 +344,24 @@ def _term_cdf_pm(s, n, sev: _Severity, row, ti):
     ``P(a+1, y) = P(a, y) - y^a e^{-y} / Gamma(a+1)`` (DLMF 8.17.20 and 8.8.11); the
     second is clipped at 0 (its rounding error is that of the log-space term, below 1e-12).
     """
-    a_t = n * sev.shape[row]
+    # the normalizing constants once per term used (ti is sorted: np.nonzero order)
+    first = np.ones(ti.size, dtype=bool)
+    first[1:] = ti[1:] != ti[:-1]
+    tu = ti[first]
+    back = np.cumsum(first) - 1
+    a_u = n[tu] * sev.shape[row[tu]]
     r = row[ti]
-    a = a_t[ti]
+    a = a_u[back]
     if sev.mixed:
         q = sev.mix_shape[r]
         x = s / (s + sev.mix_rate[r])
         cdf = special.betainc(a, q, x)
-        norm = (special.betaln(a_t, sev.mix_shape[row]) + np.log(a_t))[ti]  # once per term
+        norm = (special.betaln(a_u, sev.mix_shape[row[tu]]) + np.log(a_u))[back]
         lt = special.xlogy(a, x) + special.xlog1py(q - 1.0, -x) - norm
         return cdf, np.maximum(cdf - np.exp(lt), 0.0)
     y = s / sev.scale[r]
     cdf = special.gammainc(a, y)
-    norm = special.gammaln(a_t + 1.0)[ti]
+    norm = special.gammaln(a_u + 1.0)[back]
     return cdf, np.maximum(cdf - np.exp(special.xlogy(a, y) - y - norm), 0.0)
 
 
