@@ -19,7 +19,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n 2 --nbval-lax notebooks tests
+	$(BIN)/python -m pytest -n 2 --dist loadfile --nbval-lax notebooks tests
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -x -q tests -m "not slow and not browser"
@@ -37,7 +37,8 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
 
 dashboard: $(STAMP)
-	$(BIN)/voila --no-browser --Voila.ip=127.0.0.1 notebooks/01_program_design.ipynb notebooks/02_opportunity_review.ipynb notebooks/03_liability_forecast.ipynb
+	# dashboards at http://127.0.0.1:8866/voila/render/0N_<name>.ipynb
+	$(BIN)/voila --no-browser --Voila.ip=127.0.0.1 notebooks/
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
