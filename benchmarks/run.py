@@ -265,7 +265,7 @@ def worker_downstream(repeat: int) -> dict:
     except ImportError as exc:
         out["opportunities"] = f"skipped: {exc}"
     try:
-        from rebatelab.liability import liability
+        from rebatelab.liabilities import liability
 
         cold, warm, peak, _ = measure(lambda: liability(acc, fc, programs=programs), repeat=repeat)
         out["liability"] = dict(cold=cold, warm=warm, peak=peak, rows=len(acc))

@@ -14,15 +14,16 @@ from .errors import (
 )
 from .forecasting import basis_quantiles, forecast
 from .io import RebateData, load_data
-from .ledger import close, period_end
-from .liability import (
+from .liabilities import (
     Liability,
     cumulative_catch_up,
     expected_value,
+    liability,
     most_likely_amount,
     sum_distribution,
 )
 from .moneymap import money_map, statement
+from .period_close import close, ledger, period_end
 from .programs import Program, ProgramSet, load_programs
 from .reduce import daily_sums, exclusions, members, period_sums, reconcile
 from .review import eligible_not_enrolled, opportunities, risks
@@ -50,7 +51,7 @@ __all__ = [
     "tier_rate", "tier_reached",
     "SimulatedData", "SimulationParams", "simulate_data",
     "WhatIfResult", "simulate_program", "whatif_base",
-    "close", "period_end",
+    "close", "ledger", "liability", "period_end",
     "BacktestResult", "backtest", "plot_reliability", "basis_quantiles", "forecast",
     "Liability", "cumulative_catch_up", "expected_value", "most_likely_amount",
     "sum_distribution", "money_map", "statement", "eligible_not_enrolled", "opportunities", "risks",

@@ -164,7 +164,7 @@ def plot_forecast_fan(
     i = int(accrual.index.get_loc(hit.index[0]))
     row = accrual.iloc[i]
     b0 = float(row["pool_basis"])
-    from .liability import _forecast_quantiles
+    from .liabilities import _forecast_quantiles
 
     q, lv = _forecast_quantiles(forecast)
     lv = np.asarray([] if lv is None else lv, dtype=float)

@@ -93,7 +93,7 @@ def describe_products(program) -> str:
 # --------------------------------------------------------------------------------------------
 def _aligned(accrual: pd.DataFrame, forecast: pd.DataFrame | None) -> pd.DataFrame:
     """Accrual and forecast side by side (the forecast's columns win where both have one)."""
-    from .liability import _check_aligned
+    from .liabilities import _check_aligned
 
     acc = accrual.reset_index(drop=True)
     if forecast is None:

@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from rebatelab import liability as lia
+from rebatelab import liabilities as lia
 from rebatelab.errors import ParameterError
-from rebatelab.liability import (
+from rebatelab.liabilities import (
     cumulative_catch_up,
     expected_value,
     liability,
@@ -207,7 +207,7 @@ def _book():
 
 
 def _expected_from(acc, q, levels):
-    from rebatelab.liability import pool_rebate_atoms
+    from rebatelab.liabilities import pool_rebate_atoms
 
     pools, r = pool_rebate_atoms(acc, q, PROGRAMS)
     v, p = quantile_atoms(r, levels)
@@ -317,7 +317,7 @@ def test_payable_applies_the_minimum_payout():
         "tiers: [{from: 1000, rate: 0.02}, {from: 2000, rate: 0.04}]",
         "tiers: [{from: 1000, rate: 0.02}, {from: 2000, rate: 0.04}]\n    min_payout: 50",
     )
-    from rebatelab.liability import pool_rebate_atoms
+    from rebatelab.liabilities import pool_rebate_atoms
 
     _, earned = pool_rebate_atoms(acc, q, progs)
     _, paid = pool_rebate_atoms(acc, q, progs, amount="payable")
@@ -345,7 +345,7 @@ def test_payable_applies_the_minimum_payout():
 def test_tier_calibration_gives_exact_tier_probabilities_and_a_better_mean():
     # basis uniform on [0, 3,000]; retroactive 5% from 1,000 and 10% from 2,000.
     # exact mean: int_1000^2000 0.05 b db / 3000 + int_2000^3000 0.10 b db / 3000 = 325
-    from rebatelab.liability import tier_calibrated_atoms
+    from rebatelab.liabilities import tier_calibrated_atoms
     from rebatelab.tiers import earned, tier_reached
 
     m = 7

@@ -229,7 +229,7 @@ def test_designer_switching_program_loads_its_terms(data, programs, tmp_path):
 @pytest.fixture(scope="module")
 def closed_workspace(data, programs, tmp_path_factory):
     """Two closes of the sample (fast run-rate forecast) in a throw-away ledger."""
-    from rebatelab.ledger import close
+    from rebatelab.period_close import close
 
     ws = tmp_path_factory.mktemp("ledger") / "rebatelab.duckdb"
     last = (data.date_range[1] + pd.Timedelta(days=1)).to_period("M") - 1

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..io import load_data
-from ..ledger import BOOKS, close, default_workspace
+from ..period_close import BOOKS, close, default_workspace
 from ..programs import load_programs
 from ._common import add_data_arguments, programs_path
 

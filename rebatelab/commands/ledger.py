@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import ParameterError
-from ..ledger import WORKSPACE_NAME, ledger
+from ..period_close import WORKSPACE_NAME, ledger
 from ._common import write_table
 
 NAME = "ledger"

@@ -16,7 +16,7 @@ import pandas as pd
 from ..accrual import accrue
 from ..errors import ParameterError
 from ..io import load_data
-from ..liability import liability, liability_levels
+from ..liabilities import liability, liability_levels
 from ..programs import load_programs
 from ._common import add_data_arguments, parse_date, programs_path, write_table
 

@@ -11,8 +11,8 @@ import pandas as pd
 
 from ..accrual import accrue
 from ..forecasting import forecast
-from ..ledger import ledger
-from ..liability import liability
+from ..liabilities import liability
+from ..period_close import ledger
 from ..programs import load_programs
 from ._base import ALL, View, currency_of, html_table, money, new_figure
 from .plots import plot_liability, plot_rollforward, plot_total_distribution

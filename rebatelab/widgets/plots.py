@@ -53,7 +53,7 @@ def plot_liability(by_program: pd.DataFrame, *, currency: str = "currency", ax=N
     Parameters
     ----------
     by_program : DataFrame
-        :attr:`rebatelab.liability.Liability.by_program` (``program_id, accrued, expected,
+        :attr:`rebatelab.liabilities.Liability.by_program` (``program_id, accrued, expected,
         most_likely, p10, p90, constrained`` [currency]).
     currency : str
         Unit shown on the axis.
@@ -91,10 +91,10 @@ def plot_total_distribution(
     Parameters
     ----------
     distribution : DataFrame
-        :attr:`rebatelab.liability.Liability.distribution`: the total's quantiles, ``level``
+        :attr:`rebatelab.liabilities.Liability.distribution`: the total's quantiles, ``level``
         [fraction] and ``value`` [currency] (a ``cdf`` column in place of ``level`` works too).
     total : DataFrame
-        :attr:`rebatelab.liability.Liability.total` (one row: ``accrued, expected,
+        :attr:`rebatelab.liabilities.Liability.total` (one row: ``accrued, expected,
         most_likely, constrained, percentile``).
     currency : str
     ax : matplotlib Axes, optional
@@ -135,7 +135,7 @@ def plot_rollforward(rollforward: pd.DataFrame, *, currency: str = "currency", a
     Parameters
     ----------
     rollforward : DataFrame
-        Rows of :attr:`rebatelab.ledger.LedgerView.rollforward` for one program, in period
+        Rows of :attr:`rebatelab.period_close.LedgerView.rollforward` for one program, in period
         order (``period, opening, expense, payments, closing`` [currency]).
     currency : str
     ax : matplotlib Axes, optional
