@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import ParameterError
-from .review import _aligned, _tier_columns, describe_products, money, percent
+from .review import _aligned, _reach_words, _tier_columns, describe_products, money, percent
 
 __all__ = ["money_map", "statement"]
 
@@ -255,12 +255,11 @@ def statement(
                 if bt == "quantity"
                 else money(float(r.gap_to_next), currency=currency, up=True)
             )
-            rate = percent(float(p.rates[int(r.tier)])) if p is not None else "the next tier"
+            reach = _reach_words(p, int(r.tier) + 1, float(r.earned_at_next), currency)
             who = "" if str(r.pool_id) == str(r.customer_id) else f" (buying group {r.pool_id})"
             needs.append(
                 f"{label}{who}: buy {gap} more{' of ' + what if what else ''} in the "
-                f"{int(r.days_left)} days left to reach {rate} "
-                f"(a {money(float(r.earned_at_next), currency=currency)} credit)."
+                f"{int(r.days_left)} days left to {reach}."
             )
     need_html = "".join(f'<p class="need">{e(s)}</p>' for s in needs) or "<p>No next tier open.</p>"
     return (

@@ -169,6 +169,18 @@ def _tier_words(program, tier_index: int) -> str:
     return percent(t.rate)
 
 
+def _reach_words(program, tier_index: int, credit: float, currency: str) -> str:
+    """Words for reaching a tier: 'reach 4% (a $9,800 credit)'.
+
+    An incremental tier that pays nothing at its threshold reads 'reach 1% on every further
+    purchase' instead of promising a $0 credit.
+    """
+    target = _tier_words(program, tier_index) if program is not None else "the next tier"
+    if program is not None and program.method == "incremental" and credit < 0.005:
+        return f"reach {target} on every further purchase"
+    return f"reach {target} (a {money(credit, currency=currency)} credit)"
+
+
 def _amount_words(gap: float, basis_type: str, currency: str) -> str:
     if basis_type == "quantity":
         return f"{math.ceil(gap - 1e-9):,} units"
@@ -384,14 +396,11 @@ def _opportunity_sentences(df: pd.DataFrame, programs, currency: str) -> list[st
     ].itertuples(index=False):
         prog = by_id.get(str(r.program_id)) if by_id else None
         what = describe_products(prog) if prog is not None else ""
-        target = _tier_words(prog, int(r.tier) + 1) if prog is not None else "the next tier"
+        reach = _reach_words(prog, int(r.tier) + 1, float(r.credit), currency)
         who = "" if str(r.pool_id) == str(r.customer_id) else f"Buying group {r.pool_id}: "
         buy = _amount_words(float(r.gap_to_next), str(r.basis_type), currency)
         of = f" of {what}" if what else ""
-        out.append(
-            f"{who}{_days_words(r.days_left)} to buy {buy} more{of} to reach {target} "
-            f"(a {money(float(r.credit), currency=currency)} credit)."
-        )
+        out.append(f"{who}{_days_words(r.days_left)} to buy {buy} more{of} to {reach}.")
     return out
 
 

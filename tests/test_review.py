@@ -368,3 +368,16 @@ programs:
     opp = opportunities(acc, _forecast(acc), data=data, programs=bonus)
     x = opp.set_index("customer_id").loc["X", "sentence"]
     assert x == "31 days left to buy $57,400 more to reach the $1,000 bonus tier (a $1,000 credit)."
+
+
+def test_incremental_tier_paying_nothing_at_its_threshold_is_not_a_zero_credit():
+    from rebatelab.programs import load_programs
+    from rebatelab.review import _reach_words
+
+    ps = load_programs(
+        "programs:\n  - id: S\n    start: 2026-01-01\n    end: 2026-12-31\n"
+        "    method: incremental\n"
+        "    tiers: [{from: 4700, rate: 0.005}, {from: 15000, rate: 0.01}]\n"
+    )
+    assert _reach_words(ps["S"], 1, 0.0, "$") == "reach 0.5% on every further purchase"
+    assert _reach_words(ps["S"], 2, 51.5, "$") == "reach 1% (a $52 credit)"
