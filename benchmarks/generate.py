@@ -14,19 +14,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-SEGMENTS = ("Contractor", "Distributor", "Retailer", "OEM", "Institutional")
-REGIONS = ("North", "South", "East", "West", "Central")
-CATEGORIES = (
-    "Fasteners",
-    "Tools",
-    "Electrical",
-    "Plumbing",
-    "Safety",
-    "Adhesives",
-    "Abrasives",
-    "Storage",
-)
-BRANDS = ("Apex", "Borealis", "Cobalt", "Dynamo", "Everline", "House")
+# the simulator's vocabulary, so benchmark data reads like the sample
+from rebatelab.simulate import BRANDS, CATEGORIES, REGIONS, SEGMENTS  # noqa: E402
+
 SEASON = (0.76, 0.70, 0.93, 0.69, 1.05, 0.97, 0.92, 0.99, 1.49, 1.56, 1.80, 0.94)
 START, END = np.datetime64("2024-01-01"), np.datetime64("2025-12-31")
 AS_OF = "2025-09-30"
