@@ -48,6 +48,7 @@ sample: $(STAMP)
 	$(BIN)/rebatelab simulate --customers 400 --seed 2026 --start 2024-10-01 --end 2026-09-30 \
 	  --out data/sample --set order_rate_mean=10 lifetime_mean_years=4 new_customer_share=0.25 \
 	  lines_per_order=5 order_value_mean=1200 order_value_q=2.5
+	$(BIN)/python scripts/sample_payments.py data/sample
 
 # compare the simulator with the real Online Retail data (needs ../shared/data)
 calibrate: $(STAMP)
