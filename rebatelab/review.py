@@ -192,21 +192,35 @@ def _days_words(days: int) -> str:
 
 
 def _unit_price(data, programs, rows: pd.DataFrame, as_of) -> np.ndarray:
-    """Average net price per unit of each row's eligible purchases to date [currency/unit]."""
+    """Average net price per unit of each row's eligible purchases to date [currency/unit].
+
+    Only quantity programs need it; their per-customer sums are reduced once per (programs,
+    as_of) and kept on the data object, so re-ranking under new filters (a widget) is cheap.
+    """
     out = np.full(len(rows), np.nan)
     if data is None or programs is None or as_of is None:
         return out
     from .reduce import daily_sums
 
-    ds = daily_sums(data, programs, as_of=as_of)
-    g = ds.groupby(["program_id", "customer_id"])[["net_amount", "quantity"]].sum()
-    key = pd.MultiIndex.from_arrays(
+    qty = [p.id for p in programs if p.basis == "quantity"]
+    wanted = set(rows["program_id"].astype(str)) & set(qty)
+    if not wanted:
+        return out
+    key = ("unit_prices", pd.Timestamp(as_of))
+    hit = data.cache.get(key)
+    if hit is not None and hit[0] is programs:
+        g = hit[1]
+    else:
+        ds = daily_sums(data, programs.subset(qty), as_of=as_of)
+        g = ds.groupby(["program_id", "customer_id"])[["net_amount", "quantity"]].sum()
+        g.index = pd.MultiIndex.from_arrays(
+            [g.index.get_level_values(0).astype(str), g.index.get_level_values(1).astype(str)]
+        )
+        data.cache[key] = (programs, g)
+    want = pd.MultiIndex.from_arrays(
         [rows["program_id"].astype(str), rows["customer_id"].astype(str)]
     )
-    g.index = pd.MultiIndex.from_arrays(
-        [g.index.get_level_values(0).astype(str), g.index.get_level_values(1).astype(str)]
-    )
-    got = g.reindex(key)
+    got = g.reindex(want)
     with np.errstate(divide="ignore", invalid="ignore"):
         price = got["net_amount"].to_numpy(dtype=float) / got["quantity"].to_numpy(dtype=float)
     return np.where(np.isfinite(price) & (price > 0), price, np.nan)
