@@ -200,8 +200,10 @@ def _unit_price(data, programs, rows: pd.DataFrame, as_of) -> np.ndarray:
     out = np.full(len(rows), np.nan)
     if data is None or programs is None or as_of is None:
         return out
+    from .programs import load_programs
     from .reduce import daily_sums
 
+    programs = load_programs(programs)
     qty = [p.id for p in programs if p.basis == "quantity"]
     wanted = set(rows["program_id"].astype(str)) & set(qty)
     if not wanted:
