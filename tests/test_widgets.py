@@ -349,6 +349,10 @@ def review(review_module):
     v.region.value = v.region.options[0]
     v.program.value = v.program.options[0]
     v.days_left.value = (v.days_left.min, v.days_left.max)
+    # the drill-down keeps its row across refreshes; start each test on the top-ranked row,
+    # as a freshly built view does
+    if v.customer.options:
+        v.customer.value = v.customer.options[0][1]
     return v
 
 

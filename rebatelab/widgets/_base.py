@@ -7,6 +7,7 @@ package's plot helpers, rendered to PNG bytes and placed in an ``Image`` widget.
 
 from __future__ import annotations
 
+import abc
 import html
 import io
 from collections.abc import Callable, Mapping
@@ -166,7 +167,7 @@ def html_table(
     return f"<div class='rl-table'><table><tr>{head}</tr>{body}</table>{tail}</div>"
 
 
-class View:
+class View(abc.ABC):
     """Base of the interactive views: a layout, a status line and figures shown as PNG.
 
     Subclasses build their controls as attributes, put them in ``self.widget`` and implement
@@ -232,9 +233,9 @@ class View:
         self.error = None
         self.status.value = message_html
 
-    def refresh(self) -> None:  # pragma: no cover - abstract
+    @abc.abstractmethod
+    def refresh(self) -> None:
         """Recompute and redraw everything from the controls' values."""
-        raise NotImplementedError
 
     def _repr_mimebundle_(self, **kwargs):
         return self.widget._repr_mimebundle_(**kwargs)
