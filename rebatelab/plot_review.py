@@ -185,9 +185,12 @@ def plot_forecast_fan(
         f = forecast.iloc[i]
         ax.fill_between(xs, [b0, f["projected_p10"]], [b0, f["projected_p90"]], alpha=0.3)
     if data is not None:
+        from .programs import load_programs
         from .reduce import daily_sums
 
-        ds = daily_sums(data, programs, as_of=as_of, since=prog.start)
+        # this program's histories only: the fan redraws on every drill-down click
+        one = load_programs(programs).subset([str(program_id)])
+        ds = daily_sums(data, one, as_of=as_of, since=prog.start)
         mine = ds[
             (ds["program_id"].astype(str) == str(program_id))
             & (ds["pool_id"].astype(str) == str(row["pool_id"]))

@@ -163,13 +163,19 @@ class OpportunityReview(View):
             for r in opp.head(self.top).itertuples()
         ]
         keep = self.customer.value
-        self.customer.options = options
-        values = [v for _, v in options]
-        self.customer.value = keep if keep in values else (values[0] if values else None)
+        self._muted = True  # new options fire the drill-down observer: draw once, below
+        try:
+            self.customer.options = options
+            values = [v for _, v in options]
+            self.customer.value = keep if keep in values else (values[0] if values else None)
+        finally:
+            self._muted = False
         self.refresh_customer()
 
     def refresh_customer(self) -> None:
         """Draw the selected customer's forecast fan and program money map; show the statement."""
+        if getattr(self, "_muted", False):
+            return
         if self.customer.value is None:
             self.detail.value = ""
             self.figures.pop("drilldown", None)
