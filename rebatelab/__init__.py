@@ -1,6 +1,10 @@
 """rebatelab: B2B rebate analytics.
 
-The public API in one place: load a data folder and a program file, accrue, reconcile.
+The public API in one place: load a data folder and a program file (``load_data``,
+``load_programs``); accrue and reconcile; forecast and backtest; simulate and run what-ifs;
+rank opportunities and risks; estimate the liability; close periods. Plotting helpers live in
+``rebatelab.plot_*`` and the notebook views in ``rebatelab.widgets`` (not imported here, so the
+core needs neither matplotlib nor ipywidgets).
 """
 
 from .accrual import accrue, evaluate, schedule
