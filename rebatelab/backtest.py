@@ -35,7 +35,28 @@ from .errors import ParameterError
 from .forecasting import METHODS, forecast
 from .programs import load_programs
 
-__all__ = ["BacktestResult", "backtest", "score", "calibration_table", "plot_reliability"]
+__all__ = [
+    "BacktestResult",
+    "backtest",
+    "score",
+    "calibration_table",
+    "plot_reliability",
+    "METRIC_COLUMNS",
+]
+
+#: The per-method scores of :func:`backtest`, in report order.
+METRIC_COLUMNS = [
+    "method",
+    "n_scored",
+    "base_rate",
+    "brier",
+    "log_loss",
+    "ece",
+    "pinball_rel",
+    "coverage",
+    "coverage_pit",
+    "rebate_error",
+]
 
 _EPS = 1e-6
 

@@ -763,8 +763,14 @@ def exclusions(data: RebateData, programs, *, as_of) -> pd.DataFrame:
     return out
 
 
-def reconcile(data: RebateData, programs, *, as_of) -> pd.DataFrame:
+def reconcile(data: RebateData, programs, *, as_of, excluded=None) -> pd.DataFrame:
     """Per program: lines in the period = lines counted + lines excluded (by reason), to the cent.
+
+    Parameters
+    ----------
+    excluded : DataFrame, optional
+        :func:`exclusions` for the same arguments, when the caller already has it (the CLI
+        writes it too); computed here otherwise.
 
     Returns
     -------
@@ -777,7 +783,7 @@ def reconcile(data: RebateData, programs, *, as_of) -> pd.DataFrame:
     programs = load_programs(programs)
     lines = prepare_lines(data)
     sums = period_sums(data, programs, as_of=as_of)
-    exc = exclusions(data, programs, as_of=as_of)
+    exc = exclusions(data, programs, as_of=as_of) if excluded is None else excluded
     rows = []
     for p in programs:
         first, last = _period_days(p, as_of)

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from rebatelab.accrual import accrue  # noqa: E402
-from rebatelab.backtest import backtest  # noqa: E402
+from rebatelab.backtest import METRIC_COLUMNS, backtest  # noqa: E402
 from rebatelab.forecasting import METHODS, forecast  # noqa: E402
 from rebatelab.io import RebateData  # noqa: E402
 from rebatelab.online_retail import (  # noqa: E402
@@ -39,18 +39,7 @@ from rebatelab.online_retail import (  # noqa: E402
 )
 from rebatelab.programs import load_programs  # noqa: E402
 
-COLS = [
-    "method",
-    "n_scored",
-    "base_rate",
-    "brier",
-    "log_loss",
-    "ece",
-    "pinball_rel",
-    "coverage",
-    "coverage_pit",
-    "rebate_error",
-]
+COLS = METRIC_COLUMNS
 
 
 def md(df: pd.DataFrame, digits: int = 4) -> str:

@@ -86,11 +86,12 @@ def run(args) -> int:
             f"(lines streamed by {args.backend}; no reconciliation with --lazy)"
         )
         return 0
-    rec = reconcile(data, programs, as_of=as_of)
+    exc = exclusions(data, programs, as_of=as_of)
+    rec = reconcile(data, programs, as_of=as_of, excluded=exc)
     counted = rec[rec["reason"] == "counted"]["lines"].sum()
     excluded = rec[~rec["reason"].isin(["counted", "in_period"])]["lines"].sum()
     if args.exclusions is not None:
-        write_table(exclusions(data, programs, as_of=as_of), args.exclusions, sheet="exclusions")
+        write_table(exc, args.exclusions, sheet="exclusions")
     print(
         f"{len(acc)} rows for {acc['program_id'].nunique()} programs -> {args.out}; "
         f"(line, program) pairs counted {counted}, excluded {excluded}; "

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..backtest import backtest
+from ..backtest import METRIC_COLUMNS, backtest
 from ..errors import ParameterError
 from ..forecasting import METHODS
 from ..io import load_data
@@ -53,17 +53,7 @@ def run(args) -> int:
     data = load_data(args.data)
     programs = load_programs(programs_path(args))
     res = backtest(data, programs, dates, args.methods)
-    cols = [
-        "method",
-        "n_scored",
-        "brier",
-        "log_loss",
-        "ece",
-        "pinball_rel",
-        "coverage",
-        "coverage_pit",
-        "rebate_error",
-    ]
+    cols = METRIC_COLUMNS
     with pd.option_context("display.width", 120, "display.max_columns", 20):
         print(res.metrics[cols].round(4).to_string(index=False))
     if args.out is not None:

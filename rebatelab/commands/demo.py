@@ -37,7 +37,7 @@ def run(args) -> int:
     as_of = parse_date(args.as_of) if args.as_of else data.date_range[1].date()
     acc = accrue(data, programs, as_of)
     exc = exclusions(data, programs, as_of=as_of)
-    rec = reconcile(data, programs, as_of=as_of)
+    rec = reconcile(data, programs, as_of=as_of, excluded=exc)
     write_table(acc, args.out / "accrual.csv")
     write_table(exc, args.out / "exclusions.csv")
     write_table(rec, args.out / "reconciliation.csv")
