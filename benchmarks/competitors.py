@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 import rebatelab as rl
-from rebatelab.reduce import members, product_eligibility
+from rebatelab.engine.eligibility import members, product_eligibility
 
 
 def analyst_tables(data, programs, as_of):

@@ -7,7 +7,7 @@ Usage::
     .venv/bin/python benchmarks/forecast_speed.py --vary rates # copies differ in rates only
 
 The case of issue 4's speed target: the two quarterly Q3 2011 programs of
-:func:`rebatelab.online_retail.quarterly_programs` (net sales and quantity, every
+:func:`rebatelab.datasets.online_retail.quarterly_programs` (net sales and quantity, every
 customer enrolled), each copied ``--copies`` times with its tier thresholds (or, with
 ``--vary rates``, its rates) scaled by ``1 + 0.1 k``, as of 2011-08-15. Copies share members,
 products, basis and period, as the programs of a real book often do, so the forecast fits
@@ -29,8 +29,8 @@ import time
 import warnings
 
 import rebatelab as rl
-from rebatelab import online_retail as orl
-from rebatelab.forecasting import forecast
+from rebatelab.datasets import online_retail as orl
+from rebatelab.forecasting.projection import forecast
 
 AS_OF = "2011-08-15"
 

@@ -1,6 +1,7 @@
 """Fast synthetic data for the benchmarks: millions of lines in seconds, plus a program file.
 
-The simulator (:mod:`rebatelab.simulate`) draws a customer base with a known ground truth;
+The simulator (:mod:`rebatelab.simulation.generator`) draws a customer base with a known
+ground truth;
 that is what forecasting is scored on. The benchmarks only need volume with realistic shape
 (skewed customers and products, a season, returns, filters that select some products and
 customers), at 10M lines, so this module draws the lines directly, vectorized, and writes a
@@ -15,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 # the simulator's vocabulary, so benchmark data reads like the sample
-from rebatelab.simulate import BRANDS, CATEGORIES, REGIONS, SEGMENTS  # noqa: E402
+from rebatelab.simulation.params import BRANDS, CATEGORIES, REGIONS, SEGMENTS
 
 SEASON = (0.76, 0.70, 0.93, 0.69, 1.05, 0.97, 0.92, 0.99, 1.49, 1.56, 1.80, 0.94)
 START, END = np.datetime64("2024-01-01"), np.datetime64("2025-12-31")

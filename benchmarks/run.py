@@ -93,7 +93,7 @@ def load_folder(folder: Path):
     import numpy as np
     import pandas as pd
 
-    from rebatelab.io import RebateData
+    from rebatelab.data.tables import RebateData
 
     tx = pd.read_parquet(folder / "transactions.parquet")
     cu = pd.read_parquet(folder / "customers.parquet")
@@ -160,7 +160,7 @@ def worker(method: str, folder: Path, repeat: int) -> dict:
         acc = rl.accrue(data, programs, AS_OF)
         out["check"] = _check(acc, res)
     elif method == "lower_bound":
-        from rebatelab.reduce import prepare_lines
+        from rebatelab.engine.lines import prepare_lines
 
         lines = prepare_lines(data)  # prepared integer codes (not timed)
         n = lines.n_customers + 1
@@ -236,7 +236,7 @@ def worker_downstream(repeat: int) -> dict:
     from generate import AS_OF, make_data
 
     import rebatelab as rl
-    from rebatelab.io import RebateData
+    from rebatelab.data.tables import RebateData
 
     out = {"method": "downstream"}
     n_lines, n_c, n_p = DOWNSTREAM
@@ -246,7 +246,7 @@ def worker_downstream(repeat: int) -> dict:
     cold, warm, peak, acc = measure(lambda: rl.accrue(data, programs, AS_OF), repeat=repeat)
     out["accrue"] = dict(cold=cold, warm=warm, peak=peak, rows=len(acc), lines=n_lines)
     try:
-        from rebatelab.forecasting import forecast
+        from rebatelab.forecasting.projection import forecast
     except ImportError as exc:
         out["forecast"] = f"skipped: {exc}"
         return out
@@ -255,7 +255,7 @@ def worker_downstream(repeat: int) -> dict:
         cold, _, peak, fc = measure(lambda: forecast(data, programs, AS_OF))
     out["forecast"] = dict(cold=cold, warm=cold, peak=peak, rows=len(fc))
     try:
-        from rebatelab.review import opportunities
+        from rebatelab.review.opportunities import opportunities
 
         cold, warm, peak, opp = measure(
             lambda: opportunities(acc, fc, data=data, programs=programs, as_of=AS_OF),
@@ -265,7 +265,7 @@ def worker_downstream(repeat: int) -> dict:
     except ImportError as exc:
         out["opportunities"] = f"skipped: {exc}"
     try:
-        from rebatelab.liabilities import liability
+        from rebatelab.finance.liability import liability
 
         cold, warm, peak, _ = measure(lambda: liability(acc, fc, programs=programs), repeat=repeat)
         out["liability"] = dict(cold=cold, warm=warm, peak=peak, rows=len(acc))
@@ -285,7 +285,7 @@ def _widget(repeat: int):
         return f"skipped: {exc}"
     from generate import AS_OF, make_data
 
-    from rebatelab.io import RebateData
+    from rebatelab.data.tables import RebateData
 
     tx, cu, pr, en, y = make_data(2_000_000, WIDGET_CUSTOMERS, 50, seed=4)
     data = RebateData.from_frames(tx, cu, pr, en)

@@ -7,32 +7,32 @@ rank opportunities and risks; estimate the liability; close periods. Plotting he
 core needs neither matplotlib nor ipywidgets).
 """
 
-from .accrual import accrue, evaluate, schedule
-from .backtest import BacktestResult, backtest, plot_reliability
-from .errors import (
+from rebatelab.data.tables import RebateData
+from rebatelab.engine.accrual import accrue
+from rebatelab.engine.eligibility import members
+from rebatelab.engine.reconciliation import exclusions, reconcile
+from rebatelab.engine.reduction import daily_sums, period_sums
+from rebatelab.engine.settlement import evaluate, schedule
+from rebatelab.errors import (
     DataValidationError,
     LedgerError,
     ParameterError,
     ProgramFileError,
     RebateLabError,
 )
-from .forecasting import basis_quantiles, forecast
-from .io import RebateData, load_data
-from .liabilities import (
-    Liability,
-    cumulative_catch_up,
+from rebatelab.finance.distributions import (
     expected_value,
-    liability,
     most_likely_amount,
     sum_distribution,
 )
-from .moneymap import money_map, statement
-from .period_close import close, ledger, period_end
-from .programs import Program, ProgramSet, load_programs
-from .reduce import daily_sums, exclusions, members, period_sums, reconcile
-from .review import eligible_not_enrolled, opportunities, risks
-from .simulate import SimulatedData, SimulationParams, simulate_data
-from .tiers import (
+from rebatelab.finance.liability import Liability, liability
+from rebatelab.finance.rollforward import cumulative_catch_up
+from rebatelab.forecasting.backtest import BacktestResult, backtest
+from rebatelab.forecasting.projection import basis_quantiles, forecast
+from rebatelab.io.folders import load_data
+from rebatelab.plotting.backtest import plot_reliability
+from rebatelab.programs.terms import Program, ProgramSet, load_programs
+from rebatelab.programs.tiers import (
     apply_cap,
     earned,
     earned_at_next,
@@ -42,7 +42,15 @@ from .tiers import (
     tier_rate,
     tier_reached,
 )
-from .whatif import WhatIfResult, simulate_program, whatif_base
+from rebatelab.report.statement import statement
+from rebatelab.review.eligibility import eligible_not_enrolled
+from rebatelab.review.moneymap import money_map
+from rebatelab.review.opportunities import opportunities
+from rebatelab.review.risks import risks
+from rebatelab.simulation.generator import SimulatedData, simulate_data
+from rebatelab.simulation.params import SimulationParams
+from rebatelab.simulation.whatif import WhatIfResult, simulate_program, whatif_base
+from rebatelab.workspace.close import close, ledger, period_end
 
 __version__ = "0.1.0"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["as_float_array", "restore_type", "round_cents", "cents", "largest_remainder"]
+__all__ = ["as_float_array", "restore_type"]
 
 
 def as_float_array(x) -> np.ndarray:
@@ -22,70 +22,3 @@ def restore_type(result: np.ndarray, like, *, name: str | None = None):
     if np.ndim(like) == 0 and np.ndim(result) == 0:
         return result.item() if isinstance(result, np.ndarray | np.generic) else result
     return result
-
-
-def cents(x) -> np.ndarray:
-    """Amounts [currency] to integer cents, rounding half away from zero.
-
-    Notes
-    -----
-    ``x * 100`` is first rounded to 6 decimals so that binary noise such as
-    ``2.675 * 100 = 267.49999999999997`` rounds as the decimal number it stands for.
-    """
-    v = np.round(np.asarray(x, dtype=float) * 100.0, 6)
-    return (np.sign(v) * np.floor(np.abs(v) + 0.5)).astype(np.int64)
-
-
-def round_cents(x):
-    """Round amounts [currency] to cents, half away from zero; same type out as in."""
-    arr = as_float_array(x)
-    out = cents(arr) / 100.0
-    return restore_type(out, x)
-
-
-def largest_remainder(
-    total_cents: np.ndarray, weights: np.ndarray, groups: np.ndarray
-) -> np.ndarray:
-    """Split each group's total (integer cents) pro rata to weights, shares summing exactly.
-
-    Parameters
-    ----------
-    total_cents : ndarray of int, shape (n,)
-        The group's total [cents], repeated on every member row.
-    weights : ndarray of float, shape (n,)
-        Non-negative weights of the members (e.g. their basis). A group whose weights are all
-        zero is split equally.
-    groups : ndarray of int, shape (n,)
-        Group code of each row, in ``0 .. n_groups - 1``.
-
-    Returns
-    -------
-    ndarray of int
-        Each member's share [cents]; per group the shares add up to the total exactly
-        (Hamilton's largest-remainder method, ties to the earlier row).
-    """
-    total_cents = np.asarray(total_cents, dtype=np.int64)
-    w = np.clip(np.asarray(weights, dtype=float), 0.0, None)
-    groups = np.asarray(groups)
-    n_groups = int(groups.max()) + 1 if groups.size else 0
-    wsum = np.bincount(groups, weights=w, minlength=n_groups)
-    count = np.bincount(groups, minlength=n_groups)
-    zero = wsum[groups] <= 0
-    frac = np.where(zero, 1.0 / count[groups], w / np.where(zero, 1.0, wsum[groups]))
-    exact = total_cents * frac
-    sign = np.where(total_cents < 0, -1, 1)
-    base = sign * np.floor(np.abs(exact)).astype(np.int64)
-    group_total = np.zeros(n_groups, dtype=np.int64)
-    group_total[groups] = total_cents
-    short = group_total - np.bincount(groups, weights=base, minlength=n_groups).round().astype(
-        np.int64
-    )
-    remainder = np.abs(exact) - np.abs(base)
-    # rank rows within each group by descending remainder; the first `short` rows get a cent
-    order = np.lexsort((np.arange(len(groups)), -remainder, groups))
-    g_sorted = groups[order]
-    start = np.searchsorted(g_sorted, g_sorted, side="left")
-    rank = np.arange(len(groups)) - start
-    extra = np.zeros(len(groups), dtype=np.int64)
-    extra[order] = (rank < np.abs(short[g_sorted])).astype(np.int64) * np.sign(short[g_sorted])
-    return base + extra

@@ -27,17 +27,17 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rebatelab.accrual import accrue  # noqa: E402
-from rebatelab.backtest import METRIC_COLUMNS, backtest  # noqa: E402
-from rebatelab.forecasting import METHODS, forecast  # noqa: E402
-from rebatelab.io import RebateData  # noqa: E402
-from rebatelab.online_retail import (  # noqa: E402
+from rebatelab.data.tables import RebateData
+from rebatelab.datasets.online_retail import (
     default_path,
     quarterly_programs,
     read_online_retail,
     to_rebate_data,
 )
-from rebatelab.programs import load_programs  # noqa: E402
+from rebatelab.engine.accrual import accrue
+from rebatelab.forecasting.backtest import METRIC_COLUMNS, backtest
+from rebatelab.forecasting.projection import METHODS, forecast
+from rebatelab.programs.terms import load_programs
 
 COLS = METRIC_COLUMNS
 
@@ -116,7 +116,8 @@ def online_retail_section(path, quick):
 
 
 def simulator_section(quick):
-    from rebatelab.simulate import expected_spend, simulate_data
+    from rebatelab.simulation.generator import simulate_data
+    from rebatelab.simulation.truth import expected_spend
 
     n = 600 if quick else 2000
     sim = simulate_data(

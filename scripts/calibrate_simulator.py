@@ -44,7 +44,7 @@ def real_lines(path: Path = REAL) -> pd.DataFrame:
 
 def sim_lines(n_customers: int, seed: int, **overrides) -> pd.DataFrame:
     """Simulated lines over the Online Retail dates, without threshold response."""
-    from rebatelab.simulate import simulate_data
+    from rebatelab.simulation.generator import simulate_data
 
     sim = simulate_data(n_customers, start=START, end=END, seed=seed, programs=None, **overrides)
     tx = sim.transactions

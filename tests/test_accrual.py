@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rebatelab import RebateData, accrue, load_programs
-from rebatelab._arrays import cents, largest_remainder, round_cents
 from rebatelab.errors import ProgramFileError
+from rebatelab.money import cents, largest_remainder, round_cents
 from tests.conftest import PROGRAMS_YAML, make_frames
 
 

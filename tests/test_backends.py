@@ -13,10 +13,11 @@ import pandas as pd
 import pytest
 
 import rebatelab as rl
-from rebatelab import reduce as rd
-from rebatelab._arrays import cents
+from rebatelab.data.tables import RebateData
+from rebatelab.engine import reduction as rd
+from rebatelab.engine import sums as engine_sums
 from rebatelab.errors import DataValidationError, ParameterError
-from rebatelab.io import RebateData
+from rebatelab.money import cents
 from tests.conftest import SAMPLE
 
 SAMPLE_AS_OF = ["2026-03-15", "2026-06-30", "2026-12-31"]
@@ -108,7 +109,7 @@ def random_frames(seed: int, n_lines: int = 400):
 def assert_same_sums(a: pd.DataFrame, b: pd.DataFrame) -> None:
     assert list(a.columns) == list(b.columns)
     pd.testing.assert_frame_equal(
-        a.drop(columns=list(rd.SUM_COLUMNS)), b.drop(columns=list(rd.SUM_COLUMNS))
+        a.drop(columns=list(engine_sums.SUM_COLUMNS)), b.drop(columns=list(engine_sums.SUM_COLUMNS))
     )
     np.testing.assert_array_equal(a["n_lines"].to_numpy(), b["n_lines"].to_numpy())
     for c in ("net_amount", "quantity"):
@@ -132,7 +133,7 @@ def test_segment_grid_equals_per_program_pass(seed, monkeypatch):
                 RebateData.from_frames(tx, cu, pr, en), programs, as_of=as_of, shift_years=shift
             )
             with monkeypatch.context() as m:
-                m.setattr(rd, "GRID_MAX_CELLS", 0)  # forces one pass per program
+                m.setattr(engine_sums, "GRID_MAX_CELLS", 0)  # forces one pass per program
                 per_program = rd.period_sums(
                     RebateData.from_frames(tx, cu, pr, en),
                     programs,

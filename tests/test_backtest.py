@@ -7,9 +7,10 @@ import pandas as pd
 import pytest
 from test_forecasting import PROGRAMS, make_data
 
-from rebatelab.backtest import backtest, calibration_table, plot_reliability, score
 from rebatelab.errors import ParameterError
-from rebatelab.programs import load_programs
+from rebatelab.forecasting.backtest import backtest, calibration_table, score
+from rebatelab.plotting.backtest import plot_reliability
+from rebatelab.programs.terms import load_programs
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "online_retail.parquet"
 
@@ -100,7 +101,11 @@ def test_backtest_errors():
 def test_online_retail_backtest_runs():
     if not REAL.exists():
         pytest.skip(f"Online Retail not found at {REAL} (see ../shared/data/README.md)")
-    from rebatelab.online_retail import quarterly_programs, read_online_retail, to_rebate_data
+    from rebatelab.datasets.online_retail import (
+        quarterly_programs,
+        read_online_retail,
+        to_rebate_data,
+    )
 
     data, report = to_rebate_data(read_online_retail(REAL))
     assert report["lines_without_customer"] == 135_080  # as documented in the data README
@@ -114,7 +119,7 @@ def test_online_retail_backtest_runs():
 
 
 def test_cli_backtest_refuses_programs_that_have_not_ended(capsys):
-    from rebatelab.cli import main
+    from rebatelab.cli.main import main
 
     sample = Path(__file__).resolve().parents[1] / "data" / "sample"
     with pytest.warns(UserWarning, match="not scored"):

@@ -6,13 +6,16 @@ import sys
 import pandas as pd
 import pytest
 
-from rebatelab.cli import main
+from rebatelab.cli.main import main
 from tests.conftest import SAMPLE, make_frames, write_folder
 
 
 def run(*args):
     return subprocess.run(
-        [sys.executable, "-m", "rebatelab.cli", *args], capture_output=True, text=True, check=False
+        [sys.executable, "-m", "rebatelab.cli.main", *args],
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
 

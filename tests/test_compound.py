@@ -6,7 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from rebatelab.compound import (
+from rebatelab.errors import ParameterError
+from rebatelab.forecasting.compound import (
     compound_cdf,
     compound_mean,
     compound_partial_mean,
@@ -16,7 +17,6 @@ from rebatelab.compound import (
     negbin_counts,
     poisson_counts,
 )
-from rebatelab.errors import ParameterError
 
 MEAN = np.array([0.0, 0.3, 3.0, 25.0])
 SHAPE_N = np.array([1.0, 0.5, 2.0, 5.0])  # NB shape of the counts
@@ -160,11 +160,11 @@ def test_bad_parameters_are_named():
 @pytest.mark.parametrize(
     "name",
     [
-        "rebatelab.compound",
-        "rebatelab.spend_models",
-        "rebatelab.forecasting",
-        "rebatelab.backtest",
-        "rebatelab.online_retail",
+        "rebatelab.forecasting.compound",
+        "rebatelab.forecasting.spend_models",
+        "rebatelab.forecasting.projection",
+        "rebatelab.forecasting.backtest",
+        "rebatelab.datasets.online_retail",
     ],
 )
 def test_docstring_examples(name):
@@ -182,7 +182,7 @@ def test_cdf_and_lower_mean_in_one_pass_match_the_separate_series(mixed):
     The CDF is the same special-function call, so it matches exactly; the partial mean
     differs by the rounding of the log-space recurrence term, below 1e-12 of E[S].
     """
-    from rebatelab.compound import compound_cdf_lower_mean, compound_lower_mean
+    from rebatelab.forecasting.compound import compound_cdf_lower_mean, compound_lower_mean
 
     counts = negbin_counts(MEAN, shape=SHAPE_N)
     sev = (

@@ -5,7 +5,12 @@ import importlib
 
 import pytest
 
-MODULES = ["rebatelab.tiers", "rebatelab.programs", "rebatelab._arrays", "rebatelab.accrual"]
+MODULES = [
+    "rebatelab.programs.tiers",
+    "rebatelab.programs.terms",
+    "rebatelab._arrays",
+    "rebatelab.engine.accrual",
+]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rebatelab import RebateData, accrue, load_programs
-from rebatelab import period_close as ledger_mod
 from rebatelab.errors import LedgerError, ParameterError
-from rebatelab.period_close import close, ledger, period_end
+from rebatelab.workspace import close as ledger_mod
+from rebatelab.workspace.close import close, ledger, period_end
 from tests.conftest import PROGRAMS_YAML, make_frames
 
 
@@ -199,7 +199,7 @@ def test_ledger_of_missing_workspace(tmp_path):
 
 # -- the CLI, with the real forecast -------------------------------------------------------------
 def test_cli_close_and_ledger(tmp_path, capsys):
-    from rebatelab.cli import main
+    from rebatelab.cli.main import main
     from tests.test_review import make_book, write_book
 
     folder = write_book(tmp_path / "data")
@@ -239,7 +239,7 @@ def test_cli_close_and_ledger(tmp_path, capsys):
 def test_rollforward_ties_for_any_sequence(booked, paid):
     # integer cents per program (3 programs) over consecutive closes: opening = previous
     # closing, closing = booked now - all payments so far, expense = booked change
-    from rebatelab.period_close import _rollforward
+    from rebatelab.finance.rollforward import _rollforward
 
     progs = ["P0", "P1", "P2"]
     prev_snap = pd.DataFrame({"program_id": [], "booked_c": []})

@@ -12,16 +12,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from rebatelab import liabilities as lia
 from rebatelab.errors import ParameterError
-from rebatelab.liabilities import (
-    cumulative_catch_up,
+from rebatelab.finance import liability as lia
+from rebatelab.finance.distributions import (
     expected_value,
-    liability,
     most_likely_amount,
     quantile_atoms,
     sum_distribution,
 )
+from rebatelab.finance.liability import liability
+from rebatelab.finance.rollforward import cumulative_catch_up
 
 
 def test_docstring_examples():
@@ -207,7 +207,7 @@ def _book():
 
 
 def _expected_from(acc, q, levels):
-    from rebatelab.liabilities import pool_rebate_atoms
+    from rebatelab.finance.liability import pool_rebate_atoms
 
     pools, r = pool_rebate_atoms(acc, q, PROGRAMS)
     v, p = quantile_atoms(r, levels)
@@ -274,8 +274,8 @@ def test_views_and_xlsx(tmp_path):
 # -- with the real forecast, and the CLI ---------------------------------------------------------
 def test_with_the_forecast_and_cli(tmp_path, capsys):
     from rebatelab import RebateData, accrue
-    from rebatelab.cli import main
-    from rebatelab.forecasting import forecast
+    from rebatelab.cli.main import main
+    from rebatelab.forecasting.projection import forecast
     from tests.test_review import BOOK_PROGRAMS, make_book, write_book
 
     tx, cu, pr, en, pay = make_book()
@@ -317,7 +317,7 @@ def test_payable_applies_the_minimum_payout():
         "tiers: [{from: 1000, rate: 0.02}, {from: 2000, rate: 0.04}]",
         "tiers: [{from: 1000, rate: 0.02}, {from: 2000, rate: 0.04}]\n    min_payout: 50",
     )
-    from rebatelab.liabilities import pool_rebate_atoms
+    from rebatelab.finance.liability import pool_rebate_atoms
 
     _, earned = pool_rebate_atoms(acc, q, progs)
     _, paid = pool_rebate_atoms(acc, q, progs, amount="payable")
@@ -345,8 +345,8 @@ def test_payable_applies_the_minimum_payout():
 def test_tier_calibration_gives_exact_tier_probabilities_and_a_better_mean():
     # basis uniform on [0, 3,000]; retroactive 5% from 1,000 and 10% from 2,000.
     # exact mean: int_1000^2000 0.05 b db / 3000 + int_2000^3000 0.10 b db / 3000 = 325
-    from rebatelab.liabilities import tier_calibrated_atoms
-    from rebatelab.tiers import earned, tier_reached
+    from rebatelab.finance.liability import tier_calibrated_atoms
+    from rebatelab.programs.tiers import earned, tier_reached
 
     m = 7
     levels = (np.arange(m) + 0.5) / m
@@ -389,7 +389,7 @@ def test_common_shock_matches_monte_carlo():
     )
     q = 900.0 + 1_400.0 * np.tile(levels, (n, 1))
     progs = PROGRAMS.split("  - id: GRP")[0]
-    from rebatelab.tiers import earned
+    from rebatelab.programs.tiers import earned
 
     thr, rates = [1_000.0, 2_000.0], [0.02, 0.04]
     rng = np.random.default_rng(11)

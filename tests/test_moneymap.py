@@ -9,9 +9,10 @@ import pandas as pd
 import pytest
 
 from rebatelab import accrue
-from rebatelab import moneymap as mm
 from rebatelab.errors import ParameterError
-from rebatelab.moneymap import money_map, statement
+from rebatelab.report.statement import statement
+from rebatelab.review import moneymap as mm
+from rebatelab.review.moneymap import money_map
 from tests.test_review import AS_OF, PROGRAMS, _data, _forecast
 
 
@@ -64,7 +65,7 @@ def test_statement(book):
 def test_plots(book):
     from matplotlib.figure import Figure
 
-    from rebatelab.plot_review import plot_forecast_fan, plot_money_map, plot_tier_ladder
+    from rebatelab.plotting.review import plot_forecast_fan, plot_money_map, plot_tier_ladder
 
     data, acc, fc = book
     ax = plot_tier_ladder(acc, "GOLD", programs=PROGRAMS, forecast=fc)

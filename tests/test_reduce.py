@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rebatelab import RebateData, accrue, daily_sums, exclusions, load_programs, reconcile
-from rebatelab._arrays import cents
+from rebatelab.money import cents
 from tests.conftest import SAMPLE
 
 

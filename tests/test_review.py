@@ -9,9 +9,11 @@ import pandas as pd
 import pytest
 
 from rebatelab import RebateData, accrue, load_programs
-from rebatelab import review as review_mod
 from rebatelab.errors import ParameterError
-from rebatelab.review import eligible_not_enrolled, opportunities, risks
+from rebatelab.review import opportunities as review_mod
+from rebatelab.review.eligibility import eligible_not_enrolled
+from rebatelab.review.opportunities import opportunities
+from rebatelab.review.risks import risks
 from tests.conftest import PROGRAMS_YAML, make_frames
 
 BOOK_PROGRAMS = """
@@ -321,7 +323,7 @@ def test_eligible_not_enrolled():
 
 
 def test_cli_review_writes_one_digest_per_rep(tmp_path, capsys):
-    from rebatelab.cli import main
+    from rebatelab.cli.main import main
 
     folder = write_book(tmp_path / "data")
     out = tmp_path / "review"
@@ -371,8 +373,8 @@ programs:
 
 
 def test_incremental_tier_paying_nothing_at_its_threshold_is_not_a_zero_credit():
-    from rebatelab.programs import load_programs
-    from rebatelab.review import _reach_words
+    from rebatelab.programs.terms import load_programs
+    from rebatelab.review.wording import _reach_words
 
     ps = load_programs(
         "programs:\n  - id: S\n    start: 2026-01-01\n    end: 2026-12-31\n"

@@ -1,4 +1,4 @@
-"""Tests of the synthetic data generator (rebatelab.simulate) and its CLI."""
+"""Tests of the synthetic data generator (rebatelab.simulation.generator) and its CLI."""
 
 from __future__ import annotations
 
@@ -7,17 +7,14 @@ import pandas as pd
 import pytest
 
 from rebatelab.errors import ParameterError
-from rebatelab.simulate import (
+from rebatelab.simulation.generator import read_truth, simulate_data, write_data_folder
+from rebatelab.simulation.params import (
     SEGMENT_SHARE,
     SEGMENT_VALUE,
     SimulationParams,
     calendar_weights,
-    expected_orders,
-    expected_spend,
-    read_truth,
-    simulate_data,
-    write_data_folder,
 )
+from rebatelab.simulation.truth import expected_orders, expected_spend
 
 
 @pytest.fixture(scope="module")
@@ -166,7 +163,7 @@ def test_expected_spend_of_a_small_base_by_monte_carlo():
     # the same truth, many independent order draws: average realised spend -> expected spend
     base = simulate_data(40, start="2025-01-01", end="2025-06-30", seed=3, programs=None,
                          order_value_q=6.0)  # fmt: skip
-    from rebatelab.simulate import _draw_orders
+    from rebatelab.simulation.generator import _draw_orders
 
     days = np.arange(base.start, base.end + 1, dtype="datetime64[D]")
     rng = np.random.default_rng(0)
@@ -278,7 +275,7 @@ def test_probability_message_states_the_range():
 
 
 def test_cli_writes_a_folder_and_rejects_bad_input(tmp_path, capsys):
-    from rebatelab.cli import main
+    from rebatelab.cli.main import main
 
     out = tmp_path / "cli"
     rc = main(["simulate", "--customers", "40", "--seed", "3", "--start", "2025-01-01",
@@ -337,7 +334,7 @@ def test_defaults_look_like_online_retail():
 
 
 def test_eligible_share_gives_the_expected_spend_on_a_product_set():
-    from rebatelab.simulate import eligible_share
+    from rebatelab.simulation.truth import eligible_share
 
     p = dict(order_value_q=6.0, lines_per_order=4.0, lifetime_mean_years=3.0)
     sim = simulate_data(3000, start="2025-01-01", end="2025-12-31", seed=13, programs=None, **p)
@@ -372,7 +369,7 @@ def test_eligible_share_gives_the_expected_spend_on_a_product_set():
 
 
 def test_truth_expected_spend_shortcut(tmp_path):
-    from rebatelab.simulate import eligible_share
+    from rebatelab.simulation.truth import eligible_share
 
     sim = simulate_data(30, seed=5, programs=None)
     folder = write_data_folder(sim, tmp_path / "f")

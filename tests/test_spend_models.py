@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from rebatelab import spend_models as sm
 from rebatelab.errors import ParameterError
+from rebatelab.forecasting import spend_models as sm
 
 CDNOW = sm.BGNBDParams(r=0.243, alpha=4.414, a=0.793, b=2.426)
 CDNOW_GG = sm.GammaGammaParams(p=6.25, q=3.74, gamma=15.44)

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rebatelab import tiers
 from rebatelab.errors import ParameterError
+from rebatelab.programs import tiers
 
 
 # -- worked examples of ../shared/DOMAIN.md, exactly -------------------------------------------

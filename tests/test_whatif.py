@@ -1,4 +1,4 @@
-"""Tests of what-if runs (rebatelab.whatif) and their plots."""
+"""Tests of what-if runs (rebatelab.simulation.whatif) and their plots."""
 
 from __future__ import annotations
 
@@ -7,16 +7,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rebatelab.accrual import evaluate, schedule
+from rebatelab.engine.settlement import evaluate, schedule
 from rebatelab.errors import ParameterError
-from rebatelab.programs import ProgramSet, load_programs
-from rebatelab.simulate import simulate_data
-from rebatelab.whatif import (
+from rebatelab.programs.terms import ProgramSet, load_programs
+from rebatelab.simulation.generator import simulate_data
+from rebatelab.simulation.response import _scenario_eval, threshold_response
+from rebatelab.simulation.whatif import (
     METRICS,
     _gamma_poisson_rates,
-    _scenario_eval,
     simulate_program,
-    threshold_response,
     whatif_base,
 )
 
@@ -224,7 +223,7 @@ def test_pooled_growth_quantity_and_filtered_programs_run(sim, base):
 
 
 def test_runs_on_a_folder_path(tmp_path, sim):
-    from rebatelab.simulate import write_data_folder
+    from rebatelab.simulation.generator import write_data_folder
 
     folder = write_data_folder(sim, tmp_path / "f")
     res = simulate_program(folder, [prog("A", TWO_TIERS)], n_scenarios=20, seed=1)
@@ -267,7 +266,7 @@ def test_candidates_must_share_a_period(base):
 def test_plots_draw_on_the_given_axes(base):
     from matplotlib.figure import Figure
 
-    from rebatelab.plot_whatif import plot_tier_participation, plot_whatif
+    from rebatelab.plotting.whatif import plot_tier_participation, plot_whatif
 
     res = simulate_program(base, [prog("A", TWO_TIERS), prog("B", [{"from": 1000, "rate": 0.03}])],
                            n_scenarios=50, seed=1)  # fmt: skip

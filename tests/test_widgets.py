@@ -19,7 +19,7 @@ pytest.importorskip("ipywidgets")
 pytest.importorskip("matplotlib")
 
 import rebatelab as rl  # noqa: E402
-from rebatelab.widgets import ProgramDesigner, figure_png, html_table  # noqa: E402
+from rebatelab.widgets import ProgramDesigner, figure_png, html_table
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
@@ -229,7 +229,7 @@ def test_designer_switching_program_loads_its_terms(data, programs, tmp_path):
 @pytest.fixture(scope="module")
 def closed_workspace(data, programs, tmp_path_factory):
     """Two closes of the sample (fast run-rate forecast) in a throw-away ledger."""
-    from rebatelab.period_close import close
+    from rebatelab.workspace.close import close
 
     ws = tmp_path_factory.mktemp("ledger") / "rebatelab.duckdb"
     last = (data.date_range[1] + pd.Timedelta(days=1)).to_period("M") - 1
@@ -357,7 +357,7 @@ def review(review_module):
 
 
 def test_review_unfiltered_matches_opportunities(review, data, programs):
-    from rebatelab.review import opportunities
+    from rebatelab.review.opportunities import opportunities
 
     expected = opportunities(
         review.accrual, review.forecast, data=data, programs=programs, as_of=review.as_of

@@ -5,11 +5,16 @@ calls the package's functions; display the object in a notebook to show it. Figu
 rendered to PNG into ``ipywidgets.Image`` widgets (no Output widget, no pyplot).
 """
 
-from ._base import View, figure_png, html_table, new_figure, show
-from .design import ProgramDesigner
-from .liability import LiabilityForecast
-from .plots import plot_liability, plot_monthly_sales, plot_rollforward, plot_total_distribution
-from .review import OpportunityReview
+from rebatelab.plotting.liability import (
+    plot_liability,
+    plot_monthly_sales,
+    plot_rollforward,
+    plot_total_distribution,
+)
+from rebatelab.widgets._base import View, figure_png, html_table, new_figure, show
+from rebatelab.widgets.design import ProgramDesigner
+from rebatelab.widgets.liability import LiabilityForecast
+from rebatelab.widgets.review import OpportunityReview
 
 __all__ = [
     "View",

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 import ipywidgets as w
 import pandas as pd
 
-from ..errors import RebateLabError
+from rebatelab.errors import RebateLabError
 
 __all__ = [
     "View", "new_figure", "figure_png", "show", "html_table", "money", "currency_of", "ALL",

@@ -9,10 +9,10 @@ import ipywidgets as w
 import numpy as np
 import pandas as pd
 
-from ..plot_whatif import plot_tier_participation, plot_whatif
-from ..programs import ProgramSet, load_programs
-from ..whatif import WhatIfResult, simulate_program, whatif_base
-from ._base import View, currency_of, html_table, money, new_figure
+from rebatelab.plotting.whatif import plot_tier_participation, plot_whatif
+from rebatelab.programs.terms import ProgramSet, load_programs
+from rebatelab.simulation.whatif import WhatIfResult, simulate_program, whatif_base
+from rebatelab.widgets._base import View, currency_of, html_table, money, new_figure
 
 __all__ = ["ProgramDesigner"]
 
@@ -34,7 +34,7 @@ class ProgramDesigner(View):
         The program to start from (default: the first program that is not a variant).
     as_of : date-like, optional
         End of the history the customers' spend model is estimated on (default: the last
-        transaction date); see :func:`rebatelab.whatif.whatif_base`.
+        transaction date); see :func:`rebatelab.simulation.whatif.whatif_base`.
     save_dir : str or Path
         Folder the *Save* button writes ``<design id>.yaml`` to.
     n_scenarios : int
@@ -63,7 +63,7 @@ class ProgramDesigner(View):
         Writes the design as a program file in ``save_dir``.
     runs : dict of str -> WhatIfResult
         The last what-if runs, ``"current"`` and ``"design"``
-        (:func:`rebatelab.whatif.simulate_program`).
+        (:func:`rebatelab.simulation.whatif.simulate_program`).
     result : DataFrame
         Their means over scenarios (:meth:`WhatIfResult.summary`): one row per metric and per
         tier count (``customers_tier_k``), one column per run.

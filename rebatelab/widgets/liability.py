@@ -9,13 +9,17 @@ from pathlib import Path
 import ipywidgets as w
 import pandas as pd
 
-from ..accrual import accrue
-from ..forecasting import forecast
-from ..liabilities import liability
-from ..period_close import ledger
-from ..programs import load_programs
-from ._base import ALL, View, currency_of, html_table, money, new_figure
-from .plots import plot_liability, plot_rollforward, plot_total_distribution
+from rebatelab.engine.accrual import accrue
+from rebatelab.finance.liability import liability
+from rebatelab.forecasting.projection import forecast
+from rebatelab.plotting.liability import (
+    plot_liability,
+    plot_rollforward,
+    plot_total_distribution,
+)
+from rebatelab.programs.terms import load_programs
+from rebatelab.widgets._base import ALL, View, currency_of, html_table, money, new_figure
+from rebatelab.workspace.close import ledger
 
 __all__ = ["LiabilityForecast"]
 
@@ -35,7 +39,7 @@ class LiabilityForecast(View):
     as_of : date-like, optional
         Default: the last transaction date.
     method : str, optional
-        Forecast method (:func:`rebatelab.forecast`); default its default.
+        Forecast method (:func:`rebatelab.forecasting`); default its default.
     workspace : str or Path, optional
         A ledger workspace (DuckDB file written by ``rebatelab close``) for the roll-forward.
     export_dir : str or Path

@@ -8,13 +8,14 @@ import warnings
 import ipywidgets as w
 import pandas as pd
 
-from ..accrual import accrue
-from ..forecasting import forecast
-from ..moneymap import money_map, statement
-from ..plot_review import plot_forecast_fan, plot_money_map
-from ..programs import load_programs
-from ..review import opportunities
-from ._base import ALL, View, currency_of, html_table, money, new_figure
+from rebatelab.engine.accrual import accrue
+from rebatelab.forecasting.projection import forecast
+from rebatelab.plotting.review import plot_forecast_fan, plot_money_map
+from rebatelab.programs.terms import load_programs
+from rebatelab.report.statement import statement
+from rebatelab.review.moneymap import money_map
+from rebatelab.review.opportunities import opportunities
+from rebatelab.widgets._base import ALL, View, currency_of, html_table, money, new_figure
 
 __all__ = ["OpportunityReview"]
 
@@ -41,7 +42,7 @@ class OpportunityReview(View):
     """Ranked opportunities with filters, and one customer's statement and forecast fan.
 
     The accrual and the forecast are computed once; the filters call
-    :func:`rebatelab.review.opportunities` again.
+    :func:`rebatelab.review.opportunities.opportunities` again.
 
     Parameters
     ----------
@@ -50,7 +51,7 @@ class OpportunityReview(View):
     as_of : date-like, optional
         Default: the last transaction date.
     method : str, optional
-        Forecast method (:func:`rebatelab.forecast`).
+        Forecast method (:func:`rebatelab.forecasting`).
     top : int
         Rows of the ranked table.
 
@@ -62,11 +63,11 @@ class OpportunityReview(View):
         Keep rows whose period has between these many days left [days].
     customer : ipywidgets.Dropdown
         The drill-down: one of the listed opportunities (``(program_id, customer_id)``); shows
-        its forecast fan (:func:`rebatelab.plot_review.plot_forecast_fan`), its program's money
-        map (:func:`rebatelab.plot_review.plot_money_map`) and the customer's statement
-        (:func:`rebatelab.moneymap.statement`).
+        its forecast fan (:func:`rebatelab.plotting.review.plot_forecast_fan`), its program's money
+        map (:func:`rebatelab.plotting.review.plot_money_map`) and the customer's statement
+        (:func:`rebatelab.report.statement.statement`).
     result : DataFrame
-        The filtered, ranked opportunities (:func:`rebatelab.review.opportunities`).
+        The filtered, ranked opportunities (:func:`rebatelab.review.opportunities.opportunities`).
     """
 
     def __init__(self, data, programs, *, as_of=None, method=None, top: int = 12):

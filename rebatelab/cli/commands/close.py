@@ -1,0 +1,64 @@
+"""Close a period: record the accrual snapshot and the roll-forward in the ledger workspace.
+
+As of the last day of --period (YYYY-MM), records per program and customer the basis, the
+accrued amount (current tier), the expected rebate (forecast) and the method, imports the
+payments of the data folder's payments table not yet recorded, and writes the roll-forward
+per program: opening + expense (cumulative catch-up) - payments = closing. The workspace is
+an embedded DuckDB file (default: rebatelab.duckdb in the data folder). A period is closed
+once; --reopen replaces the latest closed period. A failed close changes nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rebatelab.cli.commands._common import add_data_arguments, programs_path
+from rebatelab.io.folders import load_data
+from rebatelab.programs.terms import load_programs
+from rebatelab.workspace.close import BOOKS, close
+from rebatelab.workspace.store import default_workspace
+
+NAME = "close"
+
+
+HELP = "close a period (YYYY-MM): accrual snapshot and roll-forward in the ledger"
+
+
+def add_arguments(parser) -> None:
+    add_data_arguments(parser, as_of=False)
+    parser.add_argument("--period", required=True, help="period to close, YYYY-MM")
+    parser.add_argument(
+        "--workspace", type=Path, default=None, help="ledger file (default DATA/rebatelab.duckdb)"
+    )
+    parser.add_argument("--reopen", action="store_true", help="replace the latest closed period")
+    parser.add_argument("--method", default=None, help="forecast method (default: the default)")
+    parser.add_argument(
+        "--book", choices=BOOKS, default="expected", help="what to book (default: expected)"
+    )
+
+
+def run(args) -> int:
+    data = load_data(args.data)
+    programs = load_programs(programs_path(args))
+    ws = args.workspace if args.workspace is not None else default_workspace(data)
+    res = close(
+        data,
+        programs,
+        args.period,
+        workspace=ws,
+        reopen=args.reopen,
+        method=args.method,
+        book=args.book,
+    )
+    rf = res.rollforward
+    print(
+        f"rebatelab close {res.period} (as of {res.as_of}): {len(res.snapshot)} rows, "
+        f"{len(res.payments)} new payments -> {ws}"
+    )
+    print(rf.to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
+    tot = rf[["opening", "expense", "payments", "closing"]].sum()
+    print(
+        f"total: opening {tot['opening']:,.2f} + expense {tot['expense']:,.2f} - payments "
+        f"{tot['payments']:,.2f} = closing {tot['closing']:,.2f}"
+    )
+    return 0

@@ -1,0 +1,52 @@
+"""Forecast every program and member customer's end-of-period basis, tiers and rebate.
+
+Writes one row per (program, customer), aligned with ``rebatelab accrue``: basis to date,
+projected mean / p10 / p50 / p90 of the end-of-period basis, probability of the next tier and
+of each tier, expected and most likely rebate, and basis quantiles (``q_<level>`` columns).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rebatelab.cli.commands._common import (
+    add_data_arguments,
+    parse_date,
+    programs_path,
+    write_table,
+)
+from rebatelab.forecasting.projection import METHODS, forecast
+from rebatelab.io.folders import load_data
+from rebatelab.programs.terms import load_programs
+
+NAME = "forecast"
+
+
+HELP = "end-of-period basis, tier probabilities and expected rebate per customer"
+
+
+def add_arguments(parser) -> None:
+    add_data_arguments(parser)
+    parser.add_argument("--out", required=True, type=Path, help="output file (.csv/.parquet/.xlsx)")
+    parser.add_argument(
+        "--method",
+        choices=list(METHODS),
+        default="hierarchical",
+        help="forecast model (default: hierarchical; bgnbd and run_rate are comparators)",
+    )
+
+
+def run(args) -> int:
+    as_of = parse_date(args.as_of)
+    data = load_data(args.data)
+    programs = load_programs(programs_path(args))
+    fc = forecast(data, programs, as_of, method=args.method)
+    write_table(fc, args.out, sheet="forecast")
+    nxt = fc["p_next_tier"].dropna()
+    print(
+        f"{len(fc)} rows for {fc['program_id'].nunique()} programs ({args.method}) -> {args.out}; "
+        f"expected rebate {fc['expected_rebate'].sum():,.2f}, most likely "
+        f"{fc['most_likely_rebate'].sum():,.2f}; {int((nxt >= 0.5).sum())} customers more "
+        "likely than not to reach their next tier"
+    )
+    return 0

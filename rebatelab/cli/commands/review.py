@@ -1,0 +1,137 @@
+"""Review for sales managers: one digest per rep (CSV and HTML) and an overall ranking.
+
+Accrues and forecasts every program as of --as-of, then writes to --out:
+``overall_opportunities.csv``, ``overall_risks.csv``, ``eligible_not_enrolled.csv``,
+``money_map.csv``, ``overall.html`` and, per rep, ``reps/<rep>.csv`` and ``reps/<rep>.html``
+with the rep's opportunities (with the sentence to say), risks and eligible customers.
+Risks compare with a forecast one month earlier when the data reaches back that far.
+--statements also writes each customer's rebate statement, ``statements/<customer>.html``.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from pathlib import Path
+
+import pandas as pd
+
+from rebatelab.cli.commands._common import (
+    add_data_arguments,
+    parse_date,
+    programs_path,
+    write_table,
+)
+from rebatelab.engine.accrual import accrue
+from rebatelab.errors import ParameterError
+from rebatelab.io.folders import load_data
+from rebatelab.programs.terms import load_programs
+from rebatelab.report.digest import digest, digest_html
+from rebatelab.report.statement import statement
+from rebatelab.review.eligibility import eligible_not_enrolled
+from rebatelab.review.moneymap import money_map
+from rebatelab.review.opportunities import opportunities
+from rebatelab.review.risks import risks
+
+NAME = "review"
+
+
+HELP = "ranked opportunities, risks and eligible customers: one digest per rep"
+
+
+def add_arguments(parser) -> None:
+    add_data_arguments(parser)
+    parser.add_argument("--out", required=True, type=Path, help="output folder")
+    parser.add_argument("--method", default=None, help="forecast method (default: the default)")
+    parser.add_argument("--rep", action="append", default=None, help="only this rep (repeat)")
+    parser.add_argument("--region", action="append", default=None, help="only this region")
+    parser.add_argument("--segment", action="append", default=None, help="only this segment")
+    parser.add_argument("--program", action="append", default=None, help="only this program")
+    parser.add_argument(
+        "--no-eligible",
+        action="store_true",
+        help="skip the eligible-but-not-enrolled search (it forecasts every eligible customer)",
+    )
+    parser.add_argument("--top", type=int, default=25, help="rows per section in the HTML")
+    parser.add_argument(
+        "--statements",
+        action="store_true",
+        help="also write every customer's rebate statement to statements/<customer>.html",
+    )
+
+
+def _slug(text: str) -> str:
+    s = re.sub(r"[^A-Za-z0-9._-]+", "_", str(text)).strip("_")
+    return s or "unassigned"
+
+
+def run(args) -> int:
+    from rebatelab.forecasting.projection import forecast
+
+    as_of = parse_date(args.as_of)
+    data = load_data(args.data)
+    programs = load_programs(programs_path(args))
+    kw = {} if args.method is None else {"method": args.method}
+    acc = accrue(data, programs, as_of)
+    fc = forecast(data, programs, as_of, **kw)
+    previous = None
+    before = (pd.Timestamp(as_of) - pd.DateOffset(months=1)).date()
+    try:
+        previous = forecast(data, programs, before, **kw)
+    except ParameterError as exc:
+        warnings.warn(f"no forecast a month earlier ({before}): {exc}", stacklevel=1)
+    filters = dict(rep=args.rep, region=args.region, segment=args.segment, program=args.program)
+    common = dict(data=data, programs=programs, as_of=as_of, **filters)
+    opp = opportunities(acc, fc, **common)
+    rsk = risks(acc, fc, previous=previous, **common)
+    eli = (
+        None if args.no_eligible else eligible_not_enrolled(data, programs, as_of, **kw, **filters)
+    )
+    out = Path(args.out)
+    write_table(opp, out / "overall_opportunities.csv")
+    write_table(rsk, out / "overall_risks.csv")
+    if eli is not None:
+        write_table(eli, out / "eligible_not_enrolled.csv")
+    write_table(money_map(acc, fc, programs=programs), out / "money_map.csv")
+    table = digest(opp, rsk, eli)
+    (out / "overall.html").write_text(
+        digest_html(table, title=f"Rebate review as of {as_of}: all reps", top=args.top)
+    )
+    reps = sorted(set(data.customers.get("rep", pd.Series(dtype=str)).dropna().astype(str)))
+    if args.rep:
+        reps = [r for r in reps if r in set(args.rep)]
+    (out / "reps").mkdir(parents=True, exist_ok=True)
+    for rep in reps:  # a loop over reps (a handful of files)
+        o = opp[opp["rep"].astype(str) == rep] if "rep" in opp.columns else opp.iloc[:0]
+        r = rsk[rsk["rep"].astype(str) == rep] if "rep" in rsk.columns else rsk.iloc[:0]
+        e = None
+        if eli is not None and "rep" in eli.columns:
+            e = eli[eli["rep"].astype(str) == rep]
+        t = digest(o, r, e)
+        write_table(t, out / "reps" / f"{_slug(rep)}.csv")
+        (out / "reps" / f"{_slug(rep)}.html").write_text(
+            digest_html(t, title=f"Rebate review as of {as_of}: {rep}", top=args.top)
+        )
+    n_statements = 0
+    if args.statements:
+        (out / "statements").mkdir(parents=True, exist_ok=True)
+        acc_r, fc_r = acc.reset_index(drop=True), fc.reset_index(drop=True)
+        groups = acc_r.groupby(acc_r["customer_id"].astype(str), sort=True).indices
+        for cid, rows in groups.items():  # one file per customer: I/O, not computation
+            page = statement(
+                cid, acc_r.iloc[rows], fc_r.iloc[rows], data=data, programs=programs, as_of=as_of
+            )
+            (out / "statements" / f"{_slug(cid)}.html").write_text(page)
+        n_statements = len(groups)
+    print(
+        f"rebatelab review as of {as_of}: {len(opp)} opportunities, {len(rsk)} risks"
+        + ("" if eli is None else f", {len(eli)} eligible not enrolled")
+        + f"; {len(reps)} rep digests"
+        + (f", {n_statements} statements" if args.statements else "")
+        + f" -> {out}"
+    )
+    if len(opp):
+        print("Top opportunities:")
+        for s in opp.head(5).itertuples(index=False):
+            print(f"  {s.rank}. {s.program_id} / {s.customer_id}: {s.sentence}")
+    return 0

@@ -1,0 +1,1 @@
+"""The data model: validated tables of invoice lines, customers, products, enrollments, payments."""

@@ -1,0 +1,1 @@
+"""Data sets: the bundled sample and converters for public data."""

@@ -1,0 +1,314 @@
+"""DuckDB backend: invoice lines to per (program, customer) sums in SQL, out of core.
+
+The lines are read where they are: the in-memory transactions frame, or the Parquet file or
+folder of parts of a data folder loaded with ``load_data(folder, lines="lazy")``. DuckDB
+streams them through one join and one grouped sum; what it holds in memory is the members
+table, the (program, eligible product) pairs and one running sum per member, so the peak
+memory is bounded by the size of the result, not of the lines. With ``memory_limit`` set,
+DuckDB spills to ``temp_directory`` rather than exceed it.
+
+Only the reduction runs here; the members (enrollment, eligibility, variants, pools) and
+each program's eligible products come from the same functions as the in-memory path
+(:func:`rebatelab.reduce.sum_plan`), so both paths count exactly the same lines.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from rebatelab.data.tables import SCHEMAS, RebateData
+from rebatelab.engine.sums import SUM_COLUMNS, finish_sums, sum_plan
+from rebatelab.errors import DataValidationError, ParameterError
+
+__all__ = ["connect", "period_sums", "validate_lines", "lines_relation"]
+
+
+_SHOW = 5
+
+
+def _duckdb():
+    try:
+        import duckdb
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise ParameterError(
+            "backend='duckdb' needs the duckdb package: pip install 'rebatelab[scale]'"
+        ) from None
+    return duckdb
+
+
+def connect(*, memory_limit: str | None = None, threads: int | None = None, temp_directory=None):
+    """A DuckDB connection set up for streaming reductions.
+
+    Parameters
+    ----------
+    memory_limit : str, optional
+        E.g. ``"1GB"``: DuckDB spills to ``temp_directory`` rather than use more.
+    threads : int, optional
+        Worker threads (default: DuckDB's, one per core).
+    temp_directory : str or Path, optional
+        Where to spill (default: DuckDB's ``.tmp`` next to the working directory).
+    """
+    con = _duckdb().connect(":memory:")
+    con.execute("SET preserve_insertion_order = false")
+    if memory_limit is not None:
+        con.execute(f"SET memory_limit = '{memory_limit}'")
+    if threads is not None:
+        con.execute(f"SET threads = {int(threads)}")
+    if temp_directory is not None:
+        con.execute(f"SET temp_directory = '{temp_directory}'")
+    return con
+
+
+def _parquet_source(paths) -> str:
+    files = ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths)
+    return f"read_parquet([{files}], union_by_name = true)"
+
+
+def _types(con, source: str) -> dict[str, str]:
+    rows = con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
+    return {r[0]: r[1].upper() for r in rows}
+
+
+def _id_expr(col: str, typ: str) -> str:
+    """An id column as text, as :func:`~rebatelab.io.folders.load_data` reads it.
+
+    Whole floats are read as ints.
+    """
+    q = f'"{col}"'
+    if typ.startswith(("FLOAT", "DOUBLE", "DECIMAL")):
+        return (
+            f"CASE WHEN {q} = floor({q}) THEN CAST(CAST({q} AS BIGINT) AS VARCHAR) "
+            f"ELSE CAST({q} AS VARCHAR) END"
+        )
+    return f"nullif(trim(CAST({q} AS VARCHAR)), '')"
+
+
+def _date_expr(col: str, typ: str) -> str:
+    q = f'"{col}"'
+    if typ.startswith("TIMESTAMP WITH TIME ZONE"):
+        return f"CAST(timezone('UTC', {q}) AS DATE)"
+    if typ.startswith(("TIMESTAMP", "DATE")):
+        return f"CAST({q} AS DATE)"
+    return f"coalesce(TRY_CAST({q} AS DATE), CAST(TRY_CAST({q} AS TIMESTAMP) AS DATE))"
+
+
+def lines_relation(con, data: RebateData) -> str:
+    """SQL selecting the lines with normalised columns, from memory or lazy Parquet files.
+
+    The columns are ``customer_id, product_id`` (text), ``day`` (days since 1970-01-01),
+    ``net_amount`` and ``quantity``.
+    """
+    if data.lines_path is not None:
+        source = _parquet_source(data.lines_path)
+    else:
+        cols = ["date", "customer_id", "product_id", "quantity", "net_amount"]
+        con.register("rl_transactions", data.transactions[cols])
+        source = "rl_transactions"
+    typ = _types(con, source)
+    return (
+        f"SELECT {_id_expr('customer_id', typ['customer_id'])} AS customer_id, "
+        f"{_id_expr('product_id', typ['product_id'])} AS product_id, "
+        f"({_date_expr('date', typ['date'])} - DATE '1970-01-01') AS day, "
+        f'CAST("net_amount" AS DOUBLE) AS net_amount, '
+        f'CAST("quantity" AS DOUBLE) AS quantity FROM {source}'
+    )
+
+
+def period_sums(
+    data: RebateData,
+    programs,
+    *,
+    as_of,
+    shift_years: int = 0,
+    memory_limit: str | None = None,
+    threads: int | None = None,
+    temp_directory=None,
+    connection=None,
+) -> pd.DataFrame:
+    """:func:`rebatelab.period_sums` computed by DuckDB SQL.
+
+    Parameters
+    ----------
+    data : RebateData
+        In memory, or loaded with ``lines="lazy"`` (the lines stay in their Parquet files).
+    programs : ProgramSet or path
+    as_of : date-like
+    shift_years : int
+        See :func:`rebatelab.period_sums`.
+    memory_limit, threads, temp_directory
+        DuckDB settings (see :func:`connect`), for a connection opened for this call.
+    connection : duckdb.DuckDBPyConnection, optional
+        Use this connection instead (its settings apply).
+
+    Returns
+    -------
+    DataFrame
+        The same as :func:`rebatelab.period_sums`: members with ``net_amount`` [currency],
+        ``quantity`` [units], ``n_lines``, rounded to 1e-6.
+
+    Notes
+    -----
+    One statement: the lines joined to their product's eligibility (a bit string over the
+    programs) and to the members on the customer (a customer in ``k`` programs meets ``k``
+    member rows), kept when the member's program accepts the product and the line is dated
+    in the member's window ``[max(start, enrolled_on), min(end, as_of)]``, summed by member.
+    Both joined tables are small (products, members); the lines stream through.
+    """
+    plan = sum_plan(data, programs, as_of=as_of, shift_years=shift_years)
+    m = len(plan.members)
+    sums = {c: np.zeros(m) for c in SUM_COLUMNS}
+    if m == 0:
+        return finish_sums(plan, sums)
+    win = np.asarray(plan.windows, dtype=np.int64).reshape(-1, 2)
+    first = win[plan.program_idx, 0]
+    last = win[plan.program_idx, 1]
+    live = last >= first
+    members = pd.DataFrame(
+        {
+            "member": np.flatnonzero(live),
+            "customer_id": np.asarray(plan.customer_ids, dtype=object)[plan.customer_code[live]],
+            "program_idx": plan.program_idx[live],
+            "first_day": np.maximum(first, plan.from_day)[live],
+            "last_day": last[live],
+        }
+    )
+    # one bit string per product: bit k set when program k accepts it (a lookup, not a join
+    # that the planner could expand to members x eligible products)
+    bits = np.where(plan.eligibility[:, :-1].T, "1", "0")  # the last slot: unknown product
+    elig = pd.DataFrame(
+        {
+            "product_id": np.asarray(plan.product_ids, dtype=object),
+            "programs": ["".join(row) for row in bits] if len(bits) else [],
+        }
+    )
+    con = connection or connect(
+        memory_limit=memory_limit, threads=threads, temp_directory=temp_directory
+    )
+    try:
+        con.register("rl_members", members)
+        con.register("rl_elig_text", elig)
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE rl_elig AS "
+            "SELECT product_id, CAST(programs AS BIT) AS programs FROM rl_elig_text"
+        )
+        lo, hi = int(members["first_day"].min()), int(members["last_day"].max())
+        sql = f"""
+            WITH lines AS ({lines_relation(con, data)})
+            SELECT m.member,
+                   SUM(t.net_amount) AS net_amount,
+                   SUM(t.quantity) AS quantity,
+                   COUNT(*) AS n_lines
+            FROM lines t
+            JOIN rl_elig e ON e.product_id = t.product_id
+            JOIN rl_members m ON t.customer_id = m.customer_id
+            WHERE t.day BETWEEN {lo} AND {hi}
+              AND t.day BETWEEN m.first_day AND m.last_day
+              AND get_bit(e.programs, CAST(m.program_idx AS INTEGER)) = 1
+            GROUP BY m.member
+        """
+        res = con.execute(sql).fetchnumpy()
+    finally:
+        con.execute("DROP TABLE IF EXISTS rl_elig")
+        for name in ("rl_members", "rl_elig_text", "rl_transactions"):
+            try:
+                con.unregister(name)
+            except Exception:  # noqa: BLE001 - a view that was never registered
+                pass
+        if connection is None:
+            con.close()
+    rows = np.asarray(res["member"], dtype=np.int64)
+    for c in SUM_COLUMNS:
+        sums[c][rows] = np.asarray(res[c], dtype=float)
+    return finish_sums(plan, sums)
+
+
+def _bad(con, where: str, column: str, what: str, source: str, cond: str) -> None:
+    n = con.execute(f"SELECT count(*) FROM {source} WHERE {cond}").fetchall()[0][0]
+    if n:
+        sample = con.execute(
+            f'SELECT filename, file_row_number, CAST("{column}" AS VARCHAR) FROM {source} '
+            f"WHERE {cond} ORDER BY filename, file_row_number LIMIT {_SHOW}"
+        ).fetchall()
+        at = ", ".join(f"{f.rsplit('/', 1)[-1]} row {r + 1}" for f, r, _ in sample)
+        vals = ", ".join(repr(v) for *_, v in sample)
+        more = " ..." if n > _SHOW else ""
+        raise DataValidationError(
+            f"{where}: column {column!r}: {n} row(s) {what} (at {at}{more}; values {vals}{more})"
+        )
+
+
+def validate_lines(
+    paths,
+    customers: pd.DataFrame,
+    products: pd.DataFrame,
+    *,
+    where: str,
+    unknown_ids: str = "error",
+    memory_limit: str | None = None,
+) -> None:
+    """Check transaction lines in Parquet files where they are, as ``load_data`` checks frames.
+
+    Raises
+    ------
+    DataValidationError
+        Naming the file, the column, the number of bad rows, the first few (by file and row)
+        and their values: missing columns, missing values, numbers or dates that do not
+        parse, infinite numbers, unknown customer or product ids (unless
+        ``unknown_ids="exclude"``), and lines that exactly repeat an earlier line.
+    """
+    con = connect(memory_limit=memory_limit)
+    try:
+        files = ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths)
+        source = (
+            f"read_parquet([{files}], union_by_name = true, filename = true, "
+            "file_row_number = true)"
+        )
+        typ = _types(con, source)
+        found = [c for c in typ if c not in ("filename", "file_row_number")]
+        required = SCHEMAS["transactions"]["required"]
+        absent = [c for c in required if c not in typ]
+        if absent:
+            raise DataValidationError(
+                f"{where}: missing required column(s) {absent}; found {found}"
+            )
+        for col, kind in required.items():
+            t, q = typ[col], f'"{col}"'
+            if kind == "id":
+                _bad(con, where, col, "are missing", source, f"{_id_expr(col, t)} IS NULL")
+            else:
+                _bad(con, where, col, "are missing", source, f"{q} IS NULL")
+            if kind == "number":
+                _bad(con, where, col, "are not numbers", source,
+                     f"{q} IS NOT NULL AND TRY_CAST({q} AS DOUBLE) IS NULL")  # fmt: skip
+                _bad(con, where, col, "are infinite", source,
+                     f"isinf(TRY_CAST({q} AS DOUBLE))")  # fmt: skip
+            if kind == "date":
+                _bad(con, where, col, "are not dates", source,
+                     f"{q} IS NOT NULL AND {_date_expr(col, t)} IS NULL")  # fmt: skip
+        if unknown_ids == "error":
+            for col, table, name in (
+                ("customer_id", customers, "customers"),
+                ("product_id", products, "products"),
+            ):
+                con.register("rl_known", pd.DataFrame({"id": table[col].astype(object)}))
+                _bad(con, where, col, f"reference ids not in {name}", source,
+                     f"{_id_expr(col, typ[col])} NOT IN (SELECT id FROM rl_known)")  # fmt: skip
+                con.unregister("rl_known")
+        cols = ", ".join(f'"{c}"' for c in found)
+        dup = con.execute(
+            f"SELECT coalesce(sum(n - 1), 0), count(*) FROM (SELECT count(*) AS n FROM "
+            f"read_parquet([{files}], union_by_name = true) GROUP BY {cols} HAVING n > 1)"
+        ).fetchone()
+        if dup[0]:
+            sample = con.execute(
+                f"SELECT CAST(invoice_id AS VARCHAR) FROM read_parquet([{files}], "
+                f"union_by_name = true) GROUP BY {cols} HAVING count(*) > 1 LIMIT {_SHOW}"
+            ).fetchall()
+            vals = ", ".join(repr(v[0]) for v in sample)
+            raise DataValidationError(
+                f"{where}: column '(all columns)': {int(dup[0])} row(s) exactly repeat an "
+                f"earlier line (the same line loaded twice?) (invoices {vals})"
+            )
+    finally:
+        con.close()

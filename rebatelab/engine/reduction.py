@@ -1,0 +1,184 @@
+"""Stage one: reduce invoice lines to compact per (program, customer[, day]) sums.
+
+This is the only module that touches lines. Everything downstream (tier math, forecasting,
+simulation, liability) runs on the arrays it returns. Lines are turned once into integer codes
+sorted by day (cached on the :class:`~rebatelab.io.RebateData`), so that each program's period
+is a contiguous slice and its sums are one ``np.bincount``.
+
+Counting rule: a line counts toward a program when its date is within
+``[start, min(end, as_of)]`` (and on or after the customer's ``enrolled_on``), its product
+passes the program's product filters, and its customer is a member of the program (enrolled,
+or eligible when enrollment is automatic; a variant's customers count under the variant only).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+
+from rebatelab.data.tables import RebateData
+from rebatelab.engine.eligibility import members, product_eligibility
+from rebatelab.engine.lines import _EPOCH, prepare_lines, to_day
+from rebatelab.engine.sums import (
+    SUM_COLUMNS,
+    _program_codes,
+    finish_sums,
+    reduce_lines,
+    sum_plan,
+)
+from rebatelab.errors import ParameterError
+from rebatelab.programs.terms import load_programs
+
+__all__ = ["period_sums", "daily_sums"]
+
+
+BACKENDS = ("numpy", "duckdb", "dask")
+
+
+def period_sums(
+    data: RebateData,
+    programs,
+    *,
+    as_of,
+    shift_years: int = 0,
+    backend: str = "numpy",
+    **backend_options,
+) -> pd.DataFrame:
+    """Basis sums per member over each program's period up to ``as_of``.
+
+    Parameters
+    ----------
+    data : RebateData
+    programs : ProgramSet or path
+    as_of : date-like
+        Lines dated after ``as_of`` are not counted.
+    shift_years : int
+        Measure the same dates this many years earlier (1 gives the growth baseline); the
+        ``enrolled_on`` date does not apply to a shifted window.
+    backend : {"numpy", "duckdb", "dask"}
+        Where the lines are reduced: in memory (default), by DuckDB SQL streaming over the
+        transactions (in memory or Parquet files, see :mod:`rebatelab.engine.backends.duckdb`), or
+        by Dask (:mod:`rebatelab.engine.backends.dask`). All give the same sums.
+    **backend_options
+        Passed to the backend (e.g. ``memory_limit="1GB"`` for DuckDB, ``client=`` for Dask).
+
+    Returns
+    -------
+    DataFrame
+        :func:`members` with ``net_amount`` [currency], ``quantity`` [units] and ``n_lines``.
+        Sums are rounded to :data:`SUM_DECIMALS` decimals, so that they do not depend on the
+        order of summation (backend, partitions): a basis exactly at a threshold stays there.
+
+    Notes
+    -----
+    The in-memory path never loops over lines per program. Products are grouped into
+    classes with the same eligibility in every program, and the days into segments between
+    consecutive program start / end dates; within each segment one ``np.bincount`` gives the
+    sums per (customer, product class), and each program adds up, for its members, the
+    classes it accepts over the segments of its period. Members enrolled after their
+    program's start (``enrolled_on``) are summed over their own lines.
+    """
+    return _sums(
+        data,
+        programs,
+        as_of=as_of,
+        shift_years=shift_years,
+        columns=SUM_COLUMNS,
+        backend=backend,
+        **backend_options,
+    )
+
+
+def _sums(data, programs, *, as_of, shift_years, columns, backend, only=None, **backend_options):
+    """:func:`period_sums` computing only ``columns`` (the others are 0) on the numpy path.
+
+    ``only`` (one bool per program) limits the numpy path to these programs' members (the
+    others get 0); other backends compute every program.
+    """
+    programs = load_programs(programs)
+    if backend not in BACKENDS:
+        raise ParameterError(f"backend must be one of {list(BACKENDS)}, got {backend!r}")
+    if backend != "numpy":
+        if backend == "duckdb":
+            from rebatelab.engine.backends.duckdb import period_sums as run
+        else:
+            from rebatelab.engine.backends.dask import period_sums as run
+        return run(data, programs, as_of=as_of, shift_years=shift_years, **backend_options)
+    if backend_options:
+        raise ParameterError(f"the numpy backend takes no options; got {sorted(backend_options)}")
+    lines = prepare_lines(data)
+    plan = sum_plan(data, programs, as_of=as_of, shift_years=shift_years)
+    if only is not None:  # an empty window (last < first) leaves a program out
+        windows = [w if keep else (1, 0) for w, keep in zip(plan.windows, only, strict=True)]
+        plan = dataclasses.replace(plan, windows=windows)
+    return finish_sums(plan, reduce_lines(lines, plan, columns=columns))
+
+
+def daily_sums(data: RebateData, programs, *, as_of, since=None) -> pd.DataFrame:
+    """Per (program, member, day) sums of eligible lines over the whole history to ``as_of``.
+
+    This is what forecasting consumes: each member's purchase history of the program's
+    eligible products, before and inside the period (``enrolled_on`` does not apply).
+
+    Parameters
+    ----------
+    data : RebateData
+    programs : ProgramSet or path
+    as_of : date-like
+        Last day included.
+    since : date-like, optional
+        First day included (default: the first transaction).
+
+    Returns
+    -------
+    DataFrame
+        Columns ``program_id, customer_id, pool_id, member, date, net_amount, quantity,
+        n_lines, n_invoices``; ``member`` is the row number in :func:`members`. Sorted by
+        member then date. Days without eligible lines are absent.
+    """
+    programs = load_programs(programs)
+    lines = prepare_lines(data)
+    mem = members(data, programs)
+    last = to_day(as_of)
+    first = lines.day[0] if since is None and len(lines.day) else to_day(since or as_of)
+    w = lines.window(first, last)
+    day0 = int(first)
+    n_days = last - day0 + 1
+    parts = []
+    for pi, p in enumerate(programs):
+        lookup, _ = _program_codes(lines, mem, pi)
+        who = lookup[lines.customer[w]]
+        ok = (who >= 0) & product_eligibility(data, p)[lines.product[w]]
+        if not ok.any():
+            continue
+        key = who[ok] * n_days + (lines.day[w][ok] - day0)
+        uk, inv = np.unique(key, return_inverse=True)
+        k = len(uk)
+        pair = np.unique(np.stack([inv, lines.invoice[w][ok]]), axis=1)[0]
+        parts.append(
+            pd.DataFrame(
+                {
+                    "member": uk // n_days,
+                    "day": uk % n_days + day0,
+                    "net_amount": np.bincount(inv, weights=lines.net_amount[w][ok], minlength=k),
+                    "quantity": np.bincount(inv, weights=lines.quantity[w][ok], minlength=k),
+                    "n_lines": np.bincount(inv, minlength=k),
+                    "n_invoices": np.bincount(pair, minlength=k),
+                }
+            )
+        )
+    cols = ["program_id", "customer_id", "pool_id"]
+    if not parts:
+        out = pd.DataFrame(
+            columns=[*cols, "member", "date", "net_amount", "quantity", "n_lines", "n_invoices"]
+        )
+        return out
+    out = pd.concat(parts, ignore_index=True)
+    out.insert(0, "date", _EPOCH + out.pop("day").to_numpy().astype("timedelta64[D]"))
+    out["date"] = out["date"].astype("datetime64[ns]")
+    for c in reversed(cols):
+        out.insert(0, c, mem[c].to_numpy()[out["member"].to_numpy()])
+        out[c] = out[c].astype("string")
+    return out[[*cols, "member", "date", "net_amount", "quantity", "n_lines", "n_invoices"]]

@@ -1,0 +1,1 @@
+"""Liability: distributions of the rebate owed, constrained estimates, roll-forward arithmetic."""

@@ -1,0 +1,1 @@
+"""Files: reading data folders and program files."""

@@ -1,0 +1,279 @@
+"""Tier math: pure, vectorized functions of the basis.
+
+Conventions (stated once, tested in ``tests/test_tiers.py``):
+
+- Tier thresholds are *lower bounds*, inclusive: tier ``k`` (1-based) is reached when
+  ``basis >= thresholds[k-1]``; tier 0 means no tier is reached. Nothing is earned below
+  the first threshold unless it is 0.
+- A basis <= 0 earns 0 (returns cannot create a negative rebate).
+- Retroactive ("back to dollar one"): ``earned = rate_k * base + amount_k`` where ``k`` is
+  the tier reached, ``base`` is the basis (or, for growth programs paying on the excess,
+  the basis above the baseline) and ``amount_k`` an optional lump sum.
+- Incremental (marginal): ``earned = sum_i rate_i * (min(basis, from_{i+1}) - from_i)^+``.
+
+Every function takes the basis first (scalar, ndarray or Series; the same type comes back)
+and the schedule keyword-only. ``thresholds`` has shape ``(K,)`` (one schedule for all
+rows) or ``(n, K)`` (one schedule per row, padded on the right with ``+inf``), which is how
+many programs with different schedules are evaluated in one call.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rebatelab._arrays import as_float_array, restore_type
+from rebatelab.errors import ParameterError
+
+__all__ = [
+    "tier_reached",
+    "tier_rate",
+    "next_threshold",
+    "gap_to_next",
+    "earned",
+    "earned_at_next",
+    "apply_cap",
+    "payable",
+]
+
+
+METHODS = ("retroactive", "incremental")
+
+
+def _schedule(basis: np.ndarray, thresholds, *others):
+    """Broadcast a schedule to shape ``(n, K)`` against a 1-D basis."""
+    t = np.asarray(thresholds, dtype=float)
+    if t.ndim == 1:
+        t = t[None, :]
+    if t.ndim != 2 or t.shape[1] == 0:
+        raise ParameterError("thresholds must have shape (K,) or (n, K) with K >= 1")
+    n = basis.shape[0]
+    if t.shape[0] not in (1, n):
+        raise ParameterError(f"thresholds has {t.shape[0]} rows for a basis of {n} values")
+    t = np.broadcast_to(t, (n, t.shape[1]))
+    out = [t]
+    for o in others:
+        if o is None:
+            out.append(np.zeros_like(t))
+            continue
+        a = np.asarray(o, dtype=float)
+        if a.ndim == 1:
+            a = a[None, :]
+        if a.shape[-1] != t.shape[1]:
+            raise ParameterError(
+                f"schedule arrays disagree: {t.shape[1]} thresholds but {a.shape[-1]} values"
+            )
+        out.append(np.broadcast_to(a, t.shape))
+    return out
+
+
+def _flat(basis):
+    b = as_float_array(basis)
+    return np.atleast_1d(b), b.ndim == 0
+
+
+def _back(result: np.ndarray, basis, scalar: bool, name: str):
+    if scalar:
+        return restore_type(result[0], basis)
+    return restore_type(result, basis, name=name)
+
+
+def _tier_index(b: np.ndarray, t: np.ndarray) -> np.ndarray:
+    # count of thresholds at or below the basis; NaN basis reaches nothing
+    return np.sum(b[:, None] >= t, axis=1)
+
+
+def tier_reached(basis, *, thresholds):
+    """Tier reached by each basis (0 = none).
+
+    Parameters
+    ----------
+    basis : float, array_like or Series
+        Qualifying basis [currency or units].
+    thresholds : array_like, shape (K,) or (n, K)
+        Lower bounds of the tiers [same unit as basis], ascending, padded with ``+inf``.
+
+    Returns
+    -------
+    int, ndarray of int or Series
+        ``k`` such that ``thresholds[k-1] <= basis < thresholds[k]``; 0 below the first.
+
+    Examples
+    --------
+    >>> tier_reached(250_000, thresholds=[100_000, 200_000])
+    2
+    >>> tier_reached(99_999.99, thresholds=[100_000, 200_000])
+    0
+    """
+    b, scalar = _flat(basis)
+    (t,) = _schedule(b, thresholds)
+    return _back(_tier_index(b, t), basis, scalar, "tier")
+
+
+def tier_rate(basis, *, thresholds, rates):
+    """Rate [fraction] of the tier reached; 0 when no tier is reached."""
+    b, scalar = _flat(basis)
+    t, r = _schedule(b, thresholds, rates)
+    k = _tier_index(b, t)
+    rate = np.where(k > 0, np.take_along_axis(r, np.maximum(k - 1, 0)[:, None], 1)[:, 0], 0.0)
+    return _back(rate, basis, scalar, "rate")
+
+
+def next_threshold(basis, *, thresholds):
+    """Lower bound of the next tier [basis unit]; NaN when the top tier is reached.
+
+    Examples
+    --------
+    >>> next_threshold(150_000, thresholds=[100_000, 200_000])
+    200000.0
+    """
+    b, scalar = _flat(basis)
+    (t,) = _schedule(b, thresholds)
+    k = _tier_index(b, t)
+    padded = np.concatenate([t, np.full((len(b), 1), np.inf)], axis=1)
+    nxt = np.take_along_axis(padded, k[:, None], 1)[:, 0]
+    nxt = np.where(np.isfinite(nxt), nxt, np.nan)
+    return _back(nxt, basis, scalar, "next_threshold")
+
+
+def gap_to_next(basis, *, thresholds):
+    """How much more basis reaches the next tier [basis unit]; NaN at the top tier.
+
+    Examples
+    --------
+    >>> gap_to_next(150_000, thresholds=[100_000, 200_000])
+    50000.0
+    """
+    b, scalar = _flat(basis)
+    nxt = as_float_array(next_threshold(b, thresholds=thresholds))
+    return _back(nxt - b, basis, scalar, "gap_to_next")
+
+
+def _method_mask(method, n: int) -> np.ndarray:
+    """Boolean mask, True where the method is incremental."""
+    m = np.asarray(method)
+    bad = ~np.isin(m, METHODS)
+    if np.any(bad):
+        raise ParameterError(
+            f"method must be one of {list(METHODS)}; got {sorted(set(np.atleast_1d(m[bad])))[:5]}"
+        )
+    return np.broadcast_to(m == "incremental", (n,))
+
+
+def _earned(b, t, r, a, incremental, base):
+    k = _tier_index(b, t)
+    idx = np.maximum(k - 1, 0)[:, None]
+    rate = np.take_along_axis(r, idx, 1)[:, 0]
+    amount = np.take_along_axis(a, idx, 1)[:, 0]
+    retro = np.where(k > 0, rate * base + amount, 0.0)
+    upper = np.concatenate([t[:, 1:], np.full((len(b), 1), np.inf)], axis=1)
+    with np.errstate(invalid="ignore"):
+        inside = np.clip(np.minimum(b[:, None], upper) - t, 0.0, None)
+    inside = np.where(np.isnan(inside), 0.0, inside)
+    incr = np.sum(r * inside, axis=1)
+    out = np.where(incremental, incr, retro)
+    out = np.where(b > 0, out, 0.0)
+    return np.where(np.isnan(b), np.nan, out)
+
+
+def earned(basis, *, thresholds, rates, amounts=None, method="retroactive", rebate_base=None):
+    r"""Rebate earned for a basis, before cap and minimum payout [currency].
+
+    Parameters
+    ----------
+    basis : float, array_like or Series
+        Qualifying basis [currency, or units for quantity programs].
+    thresholds : array_like, shape (K,) or (n, K)
+        Tier lower bounds [basis unit], ascending, padded with ``+inf``.
+    rates : array_like, shape (K,) or (n, K)
+        Rate of each tier [fraction, not %].
+    amounts : array_like, optional
+        Lump sum paid for reaching each tier [currency], retroactive only. Default 0.
+    method : {"retroactive", "incremental"} or array_like of them
+        Retroactive applies the reached tier's rate to the whole ``rebate_base``;
+        incremental applies each tier's rate to the part of the basis inside it.
+    rebate_base : array_like, optional
+        What the retroactive rate multiplies [currency]; defaults to ``basis``. Growth
+        programs paying on the excess pass ``max(basis - baseline, 0)``.
+
+    Returns
+    -------
+    float, ndarray or Series
+        Earned rebate [currency], unrounded; 0 for a basis <= 0.
+
+    Notes
+    -----
+    Retroactive: :math:`e = r_k B + A_k` with :math:`k` the tier reached.
+    Incremental: :math:`e = \sum_i r_i (\min(B, t_{i+1}) - t_i)^+`.
+
+    Examples
+    --------
+    The worked examples of DOMAIN.md:
+
+    >>> earned(2_000, thresholds=[0, 1_000], rates=[0.10, 0.25], method="incremental")
+    350.0
+    >>> earned(2_000, thresholds=[0, 1_000], rates=[0.10, 0.25])
+    500.0
+    """
+    b, scalar = _flat(basis)
+    t, r, a = _schedule(b, thresholds, rates, amounts)
+    base = b if rebate_base is None else np.broadcast_to(as_float_array(rebate_base), b.shape)
+    out = _earned(b, t, r, a, _method_mask(method, len(b)), base)
+    return _back(out, basis, scalar, "earned")
+
+
+def earned_at_next(
+    basis, *, thresholds, rates, amounts=None, method="retroactive", rebate_base=None
+):
+    """Rebate earned if the basis rose exactly to the next threshold [currency]; NaN at the top.
+
+    The schedule is evaluated at the next threshold itself (not at ``basis + gap``, which can
+    round to just below it). ``rebate_base``, when given, is shifted by the same gap as the
+    basis.
+
+    Examples
+    --------
+    >>> earned_at_next(150_000, thresholds=[100_000, 200_000], rates=[0.01, 0.02])
+    4000.0
+    """
+    b, scalar = _flat(basis)
+    nxt = as_float_array(next_threshold(b, thresholds=thresholds))
+    base = None if rebate_base is None else as_float_array(rebate_base) + (nxt - b)
+    out = as_float_array(
+        earned(
+            nxt,
+            thresholds=thresholds,
+            rates=rates,
+            amounts=amounts,
+            method=method,
+            rebate_base=base,
+        )
+    )
+    return _back(np.where(np.isnan(nxt), np.nan, out), basis, scalar, "earned_at_next")
+
+
+def apply_cap(earned_amount, *, cap=None):
+    """Limit earned amounts to a cap [currency]; ``cap`` NaN or None means no cap."""
+    e, scalar = _flat(earned_amount)
+    if cap is None:
+        return earned_amount
+    c = np.broadcast_to(as_float_array(cap), e.shape)
+    out = np.where(np.isnan(c), e, np.minimum(e, c))
+    return _back(out, earned_amount, scalar, "earned")
+
+
+def payable(earned_amount, *, min_payout=None):
+    """Amount payable [currency]: earned when it reaches ``min_payout``, else 0.
+
+    Examples
+    --------
+    >>> payable(99.99, min_payout=100)
+    0.0
+    >>> payable(100.0, min_payout=100)
+    100.0
+    """
+    e, scalar = _flat(earned_amount)
+    if min_payout is None:
+        return _back(e.copy(), earned_amount, scalar, "payable")
+    m = np.broadcast_to(as_float_array(min_payout), e.shape)
+    out = np.where(np.isnan(m) | (e >= m), e, 0.0)
+    return _back(out, earned_amount, scalar, "payable")

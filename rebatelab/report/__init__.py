@@ -1,0 +1,1 @@
+"""Reports: summaries, customer statements and digests as tables and HTML."""

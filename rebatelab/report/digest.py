@@ -1,0 +1,89 @@
+"""The review digest: opportunities, risks and eligible customers per rep, as a table and HTML."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from rebatelab.money import money
+
+__all__ = ["digest", "digest_html"]
+
+
+# --------------------------------------------------------------------------------------------
+# A rep's digest
+# --------------------------------------------------------------------------------------------
+def digest(opportunities_: pd.DataFrame, risks_: pd.DataFrame, eligible: pd.DataFrame | None):
+    """One ranked table of a rep's findings: opportunities, risks and eligible customers.
+
+    Returns
+    -------
+    DataFrame
+        ``kind`` (``opportunity``, ``risk: <kind>``, ``not enrolled``), ``program_id,
+        customer_id``, ``name`` (when known), ``value`` [currency] (value at stake, at risk,
+        or the revenue at stake) and ``sentence``; sorted by kind then value.
+    """
+    parts = []
+    cols = ["kind", "program_id", "customer_id", "name", "value", "sentence"]
+
+    def take(df, kind, value_col):
+        if df is None or len(df) == 0:
+            return
+        f = pd.DataFrame(
+            {
+                "kind": kind if isinstance(kind, str) else kind.to_numpy(),
+                "program_id": df["program_id"].to_numpy(),
+                "customer_id": df["customer_id"].to_numpy(),
+                "name": df["name"].to_numpy() if "name" in df.columns else "",
+                "value": df[value_col].to_numpy(dtype=float).round(2),
+                "sentence": df["sentence"].to_numpy(),
+            }
+        )
+        parts.append(f)
+
+    take(opportunities_, "opportunity", "value_at_stake")
+    if risks_ is not None and len(risks_):
+        take(risks_, "risk: " + risks_["risk"].astype(str), "value_at_risk")
+    take(eligible, "not enrolled", "revenue_at_stake")
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
+    return pd.concat(parts, ignore_index=True)[cols]
+
+
+def digest_html(table: pd.DataFrame, *, title: str, currency: str = "$", top: int = 25) -> str:
+    """A digest (:func:`digest`) as a standalone HTML page: the top findings of each kind."""
+    import html as _html
+
+    e = _html.escape
+    body = [f"<h1>{e(title)}</h1>"]
+    for kind, heading in (
+        ("opportunity", "Opportunities: who to call this week"),
+        ("risk", "Risks: customers falling behind"),
+        ("not enrolled", "Eligible but not enrolled"),
+    ):
+        sub = table[table["kind"].astype(str).str.startswith(kind)]
+        body.append(f"<h2>{e(heading)} ({len(sub)})</h2>")
+        if sub.empty:
+            body.append("<p>None.</p>")
+            continue
+        rows = "".join(
+            f"<tr><td>{i + 1}</td><td>{e(str(r.program_id))}</td>"
+            f"<td>{e(str(r.customer_id))}</td><td>{e('' if pd.isna(r.name) else str(r.name))}</td>"
+            f"<td>{e(money(float(r.value), currency=currency))}</td>"
+            f"<td class='text'>{e(str(r.sentence))}</td></tr>"
+            for i, r in enumerate(sub.head(top).itertuples(index=False))
+        )
+        body.append(
+            "<table><thead><tr><th>#</th><th>Program</th><th>Customer</th><th>Name</th>"
+            "<th>Value</th><th>What to say</th></tr></thead><tbody>" + rows + "</tbody></table>"
+        )
+    css = (
+        "body{font-family:system-ui,sans-serif;margin:2em;color:#222}"
+        "table{border-collapse:collapse}th,td{border:1px solid #ccc;padding:4px 8px}"
+        "th{background:#f0f0f0}td.text{text-align:left}"
+    )
+    return (
+        "<!DOCTYPE html>\n<html><head><meta charset='utf-8'>"
+        f"<title>{e(title)}</title><style>{css}</style></head><body>"
+        + "".join(body)
+        + "</body></html>\n"
+    )

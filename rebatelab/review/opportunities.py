@@ -1,0 +1,254 @@
+"""Review for sales managers: ranked opportunities, risks, and eligible customers not enrolled.
+
+Every function takes the accrual (:func:`rebatelab.accrue`) and the forecast
+(:func:`rebatelab.forecasting`, rows aligned with the accrual) and returns a ranked DataFrame,
+one row per (program, customer) and finding, with a plain ``sentence`` a rep can say.
+Customer attributes (``name, rep, region, segment``) come from the data folder when given,
+and the filters ``rep=, region=, segment=, program=`` select on them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from rebatelab.errors import ParameterError
+from rebatelab.review.frames import (
+    ATTRIBUTES,
+    _aligned,
+    _need,
+    _programs_info,
+    _with_attributes,
+    filter_rows,
+)
+from rebatelab.review.wording import (
+    _amount_words,
+    _days_words,
+    _reach_words,
+    describe_products,
+)
+
+__all__ = ["opportunities"]
+
+
+def _unit_price(data, programs, rows: pd.DataFrame, as_of) -> np.ndarray:
+    """Average net price per unit of each row's eligible purchases to date [currency/unit].
+
+    Only quantity programs need it; their per-customer sums are reduced once per (programs,
+    as_of) and kept on the data object, so re-ranking under new filters (a widget) is cheap.
+    """
+    out = np.full(len(rows), np.nan)
+    if data is None or programs is None or as_of is None:
+        return out
+    from rebatelab.engine.reduction import daily_sums
+    from rebatelab.programs.terms import load_programs
+
+    programs = load_programs(programs)
+    qty = [p.id for p in programs if p.basis == "quantity"]
+    wanted = set(rows["program_id"].astype(str)) & set(qty)
+    if not wanted:
+        return out
+    key = ("unit_prices", pd.Timestamp(as_of))
+    hit = data.cache.get(key)
+    if hit is not None and hit[0] is programs:
+        g = hit[1]
+    else:
+        ds = daily_sums(data, programs.subset(qty), as_of=as_of)
+        g = ds.groupby(["program_id", "customer_id"])[["net_amount", "quantity"]].sum()
+        g.index = pd.MultiIndex.from_arrays(
+            [g.index.get_level_values(0).astype(str), g.index.get_level_values(1).astype(str)]
+        )
+        data.cache[key] = (programs, g)
+    want = pd.MultiIndex.from_arrays(
+        [rows["program_id"].astype(str), rows["customer_id"].astype(str)]
+    )
+    got = g.reindex(want)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        price = got["net_amount"].to_numpy(dtype=float) / got["quantity"].to_numpy(dtype=float)
+    return np.where(np.isfinite(price) & (price > 0), price, np.nan)
+
+
+# --------------------------------------------------------------------------------------------
+# Opportunities
+# --------------------------------------------------------------------------------------------
+def opportunities(
+    accrual: pd.DataFrame,
+    forecast: pd.DataFrame,
+    *,
+    data=None,
+    programs=None,
+    as_of=None,
+    rep=None,
+    region=None,
+    segment=None,
+    program=None,
+    p_min: float = 0.02,
+    p_max: float = 0.8,
+    currency: str = "$",
+    top: int | None = None,
+) -> pd.DataFrame:
+    r"""Rows where a sales conversation can change the outcome, ranked by value at stake.
+
+    A row qualifies when the period has days left, a next tier exists and reaching it is
+    possible but not likely: ``p_min <= p_next_tier <= p_max``.
+
+    Parameters
+    ----------
+    accrual : DataFrame
+        :func:`rebatelab.accrue` output.
+    forecast : DataFrame
+        :func:`rebatelab.forecasting` output, aligned with ``accrual``.
+    data : RebateData, optional
+        Adds ``name, rep, region, segment`` (needed by those filters) and unit prices for
+        quantity programs.
+    programs : ProgramSet or path, optional
+        Names the products to buy and the next tier's rate in the sentence.
+    as_of : date-like, optional
+        The review date (needed for unit prices of quantity programs).
+    rep, region, segment, program : str or list of str, optional
+        Keep only these.
+    p_min, p_max : float
+        Range of ``p_next_tier`` [fraction] that counts as reachable but not likely.
+    currency : str
+        Currency symbol of the sentences.
+    top : int, optional
+        Keep the first ``top`` rows.
+
+    Returns
+    -------
+    DataFrame
+        Ranked (``rank`` 1 = most at stake) with ``program_id, customer_id, pool_id``, the
+        customer attributes, ``days_left, tier, next_threshold, gap_to_next, p_next_tier,
+        credit`` (the member's rebate at the next threshold [currency]), ``extra_rebate``,
+        ``extra_revenue``, ``movability``, ``value_at_stake`` [currency] and ``sentence``.
+
+    Notes
+    -----
+    - ``extra_rebate = max(credit - expected_rebate, 0)``: what reaching the tier adds to the
+      customer's expected rebate [currency].
+    - ``extra_revenue = max(next_threshold - projected_mean, 0)`` (for quantity programs
+      times the customer's average net price per unit of the program's products to date, or
+      0 without ``data``): the purchases beyond the expected path that reaching the tier
+      takes, i.e. the seller's extra revenue [currency]. Pool-level for pools.
+    - Pooled rows are one per pool (its largest member among those selected speaks for
+      it), with the whole pool's ``credit`` and ``expected_rebate``.
+    - ``movability = 4 p (1 - p)``: if a conversation shifts the log-odds of reaching the
+      tier by a fixed amount :math:`\delta`, the probability moves by
+      :math:`\approx p (1 - p) \delta`; scaled to 1 at p = 0.5.
+    - ``value_at_stake = (extra_rebate + extra_revenue) * movability``.
+
+    Examples
+    --------
+    >>> import rebatelab as rl  # doctest: +SKIP
+    >>> opp = rl.opportunities(acc, fc, data=data, programs=programs, as_of="2026-06-30")
+    ... # doctest: +SKIP
+    """
+    _need(forecast, ["p_next_tier", "expected_rebate", "projected_mean"], "forecast")
+    if not 0 <= p_min <= p_max <= 1:
+        raise ParameterError(f"need 0 <= p_min <= p_max <= 1; got p_min={p_min}, p_max={p_max}")
+    df = _with_pool_sums(_with_attributes(_aligned(accrual, forecast), data))
+    df = filter_rows(df, rep=rep, region=region, segment=segment, program=program)
+    p = df["p_next_tier"].to_numpy(dtype=float)
+    live = (
+        (df["days_left"].to_numpy() > 0)
+        & np.isfinite(df["gap_to_next"].to_numpy(dtype=float))
+        & (p >= p_min)
+        & (p <= p_max)
+    )
+    df = _one_row_per_pool(df[live])
+    p = df["p_next_tier"].to_numpy(dtype=float)
+    credit = df["earned_at_next"].to_numpy(dtype=float)
+    extra_rebate = np.maximum(credit - df["expected_rebate"].to_numpy(dtype=float), 0.0)
+    short = np.maximum(
+        df["next_threshold"].to_numpy(dtype=float) - df["projected_mean"].to_numpy(dtype=float),
+        0.0,
+    )
+    is_qty = (df["basis_type"].astype(str) == "quantity").to_numpy()
+    price = _unit_price(data, programs, df, as_of) if is_qty.any() else np.ones(len(df))
+    extra_revenue = np.where(is_qty, short * np.nan_to_num(price, nan=0.0), short)
+    move = 4.0 * p * (1.0 - p)
+    df["credit"] = credit
+    df["extra_rebate"] = np.round(extra_rebate, 2)
+    df["extra_revenue"] = np.round(extra_revenue, 2)
+    df["movability"] = move
+    df["value_at_stake"] = np.round((extra_rebate + extra_revenue) * move, 2)
+    df["sentence"] = _opportunity_sentences(df, programs, currency)
+    df = df.sort_values(
+        ["value_at_stake", "gap_to_next"], ascending=[False, True], kind="stable"
+    ).reset_index(drop=True)
+    df.insert(0, "rank", np.arange(1, len(df) + 1))
+    cols = [
+        "rank",
+        "program_id",
+        "customer_id",
+        "pool_id",
+        *[c for c in ATTRIBUTES if c in df.columns],
+        "members",
+        "days_left",
+        "basis_type",
+        "basis",
+        "pool_basis",
+        "tier",
+        "next_threshold",
+        "gap_to_next",
+        "p_next_tier",
+        "expected_rebate",
+        "credit",
+        "extra_rebate",
+        "extra_revenue",
+        "movability",
+        "value_at_stake",
+        "sentence",
+    ]
+    out = df[cols]
+    return out.head(top) if top is not None else out
+
+
+def _with_pool_sums(df: pd.DataFrame) -> pd.DataFrame:
+    """Add the whole pool's ``earned_at_next``, ``expected_rebate`` and member count.
+
+    Computed on every row before any filter, so that a pool keeps its full amounts when only
+    some of its members are selected (e.g. by rep).
+    """
+    key = df["program_id"].astype(str) + "\x1f" + df["pool_id"].astype(str)
+    g = df.assign(_key=key.to_numpy()).groupby("_key", sort=False)
+    sums = g[["earned_at_next", "expected_rebate"]].transform("sum")
+    return df.assign(
+        _pool_at_next=sums["earned_at_next"].to_numpy(),
+        _pool_expected=sums["expected_rebate"].to_numpy(),
+        members=g["customer_id"].transform("size").to_numpy(),
+    )
+
+
+def _one_row_per_pool(df: pd.DataFrame) -> pd.DataFrame:
+    """Pooled rows collapsed to one per (program, pool) (rows of :func:`_with_pool_sums`).
+
+    Among the rows present, the member with the largest basis speaks for the pool;
+    ``earned_at_next`` and ``expected_rebate`` become the whole pool's.
+    """
+    key = df["program_id"].astype(str) + "\x1f" + df["pool_id"].astype(str)
+    lead = df.assign(_key=key.to_numpy(), _b=df["basis"].to_numpy(dtype=float))
+    lead = lead.sort_values(["_key", "_b"], ascending=[True, False], kind="stable")
+    first = ~lead["_key"].duplicated()
+    out = df.loc[lead.index[first.to_numpy()]].sort_index().copy()
+    out["earned_at_next"] = out["_pool_at_next"].to_numpy()
+    out["expected_rebate"] = out["_pool_expected"].to_numpy()
+    return out
+
+
+def _opportunity_sentences(df: pd.DataFrame, programs, currency: str) -> list[str]:
+    by_id = _programs_info(programs, df["program_id"].astype(str).to_numpy())
+    out = []
+    # one sentence per row: string formatting, not computation
+    for r in df[
+        ["program_id", "customer_id", "pool_id", "days_left", "gap_to_next", "basis_type", "tier"]
+        + ["credit"]
+    ].itertuples(index=False):
+        prog = by_id.get(str(r.program_id)) if by_id else None
+        what = describe_products(prog) if prog is not None else ""
+        reach = _reach_words(prog, int(r.tier) + 1, float(r.credit), currency)
+        who = "" if str(r.pool_id) == str(r.customer_id) else f"Buying group {r.pool_id}: "
+        buy = _amount_words(float(r.gap_to_next), str(r.basis_type), currency)
+        of = f" of {what}" if what else ""
+        out.append(f"{who}{_days_words(r.days_left)} to buy {buy} more{of} to {reach}.")
+    return out

@@ -1,0 +1,70 @@
+"""Words for reps: tiers, amounts, days and product scopes in plain sentences."""
+
+from __future__ import annotations
+
+import math
+
+from rebatelab.money import money, percent
+
+__all__ = ["describe_products"]
+
+
+def _join(words: list[str]) -> str:
+    words = [str(w) for w in words]
+    if len(words) <= 1:
+        return "".join(words)
+    return ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def describe_products(program) -> str:
+    """The program's eligible products in words, from its product filters.
+
+    Examples
+    --------
+    >>> from rebatelab.programs.terms import Program
+    >>> p = Program(id="G", start="2026-01-01", end="2026-12-31", tiers=[{"from": 1}],
+    ...             products={"category": ["Fasteners", "Tools"]},
+    ...             exclude_products={"brand": ["House"]})
+    >>> describe_products(p)
+    'Fasteners and Tools (excluding brand House)'
+    """
+    parts = []
+    for i, (attr, allowed) in enumerate((program.products or {}).items()):
+        parts.append(_join(allowed) if i == 0 else f"{attr} {_join(allowed)}")
+    text = parts[0] + (f" ({', '.join(parts[1:])})" if len(parts) > 1 else "") if parts else ""
+    excl = [f"{a} {_join(v)}" for a, v in (program.exclude_products or {}).items()]
+    if excl:
+        text = (text or "eligible products") + f" (excluding {'; '.join(excl)})"
+    return text
+
+
+def _tier_words(program, tier_index: int) -> str:
+    """'4%', 'the $1,000 bonus tier' or '+15% growth for 3%' for tier number ``tier_index``."""
+    t = program.tiers[tier_index - 1]
+    if t.amount:
+        return f"the {money(t.amount)} bonus tier"
+    if program.is_growth:
+        return f"+{percent(t.from_)} growth for {percent(t.rate)}"
+    return percent(t.rate)
+
+
+def _reach_words(program, tier_index: int, credit: float, currency: str) -> str:
+    """Words for reaching a tier: 'reach 4% (a $9,800 credit)'.
+
+    An incremental tier that pays nothing at its threshold reads 'reach 1% on every further
+    purchase' instead of promising a $0 credit.
+    """
+    target = _tier_words(program, tier_index) if program is not None else "the next tier"
+    if program is not None and program.method == "incremental" and credit < 0.005:
+        return f"reach {target} on every further purchase"
+    return f"reach {target} (a {money(credit, currency=currency)} credit)"
+
+
+def _amount_words(gap: float, basis_type: str, currency: str) -> str:
+    if basis_type == "quantity":
+        return f"{math.ceil(gap - 1e-9):,} units"
+    return money(gap, currency=currency, up=True)
+
+
+def _days_words(days: int) -> str:
+    return f"{int(days)} day{'s' if int(days) != 1 else ''} left"

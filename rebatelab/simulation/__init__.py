@@ -1,0 +1,1 @@
+"""Synthetic B2B spend with ground truth, the threshold response, what-if runs of designs."""

@@ -1,0 +1,181 @@
+"""The what-if base: each customer's expected spend, and the pool layouts of programs."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from rebatelab.data.tables import RebateData
+from rebatelab.engine.eligibility import members, product_eligibility
+from rebatelab.engine.lines import prepare_lines, to_day
+from rebatelab.programs.terms import ProgramSet
+
+__all__ = ["WhatIfBase"]
+
+
+# --------------------------------------------------------------------------------------------
+# base: the customer population the scenarios are drawn from
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class WhatIfBase:
+    """Per-customer spend model and history that what-if runs draw scenarios from.
+
+    Attributes
+    ----------
+    data : RebateData
+        The history: customers, products, and lines for eligible shares and baselines.
+    order_rate : ndarray
+        Expected orders per day [orders/day], one per customer of ``data.customers``.
+    mean_order_value : ndarray
+        Expected net value of an order [currency].
+    value_shape : float
+        Gamma shape of order values of one customer (coefficient of variation
+        ``1 / sqrt(value_shape)``).
+    holding_cost : ndarray
+        Each customer's cost of buying ahead [fraction].
+    reference : tuple of int
+        First and last day (days since 1970-01-01) of the history window that eligible
+        shares and units per currency are measured on.
+    truth : DataFrame or None
+        Ground truth of a simulated base (then scenario order counts use the true calendar,
+        trend and lifetimes over the candidate's period).
+    """
+
+    data: RebateData
+    order_rate: np.ndarray
+    mean_order_value: np.ndarray
+    value_shape: float
+    holding_cost: np.ndarray
+    reference: tuple[int, int]
+    truth: pd.DataFrame | None = None
+    truth_params: object = None
+    truth_origin: object = None
+    cache: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def n_customers(self) -> int:
+        """Number of customers."""
+        return len(self.order_rate)
+
+    def expected_orders(self, start, end) -> np.ndarray:
+        """Expected orders of each customer over [start, end] [count]."""
+        if self.truth is not None:
+            from rebatelab.simulation.truth import expected_orders
+
+            return expected_orders(
+                self.truth, start, end, params=self.truth_params, origin=self.truth_origin
+            ).to_numpy()
+        days = (pd.Timestamp(end) - pd.Timestamp(start)).days + 1
+        return self.order_rate * days
+
+
+# --------------------------------------------------------------------------------------------
+# candidates on the base
+# --------------------------------------------------------------------------------------------
+def _data_for(data: RebateData, programs: ProgramSet) -> RebateData:
+    """The data with only the enrollments of these programs (sharing the coded lines)."""
+    en = data.enrollments
+    keep = en["program_id"].isin(programs.ids).to_numpy()
+    cache = {"lines": prepare_lines(data)}
+    return dataclasses.replace(data, enrollments=en[keep].reset_index(drop=True), cache=cache)
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """One program's members, pools and per-member shares on a base."""
+
+    program_idx: int
+    codes: np.ndarray  # customer code of each member
+    pool: np.ndarray  # pool code of each member
+    n_pools: int
+    pool_matrix: object  # sparse (pools x members) sum operator
+    share: np.ndarray  # eligible share of the member's net spend [fraction]
+    units_per_value: np.ndarray  # units per currency of eligible lines (quantity programs)
+    baseline: np.ndarray  # pool baseline [basis unit], NaN when none
+
+
+def _layouts(base: WhatIfBase, programs: ProgramSet) -> list[_Layout]:
+    key = ("layouts", tuple(p.model_dump_json() for p in programs))
+    if key in base.cache:
+        return base.cache[key]
+    data = _data_for(base.data, programs)
+    lines = prepare_lines(data)
+    mem = members(data, programs)
+    n = lines.n_customers
+    first, last = base.reference
+    w = lines.window(first, last)
+    cust, prod = lines.customer[w], lines.product[w]
+    amt, qty = lines.net_amount[w], lines.quantity[w]
+    known = cust < n
+    total = np.bincount(cust[known], weights=amt[known], minlength=n + 1)[:n]
+    out = []
+    prior = None
+    for pi, p in enumerate(programs):
+        rows = mem.index[mem["program_idx"].to_numpy() == pi].to_numpy()
+        codes = mem["customer_code"].to_numpy()[rows].astype(np.int64)
+        pool_codes, pool_keys = pd.factorize(mem["pool_id"].to_numpy(dtype=object)[rows])
+        n_pools = len(pool_keys)
+        ok = known & product_eligibility(data, p)[prod]
+        elig = np.bincount(cust[ok], weights=amt[ok], minlength=n + 1)[:n]
+        units = np.bincount(cust[ok], weights=qty[ok], minlength=n + 1)[:n]
+        pop_share = elig.sum() / total.sum() if total.sum() > 0 else 0.0
+        share = np.where(total > 0, np.clip(elig / np.where(total > 0, total, 1), 0, 1), pop_share)
+        pop_upv = units.sum() / elig.sum() if elig.sum() > 0 else 1.0
+        upv = np.where(elig > 0, units / np.where(elig > 0, elig, 1), pop_upv)
+        m = len(codes)
+        matrix = sp.csr_matrix((np.ones(m), (pool_codes, np.arange(m))), shape=(n_pools, m))
+        baseline = np.full(n_pools, np.nan)
+        if p.is_growth:
+            if prior is None:
+                from rebatelab.engine.reduction import period_sums
+
+                prior = period_sums(
+                    data, programs, as_of=max(pr.end for pr in programs), shift_years=1
+                )
+            col = "quantity" if p.basis == "quantity" else "net_amount"
+            given = mem["baseline_given"].to_numpy(dtype=float)[rows]
+            measured = prior[col].to_numpy(dtype=float)[rows]
+            b = np.where(np.isnan(given), measured, given)
+            baseline = matrix @ b
+        out.append(
+            _Layout(pi, codes, pool_codes, n_pools, matrix, share[codes], upv[codes], baseline)
+        )
+    for old in [k for k in base.cache if k[0] == "layouts"][:-7]:
+        del base.cache[old]
+    base.cache[key] = out
+    return out
+
+
+def _layouts_from_sums(data, programs, sums, rows, pi, prog) -> _Layout:
+    """A program's layout measured on its own period (shares from the period's lines)."""
+    lines = prepare_lines(data)
+    n = lines.n_customers
+    first, last = to_day(prog.start), to_day(prog.end)
+    w = lines.window(first, last)
+    cust = lines.customer[w]
+    known = cust < n
+    total = np.bincount(cust[known], weights=lines.net_amount[w][known], minlength=n + 1)[:n]
+    codes = sums["customer_code"].to_numpy()[rows].astype(np.int64)
+    pool, keys = pd.factorize(sums["pool_id"].to_numpy(dtype=object)[rows])
+    m = len(codes)
+    matrix = sp.csr_matrix((np.ones(m), (pool, np.arange(m))), shape=(len(keys), m))
+    net = sums["net_amount"].to_numpy(dtype=float)[rows]
+    units = sums["quantity"].to_numpy(dtype=float)[rows]
+    share = np.clip(
+        np.where(total[codes] > 0, net / np.where(total[codes] > 0, total[codes], 1), 0.0), 0, 1
+    )
+    upv = np.where(net > 0, units / np.where(net > 0, net, 1), 0.0)
+    baseline = np.full(len(keys), np.nan)
+    if prog.is_growth:
+        from rebatelab.engine.reduction import period_sums
+
+        prior = period_sums(data, programs, as_of=prog.end, shift_years=1)
+        col = "quantity" if prog.basis == "quantity" else "net_amount"
+        given = sums["baseline_given"].to_numpy(dtype=float)[rows]
+        measured = prior[col].to_numpy(dtype=float)[rows]
+        baseline = matrix @ np.where(np.isnan(given), measured, given)
+    return _Layout(pi, codes, pool, len(keys), matrix, share, upv, baseline)

@@ -1,0 +1,495 @@
+"""What-if runs of program designs, and the threshold response they provoke.
+
+A pricing analyst gives one or more candidate programs; :func:`simulate_program` draws
+``n_scenarios`` end-of-period outcomes of every customer's spend (a compound Poisson-gamma
+sum around the customer's order rate and mean order value) and evaluates every candidate on
+the *same* draws (common random numbers), so that differences between candidates are not
+sampling noise. The same response model moves the simulated data (:mod:`rebatelab.simulate`).
+
+Threshold response model (:func:`threshold_response`)
+------------------------------------------------------
+Late in the period a customer (for a pooled program, the pool) looks at the gap ``g`` from
+its projected end-of-period basis ``B`` to the next tier. It closes the gap by buying ahead
+when all of these hold:
+
+1. the gap is *feasible*: ``g <= C``, the customer's expected eligible spend over the
+   ``pull_forward_days`` after the period (it can buy ahead at most that much);
+2. it is *worth it*: the extra payable rebate at the threshold is at least ``h * g``, where
+   ``h`` is the customer's cost of buying ahead (holding cost) [fraction of value];
+3. the customer is *responsive*: ``U < s``, with ``U`` uniform and ``s`` the response
+   strength [0, 1]; ``s = 0`` turns the response off.
+
+A responding customer's basis becomes exactly the threshold. A fraction
+``incremental_share`` of the purchase is new revenue; the rest is taken from the
+customer's next orders (pull-forward, Oyer 1998). Simplification: the customer projects its
+end-of-period basis without error (the scenario's own outcome).
+
+References
+----------
+Oyer, P. (1998). Fiscal year ends and nonlinear incentive contracts: the effect on business
+seasonality. Quarterly Journal of Economics 113(1), 149-185.
+Fader, P. S., Hardie, B. G. S. and Lee, K. L. (2005). RFM and CLV: using iso-value curves for
+customer base analysis. Journal of Marketing Research 42(4), 415-430 (compound
+Poisson-gamma spend).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from rebatelab.data.tables import RebateData
+from rebatelab.engine.lines import prepare_lines, to_day
+from rebatelab.errors import ParameterError
+from rebatelab.programs.terms import ProgramSet, load_programs
+from rebatelab.simulation.base import WhatIfBase, _layouts
+from rebatelab.simulation.response import _check_fraction, _pool_response
+
+__all__ = ["WhatIfResult", "whatif_base", "simulate_program", "METRICS"]
+
+
+#: Per-scenario metrics of :class:`WhatIfResult` (besides the tier counts).
+METRICS = (
+    "total_payout",
+    "payout_without_response",
+    "eligible_sales",
+    "payout_share",
+    "uplift",
+    "incremental_revenue",
+    "cost_per_incremental",
+)
+
+
+def _gamma_poisson_rates(x: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Empirical-Bayes order rates: gamma prior fitted by moments, posterior means [1/day]."""
+    rate = x / t
+    a = float(np.mean(rate))
+    # NBD moments: Var(x / t) = a / t + r / alpha^2; with a common t take the mean of 1/t
+    excess = float(np.var(rate) - a * np.mean(1.0 / t))
+    if a <= 0 or excess <= 0:
+        return np.full(x.shape, a)
+    alpha = a / excess
+    r = a * alpha
+    return (r + x) / (alpha + t)
+
+
+def whatif_base(
+    data,
+    *,
+    as_of=None,
+    lookback_days: int = 365,
+    value_shape: float | None = None,
+    holding_cost: float = 0.01,
+    seed: int = 0,
+) -> WhatIfBase:
+    """Estimate each customer's spend model from a data folder's history.
+
+    Parameters
+    ----------
+    data : RebateData, SimulatedData or path
+        The history. A :class:`~rebatelab.simulation.generator.SimulatedData` (or a simulated
+        folder with
+        ``truth/``) gives a base with the *true* parameters instead of estimates.
+    as_of : date-like, optional
+        End of the history window; default the last transaction date.
+    lookback_days : int
+        Length of the history window the rates are estimated on [days].
+    value_shape : float, optional
+        Gamma shape of order values; estimated (``1 / mean squared CV`` of customers with 3
+        or more orders) when None.
+    holding_cost : float
+        Median cost of buying ahead [fraction]; each customer's is log-normal (sigma 0.5)
+        around it, drawn with ``seed``. A simulated base uses the true costs.
+    seed : int
+        Seed of the holding-cost draw.
+
+    Returns
+    -------
+    WhatIfBase
+
+    Notes
+    -----
+    Order rates are the posterior means ``(r + x_i) / (alpha + T_i)`` of a gamma-Poisson (NBD)
+    model whose gamma prior is fitted by the method of moments, so a customer with few orders
+    is shrunk toward the population; the exposure ``T_i`` runs from the later of the window
+    start and the customer's first purchase. Mean order values are shrunk toward the
+    population mean with the weight of one pseudo-order. Dropout is not modelled here
+    (forecasting does that).
+    """
+    from rebatelab.simulation.generator import SimulatedData, read_truth
+
+    truth = params = origin = None
+    if isinstance(data, SimulatedData):
+        truth, params, origin = data.truth, data.params, data.start
+        data = data.to_rebate_data()
+    elif not isinstance(data, RebateData):
+        from pathlib import Path
+
+        from rebatelab.io.folders import load_data
+
+        folder = Path(data)
+        data = load_data(folder)
+        if (folder / "truth" / "simulation.json").exists():
+            truth, _, params, origin = read_truth(folder)
+    if lookback_days < 1:
+        raise ParameterError(f"lookback_days must be >= 1; got {lookback_days!r}")
+    _check_nonneg("holding_cost", holding_cost)
+    lines = prepare_lines(data)
+    n = lines.n_customers
+    last = to_day(as_of) if as_of is not None else int(lines.day[-1]) if len(lines.day) else 0
+    first = last - lookback_days + 1
+    w = lines.window(first, last)
+    cust = lines.customer[w]
+    known = cust < n
+    cust, inv, amt = cust[known], lines.invoice[w][known], lines.net_amount[w][known]
+    pos = amt > 0
+    pairs = np.unique(np.stack([cust[pos], inv[pos]]), axis=1)
+    x = np.bincount(pairs[0], minlength=n).astype(float)
+    net = np.bincount(cust, weights=amt, minlength=n)
+    if truth is not None:
+        rng = np.random.default_rng(seed)
+        from rebatelab.simulation.params import (
+            CREDIT_RANGE,
+            FULL_RETURN_SHARE,
+            PARTIAL_RETURN_RANGE,
+        )
+
+        frac = FULL_RETURN_SHARE + (1 - FULL_RETURN_SHARE) * np.mean(PARTIAL_RETURN_RANGE)
+        net_factor = 1 - params.return_prob * frac - params.credit_note_prob * np.mean(CREDIT_RANGE)
+        order_index = pd.Index(truth["customer_id"]).get_indexer(data.customers["customer_id"])
+        rate = truth["order_rate"].to_numpy()[order_index] / 365.0
+        mean_value = truth["mean_order_value"].to_numpy()[order_index] * net_factor
+        shape = params.order_value_p if value_shape is None else value_shape
+        hc = truth["holding_cost"].to_numpy()[order_index]
+    else:
+        # exposure: from the later of the window start and the customer's first line ever
+        known_all = lines.customer < n
+        seen, first_idx = np.unique(lines.customer[known_all], return_index=True)
+        start_day = np.full(n, first)
+        start_day[seen] = np.maximum(lines.day[known_all][first_idx], first)
+        exposure = np.clip(last - start_day + 1, 1, lookback_days).astype(float)
+        rate = _gamma_poisson_rates(x, exposure)
+        pop_mean = net.sum() / max(x.sum(), 1.0)
+        mean_value = np.maximum((net + pop_mean) / (x + 1.0), 0.0)
+        if value_shape is None:
+            inv_amt = np.bincount(
+                pd.factorize(inv)[0], weights=amt, minlength=int(inv.max(initial=-1)) + 1
+            )
+            inv_cust = np.zeros(inv_amt.size, dtype=np.int64)
+            inv_cust[pd.factorize(inv)[0]] = cust
+            ok = inv_amt > 0
+            c, v = inv_cust[ok], inv_amt[ok]
+            k = np.bincount(c, minlength=n)
+            m1 = np.bincount(c, weights=v, minlength=n) / np.maximum(k, 1)
+            m2 = np.bincount(c, weights=v**2, minlength=n) / np.maximum(k, 1)
+            cv2 = (m2 - m1**2) / np.maximum(m1, 1e-12) ** 2 * k / np.maximum(k - 1, 1)
+            sel = k >= 3
+            shape = float(np.clip(1.0 / np.mean(cv2[sel]), 0.5, 20.0)) if sel.any() else 2.0
+        else:
+            shape = value_shape
+        rng = np.random.default_rng(seed)
+        hc = holding_cost * np.exp(rng.normal(0.0, 0.5, n))
+    _check_positive("value_shape", shape)
+    return WhatIfBase(
+        data=data,
+        order_rate=np.asarray(rate, dtype=float),
+        mean_order_value=np.asarray(mean_value, dtype=float),
+        value_shape=float(shape),
+        holding_cost=np.asarray(hc, dtype=float),
+        reference=(int(first), int(last)),
+        truth=truth,
+        truth_params=params,
+        truth_origin=origin,
+    )
+
+
+def _check_nonneg(name, v):
+    if not np.isfinite(v) or v < 0:
+        raise ParameterError(f"{name} must be >= 0; got {v!r}")
+
+
+def _check_positive(name, v):
+    if not np.isfinite(v) or v <= 0:
+        raise ParameterError(f"{name} must be > 0; got {v!r}")
+
+
+@dataclass
+class WhatIfResult:
+    """Per-scenario outcomes of candidate programs evaluated on the same scenarios.
+
+    Attributes
+    ----------
+    candidates : list of str
+        Program ids, in the order given.
+    metrics : dict of str -> dict of str -> ndarray
+        ``metrics[id][name]`` has shape ``(n_scenarios,)`` for each name of :data:`METRICS`:
+        ``total_payout`` [currency] (payable, after cap and minimum), ``payout_without_response``
+        [currency] (the same scenarios had nobody responded), ``eligible_sales`` [currency],
+        ``payout_share`` [fraction of eligible sales], ``uplift`` [currency] (purchases added
+        in the period to reach a tier), ``incremental_revenue`` [currency] (the new-demand
+        part of the uplift), ``cost_per_incremental`` [currency per currency] (total payout /
+        incremental revenue; inf without incremental revenue).
+    tier_counts : dict of str -> ndarray
+        ``tier_counts[id]`` has shape ``(n_scenarios, K + 1)``: customers ending in tier
+        0..K (a pool's members count with the pool's tier).
+    n_scenarios : int
+    response_strength : float
+    """
+
+    candidates: list
+    metrics: dict
+    tier_counts: dict
+    n_scenarios: int
+    response_strength: float
+
+    def scenarios(self) -> pd.DataFrame:
+        """Long table: one row per (candidate, scenario) with every metric and tier count."""
+        frames = []
+        k = max(c.shape[1] for c in self.tier_counts.values())
+        for pid in self.candidates:
+            df = pd.DataFrame(self.metrics[pid])
+            counts = self.tier_counts[pid]
+            for t in range(k):
+                df[f"customers_tier_{t}"] = counts[:, t] if t < counts.shape[1] else np.nan
+            df.insert(0, "scenario", np.arange(self.n_scenarios))
+            df.insert(0, "program_id", pid)
+            frames.append(df)
+        return pd.concat(frames, ignore_index=True)
+
+    def summary(self, *, quantiles=(0.05, 0.5, 0.95)) -> pd.DataFrame:
+        """Mean and quantiles of every metric and tier count, one row per candidate.
+
+        Returns
+        -------
+        DataFrame
+            Index ``program_id``; columns ``(metric, statistic)`` with statistics ``mean``
+            and ``q05, q50, q95`` (for the default quantiles).
+        """
+        df = self.scenarios().drop(columns="scenario")
+        with np.errstate(invalid="ignore"):
+            g = df.replace([np.inf, -np.inf], np.nan).groupby("program_id", sort=False)
+            parts = {"mean": g.mean()}
+            for q in quantiles:
+                parts[f"q{round(q * 100):02d}"] = g.quantile(q)
+        out = pd.concat(parts, axis=1).swaplevel(0, 1, axis=1)
+        cols = [c for c in df.columns if c != "program_id"]
+        return out[[(c, s) for c in cols for s in parts]]
+
+
+def _standalone(program, present: set) -> dict:
+    """A variant whose parent is not among the candidates, as a program of its own.
+
+    Its terms are already resolved; its ``customers_only`` becomes a ``customer_id`` filter
+    with automatic enrollment, which selects exactly the variant's customers.
+    """
+    d = program.model_dump(by_alias=True, exclude_none=True)
+    d["tiers"] = [t.model_dump(by_alias=True, exclude_none=True) for t in program.tiers]
+    if program.variant_of is None or program.variant_of in present:
+        return d
+    d.pop("variant_of")
+    d.pop("guardrails", None)
+    d["customers"] = {**(d.get("customers") or {}), "customer_id": list(d.pop("customers_only"))}
+    d["enrollment"] = "automatic"
+    return d
+
+
+def _candidates(candidates) -> ProgramSet:
+    if isinstance(candidates, ProgramSet):
+        return candidates
+    from rebatelab.programs.terms import Program
+
+    if isinstance(candidates, Program):
+        candidates = [candidates]
+    if (
+        isinstance(candidates, list | tuple)
+        and candidates
+        and all(isinstance(c, Program) for c in candidates)
+    ):
+        present = {c.id for c in candidates}
+        return ProgramSet.from_programs([_standalone(c, present) for c in candidates])
+    return load_programs(candidates)
+
+
+def simulate_program(
+    base,
+    candidates,
+    *,
+    n_scenarios: int = 500,
+    response_strength: float = 0.5,
+    seed: int = 0,
+    pull_forward_days: float = 90.0,
+    incremental_share: float = 0.3,
+) -> WhatIfResult:
+    """Payout, participation and provoked revenue of candidate programs over scenarios.
+
+    Parameters
+    ----------
+    base : WhatIfBase, RebateData, SimulatedData or path
+        The customer base (:func:`whatif_base`; other inputs are passed to it).
+    candidates : ProgramSet, Program, list of Program, YAML text or path
+        The candidate programs; all must share one measurement period. Their members follow
+        the engine's rules (enrollments of the candidate's id for ``enrollment: required``;
+        use ``enrollment: automatic`` to try a new program on every eligible customer).
+    n_scenarios : int
+        Number of scenarios (>= 1).
+    response_strength : float
+        Probability [0, 1] that a customer responds to a feasible, worthwhile tier (0 = off).
+    seed : int
+        Seed of the scenario draws; the same seed gives the same scenarios for any
+        candidates (common random numbers).
+    pull_forward_days : float
+        A customer can buy ahead at most its expected spend of this many days [days].
+    incremental_share : float
+        Fraction [0, 1] of a response purchase that is new demand.
+
+    Returns
+    -------
+    WhatIfResult
+
+    Notes
+    -----
+    Scenario ``j`` of customer ``i``: ``N_ij ~ Poisson(Lambda_i)`` orders over the period and
+    spend ``S_ij = v_i / p * Gamma(p N_ij)`` (a sum of ``N_ij`` gamma order values of mean
+    ``v_i``); a program's basis is ``S_ij`` times the customer's eligible share (times units
+    per currency for quantity programs), summed over a pool's members. The response follows
+    :func:`threshold_response`. Draws are made once per call, so every candidate sees the
+    same orders and the same responsiveness draws.
+
+    Examples
+    --------
+    >>> import rebatelab.simulation.generator as sim
+    >>> data = sim.simulate_data(50, start="2025-01-01", end="2025-12-31", seed=3,
+    ...                          programs=None)
+    >>> prog = {"id": "A", "start": "2026-01-01", "end": "2026-12-31",
+    ...         "enrollment": "automatic", "tiers": [{"from": 5000, "rate": 0.02}]}
+    >>> res = simulate_program(data, [prog], n_scenarios=100, seed=1)
+    >>> res.metrics["A"]["total_payout"].shape
+    (100,)
+    """
+    if not isinstance(n_scenarios, int | np.integer) or n_scenarios < 1:
+        raise ParameterError(f"n_scenarios must be a positive integer; got {n_scenarios!r}")
+    _check_fraction("response_strength", response_strength)
+    _check_fraction("incremental_share", incremental_share)
+    _check_nonneg("pull_forward_days", pull_forward_days)
+    if not isinstance(base, WhatIfBase):
+        base = whatif_base(base)
+    programs = _candidates(candidates)
+    periods = {(p.start, p.end) for p in programs}
+    if len(periods) > 1:
+        raise ParameterError(
+            f"candidates must share one measurement period for common random numbers; "
+            f"got {sorted(periods)}"
+        )
+    ((start, end),) = periods
+    days = (end - start).days + 1
+    lam, spend, u = _draws(base, start, end, n_scenarios=int(n_scenarios), seed=seed)
+    daily_value = lam / days * base.mean_order_value  # expected spend per day [currency]
+
+    metrics, tier_counts = {}, {}
+    for lay, prog in zip(_layouts(base, programs), programs, strict=True):
+        m, tc = _evaluate(
+            prog, lay, spend, u, base, daily_value,
+            strength=response_strength,
+            pull_forward_days=pull_forward_days,
+            incremental_share=incremental_share,
+        )  # fmt: skip
+        metrics[prog.id], tier_counts[prog.id] = m, tc
+    return WhatIfResult(
+        candidates=programs.ids,
+        metrics=metrics,
+        tier_counts=tier_counts,
+        n_scenarios=int(n_scenarios),
+        response_strength=float(response_strength),
+    )
+
+
+def _draws(base: WhatIfBase, start, end, *, n_scenarios: int, seed):
+    """Scenario draws shared by every candidate (customers x scenarios), cached on the base.
+
+    Returns expected orders per customer, the spend of each scenario [currency] and the
+    responsiveness uniforms. A widget re-running candidates with the same seed and period
+    reuses them (the last few are kept).
+    """
+    key = ("draws", str(start), str(end), n_scenarios, seed)
+    hit = base.cache.get(key)
+    if hit is not None:
+        return hit
+    lam = base.expected_orders(start, end)
+    rng = np.random.default_rng(seed)
+    n = base.n_customers
+    counts = rng.poisson(np.broadcast_to(lam[:, None], (n, n_scenarios)))
+    p = base.value_shape
+    spend = rng.standard_gamma(counts * p) * (base.mean_order_value / p)[:, None]
+    u = rng.random((n, n_scenarios))
+    for old in [k for k in base.cache if k[0] == "draws"][:-3]:
+        del base.cache[old]
+    for arr in (spend, u):
+        arr.setflags(write=False)
+    base.cache[key] = (lam, spend, u)
+    return base.cache[key]
+
+
+def _evaluate(
+    prog,
+    lay,
+    spend,
+    u,
+    base,
+    daily_value,
+    *,
+    strength,
+    pull_forward_days,
+    incremental_share,
+):
+    n_scen = spend.shape[1]
+    value = spend[lay.codes] * lay.share[:, None]  # eligible spend [currency], members x scen
+    qty = prog.basis == "quantity"
+    basis = value * lay.units_per_value[:, None] if qty else value
+    M = lay.pool_matrix
+    # one pool per member, in member order (pool: customer): no sum needed
+    solo = lay.n_pools == len(lay.codes) and np.array_equal(lay.pool, np.arange(lay.n_pools))
+    b0 = basis if solo else np.asarray(M @ basis)
+    cap_m = daily_value[lay.codes] * pull_forward_days * lay.share
+    if qty:
+        cap_m = cap_m * lay.units_per_value
+    cap_pool = M @ cap_m
+    # the pool decides as its largest member (by expected eligible spend)
+    weight = daily_value[lay.codes] * lay.share
+    order = np.lexsort((-weight, lay.pool))
+    lead = np.empty(lay.n_pools, dtype=np.int64)
+    first = np.r_[True, lay.pool[order][1:] != lay.pool[order][:-1]]
+    lead[lay.pool[order][first]] = lay.codes[order][first]
+    if qty:
+        vpu = (M @ value.mean(axis=1)) / np.maximum(M @ basis.mean(axis=1), 1e-12)
+        vpu = np.where(vpu > 0, vpu, 1.0)
+    else:
+        vpu = np.ones(lay.n_pools)
+    ev0, ev1, bought, k = _pool_response(
+        prog, lay, b0, cap_pool[:, None], base.holding_cost[lead][:, None],
+        u[lead], vpu[:, None], strength,
+    )  # fmt: skip
+    uplift = (bought * vpu[:, None]).sum(axis=0)
+    total = ev1["payable"].sum(axis=0)
+    sales = value.sum(axis=0) + uplift
+    incr = incremental_share * uplift
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(sales > 0, total / np.where(sales > 0, sales, 1.0), np.nan)
+        cpi = np.where(incr > 0, total / np.where(incr > 0, incr, 1.0), np.inf)
+    size = np.bincount(lay.pool, minlength=lay.n_pools).astype(float)
+    counts = (
+        np.stack([size @ (ev1["tier"] == t) for t in range(k + 1)], axis=1)
+        if lay.n_pools
+        else np.zeros((n_scen, k + 1))
+    )
+    metrics = {
+        "total_payout": total,
+        "payout_without_response": ev0["payable"].sum(axis=0),
+        "eligible_sales": sales,
+        "payout_share": share,
+        "uplift": uplift,
+        "incremental_revenue": incr,
+        "cost_per_incremental": cpi,
+    }
+    return metrics, counts
