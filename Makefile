@@ -44,12 +44,14 @@ dashboard: $(STAMP)
 clean:
 	rm -rf $(VENV) out .pytest_cache
 
-# regenerate the committed sample with the simulator (see docs/simulation.md)
+# regenerate the bundled sample (rebatelab/datasets/sample; data/sample links to it) with the
+# simulator (see docs/simulation.md)
+SAMPLE_DIR := rebatelab/datasets/sample
 sample: $(STAMP)
 	$(BIN)/rebatelab simulate --customers 400 --seed 2026 --start 2024-10-01 --end 2026-09-30 \
-	  --out data/sample --set order_rate_mean=10 lifetime_mean_years=4 new_customer_share=0.25 \
+	  --out $(SAMPLE_DIR) --set order_rate_mean=10 lifetime_mean_years=4 new_customer_share=0.25 \
 	  lines_per_order=5 order_value_mean=1200 order_value_q=2.5
-	$(BIN)/python scripts/sample_payments.py data/sample
+	$(BIN)/python scripts/sample_payments.py $(SAMPLE_DIR)
 
 # compare the simulator with the real Online Retail data (needs ../shared/data)
 calibrate: $(STAMP)
