@@ -106,7 +106,7 @@ def test_growth_baseline_from_enrollments_and_missing_baseline():
 
 
 def test_growth_excess_earned_at_next_below_baseline():
-    from rebatelab import evaluate, schedule
+    from rebatelab.engine.settlement import evaluate, schedule
 
     ps = load_programs(PROGRAMS_YAML.replace("{rebate_on: total}", "{rebate_on: excess}"))
     sched = schedule(ps, [2, 2], baseline=[1_000.0, 1_000.0])

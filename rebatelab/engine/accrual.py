@@ -1,7 +1,7 @@
 """Stage two: accrual from per-member sums: pools, growth baselines, tiers, caps, payable.
 
 Everything here runs on the compact per (program, customer) arrays produced by
-:mod:`rebatelab.reduce`; nothing touches invoice lines.
+:func:`rebatelab.engine.stage_one.reduce`; nothing touches invoice lines.
 """
 
 from __future__ import annotations
@@ -11,10 +11,12 @@ import pandas as pd
 
 from rebatelab.engine.reduction import _sums
 from rebatelab.engine.settlement import _shares, evaluate, schedule
+from rebatelab.engine.stage_one import Reduction
+from rebatelab.errors import ParameterError
 from rebatelab.money import cents
 from rebatelab.programs.terms import ProgramSet, load_programs
 
-__all__ = ["accrue", "ACCRUAL_COLUMNS"]
+__all__ = ["accrue", "accrue_sums", "ACCRUAL_COLUMNS"]
 
 
 ACCRUAL_COLUMNS = [
@@ -31,40 +33,62 @@ def _basis_columns(programs: ProgramSet, which) -> tuple[str, ...]:
     return tuple(c for k, c in pairs if k in kinds)
 
 
-def _baselines(
-    data, programs: ProgramSet, mem: pd.DataFrame, as_of, basis_col, *, backend, options
-) -> np.ndarray:
-    growth = np.array([p.is_growth for p in programs])[mem["program_idx"].to_numpy()]
+def _growth_baseline_sums(data, programs: ProgramSet, as_of, *, backend, options):
+    """Last year's sums of the growth programs' members (None without growth programs)."""
+    if not any(p.is_growth for p in programs):
+        return None
+    return _sums(
+        data,
+        programs,
+        as_of=as_of,
+        shift_years=1,
+        columns=_basis_columns(programs, [p for p in programs if p.is_growth]),
+        backend=backend,
+        only=[p.is_growth for p in programs],
+        **options,
+    )
+
+
+def _baselines(programs: ProgramSet, mem: pd.DataFrame, prior, basis_col) -> np.ndarray:
+    growth = np.array([p.is_growth for p in programs], dtype=bool)[mem["program_idx"].to_numpy()]
     base = np.full(len(mem), np.nan)
-    if growth.any():
-        columns = _basis_columns(programs, [p for p in programs if p.is_growth])
-        prior = _sums(
-            data,
-            programs,
-            as_of=as_of,
-            shift_years=1,
-            columns=columns,
-            backend=backend,
-            only=[p.is_growth for p in programs],
-            **options,
-        )
+    if growth.any() and prior is not None:
         measured = np.where(basis_col, prior["quantity"], prior["net_amount"])
         base = np.where(growth, measured, np.nan)
     given = mem["baseline_given"].to_numpy(dtype=float)
     return np.where(growth & ~np.isnan(given), given, base)
 
 
-def accrue(data, programs, as_of, *, backend: str = "numpy", **backend_options) -> pd.DataFrame:
+def _from_reduction(red, programs, as_of):
+    """The reduction's programs and as-of day, checking any that the caller also passed."""
+    if programs is not None and programs is not red.programs:
+        raise ParameterError(
+            "accrue(reduction): the programs are the reduction's; pass programs=None "
+            "(or reduce again with the other programs)"
+        )
+    if as_of is not None and pd.Timestamp(as_of).normalize() != red.as_of:
+        raise ParameterError(
+            f"accrue(reduction): as_of {as_of} differs from the reduction's {red.as_of.date()}; "
+            "reduce again for another date"
+        )
+    return red.programs, red.as_of
+
+
+def accrue(
+    data, programs=None, as_of=None, *, backend: str = "numpy", **backend_options
+) -> pd.DataFrame:
     """Accrual status of every program and member customer as of a date.
 
     Parameters
     ----------
-    data : RebateData
-        A validated data folder (:func:`rebatelab.load_data`).
+    data : RebateData or Reduction
+        A validated data folder (:func:`rebatelab.load_data`), or stage one's result
+        (:func:`rebatelab.reduce`), whose programs and as-of day are then used.
     programs : ProgramSet, path or YAML text
-        The programs (:func:`rebatelab.load_programs`).
+        The programs (:func:`rebatelab.load_programs`); not needed with a Reduction.
     as_of : date-like
-        Lines dated after ``as_of`` are ignored; ``days_left`` counts from it.
+        Lines dated after ``as_of`` are ignored; ``days_left`` counts from it. Not needed
+        with a Reduction.
     backend : {"numpy", "duckdb", "dask"}
         Where the lines are reduced to per (program, customer) sums (see
         :func:`rebatelab.period_sums`): in memory (default), DuckDB SQL streaming over the
@@ -104,6 +128,11 @@ def accrue(data, programs, as_of, *, backend: str = "numpy", **backend_options) 
     >>> acc = rl.accrue(rl.load_data("data/sample"), "data/sample/programs.yaml",
     ...                 as_of="2026-06-30")  # doctest: +SKIP
     """
+    if isinstance(data, Reduction):
+        programs, as_of = _from_reduction(data, programs, as_of)
+        return accrue_sums(programs, as_of, data.period, data.baseline)
+    if programs is None or as_of is None:
+        raise ParameterError("accrue(data, programs, as_of): programs and as_of are required")
     programs = load_programs(programs)
     as_of = pd.Timestamp(as_of).normalize()
     sums = _sums(
@@ -115,13 +144,35 @@ def accrue(data, programs, as_of, *, backend: str = "numpy", **backend_options) 
         backend=backend,
         **backend_options,
     )
+    prior = _growth_baseline_sums(data, programs, as_of, backend=backend, options=backend_options)
+    return accrue_sums(programs, as_of, sums, prior)
+
+
+def accrue_sums(programs: ProgramSet, as_of, sums: pd.DataFrame, prior) -> pd.DataFrame:
+    """Stage two of :func:`accrue`: the accrual from period sums and last year's sums.
+
+    Parameters
+    ----------
+    programs : ProgramSet
+    as_of : Timestamp
+        The as-of day.
+    sums : DataFrame
+        :func:`rebatelab.engine.reduction.period_sums` (``Reduction.period``).
+    prior : DataFrame or None
+        The same over the same dates one year earlier (``Reduction.baseline``), read for
+        growth programs only; None when there is none.
+
+    Returns
+    -------
+    DataFrame
+        As :func:`accrue`.
+    """
+    as_of = pd.Timestamp(as_of).normalize()
     plist = list(programs)
     pidx = sums["program_idx"].to_numpy()
     is_qty = np.array([p.basis == "quantity" for p in plist], dtype=bool)[pidx]
     basis = np.where(is_qty, sums["quantity"], sums["net_amount"])
-    baseline = _baselines(
-        data, programs, sums, as_of, is_qty, backend=backend, options=backend_options
-    )
+    baseline = _baselines(programs, sums, prior, is_qty)
 
     # pools: tier, cap and minimum apply to the pool's sums
     pool_str, pool_names = pd.factorize(sums["pool_id"])

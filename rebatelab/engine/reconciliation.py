@@ -10,9 +10,10 @@ from rebatelab.engine.eligibility import customer_eligibility, members, product_
 from rebatelab.engine.lines import prepare_lines
 from rebatelab.engine.reduction import period_sums
 from rebatelab.engine.sums import _period_days, _program_codes
+from rebatelab.money import cents
 from rebatelab.programs.terms import load_programs
 
-__all__ = ["exclusions", "reconcile", "EXCLUSION_REASONS"]
+__all__ = ["exclusions", "reconcile", "reconciliation_totals", "EXCLUSION_REASONS"]
 
 
 #: Why a line dated inside a program's period did not count toward it, in order of precedence.
@@ -27,8 +28,41 @@ EXCLUSION_REASONS = (
 )
 
 
+def _reasons(data: RebateData, programs, lines, mem, pi: int, p, as_of):
+    """Window of program ``pi``'s period and the exclusion reason code of each line in it.
+
+    The code indexes :data:`EXCLUSION_REASONS` (the first that applies); -1 means counted.
+    None when the period has not started by ``as_of``.
+    """
+    first, last = _period_days(p, as_of)
+    if last < first:
+        return None
+    w = lines.window(first, last)
+    lookup, from_day = _program_codes(lines, mem, pi)
+    c, pr = lines.customer[w], lines.product[w]
+    who = lookup[c]
+    elig_c = np.append(customer_eligibility(data, p), False)
+    variant_c = np.zeros(lines.n_customers + 1, bool)
+    cust_index = pd.Index(data.customers["customer_id"])
+    for v in programs.variants_of(p.id):
+        variant_c[cust_index.get_indexer(list(v.customers_only))] = True
+    conditions = [
+        c == lines.n_customers,
+        pr == lines.n_products,
+        ~elig_c[c],
+        (who < 0) & ~variant_c[c],
+        (who < 0) & variant_c[c],
+        (who >= 0) & (lines.day[w] < np.append(from_day, 0)[np.where(who >= 0, who, -1)]),
+        ~product_eligibility(data, p)[pr],
+    ]
+    return w, np.select(conditions, range(len(conditions)), default=-1)
+
+
 def exclusions(data: RebateData, programs, *, as_of) -> pd.DataFrame:
     """Every (line, program) pair where a line dated in the program's period did not count.
+
+    This lists one row per pair (up to lines x programs rows): ask for it to look at the
+    detail; :func:`reconcile` and :func:`explain` do not need it.
 
     Returns
     -------
@@ -41,29 +75,11 @@ def exclusions(data: RebateData, programs, *, as_of) -> pd.DataFrame:
     lines = prepare_lines(data)
     mem = members(data, programs)
     parts = []
-    cu = data.customers
     for pi, p in enumerate(programs):
-        first, last = _period_days(p, as_of)
-        if last < first:
+        got = _reasons(data, programs, lines, mem, pi, p, as_of)
+        if got is None:
             continue
-        w = lines.window(first, last)
-        lookup, from_day = _program_codes(lines, mem, pi)
-        c, pr = lines.customer[w], lines.product[w]
-        who = lookup[c]
-        elig_c = np.append(customer_eligibility(data, p), False)
-        variant_c = np.zeros(lines.n_customers + 1, bool)
-        for v in programs.variants_of(p.id):
-            variant_c[pd.Index(cu["customer_id"]).get_indexer(list(v.customers_only))] = True
-        conditions = [
-            c == lines.n_customers,
-            pr == lines.n_products,
-            ~elig_c[c],
-            (who < 0) & ~variant_c[c],
-            (who < 0) & variant_c[c],
-            (who >= 0) & (lines.day[w] < np.append(from_day, 0)[np.where(who >= 0, who, -1)]),
-            ~product_eligibility(data, p)[pr],
-        ]
-        reason = np.select(conditions, range(len(conditions)), default=-1)
+        w, reason = got
         bad = reason >= 0
         parts.append(
             pd.DataFrame(
@@ -94,8 +110,8 @@ def reconcile(data: RebateData, programs, *, as_of, excluded=None) -> pd.DataFra
     Parameters
     ----------
     excluded : DataFrame, optional
-        :func:`exclusions` for the same arguments, when the caller already has it (the CLI
-        writes it too); computed here otherwise.
+        :func:`exclusions` for the same arguments, when the caller already has it; otherwise
+        the excluded lines are counted and summed per (program, reason) without listing them.
 
     Returns
     -------
@@ -103,36 +119,87 @@ def reconcile(data: RebateData, programs, *, as_of, excluded=None) -> pd.DataFra
         One row per program and reason (``reason`` is ``"counted"`` for counted lines) with
         ``lines``, ``net_amount`` [currency] and ``quantity`` [units]; plus a row
         ``"in_period"`` per program with the totals of all lines dated in the period. The
-        identity ``in_period = counted + sum(excluded)`` is checked and a mismatch raised.
+        identity ``in_period = counted + sum(excluded)`` is checked in integer cents and a
+        mismatch raised.
     """
+    if excluded is None:
+        return reconciliation_totals(data, programs, as_of=as_of)
     programs = load_programs(programs)
     lines = prepare_lines(data)
     sums = period_sums(data, programs, as_of=as_of)
-    exc = exclusions(data, programs, as_of=as_of) if excluded is None else excluded
     rows = []
     for p in programs:
-        first, last = _period_days(p, as_of)
-        w = lines.window(first, last) if last >= first else slice(0, 0)
-        s = sums[sums["program_id"] == p.id]
-        e = exc[exc["program_id"] == p.id]
-        rows.append(
-            (
-                p.id,
-                "in_period",
-                w.stop - w.start,
-                lines.net_amount[w].sum(),
-                lines.quantity[w].sum(),
-            )
-        )
-        rows.append(
-            (p.id, "counted", int(s["n_lines"].sum()), s["net_amount"].sum(), s["quantity"].sum())
-        )
-        g = e.groupby("reason", observed=True)
-        for reason, grp in g:
+        rows.extend(_in_period_and_counted(lines, sums, p, as_of))
+        e = excluded[excluded["program_id"] == p.id]
+        for reason, grp in e.groupby("reason", observed=True):
             rows.append(
                 (p.id, str(reason), len(grp), grp["net_amount"].sum(), grp["quantity"].sum())
             )
-    out = pd.DataFrame(rows, columns=["program_id", "reason", "lines", "net_amount", "quantity"])
+    return finish_reconciliation(rows)
+
+
+def reconciliation_totals(data: RebateData, programs, *, as_of, sums=None) -> pd.DataFrame:
+    """:func:`reconcile` by aggregation: per (program, reason) counts and sums, no pair list.
+
+    Each program's period is one slice of the day-sorted lines; every line in it gets a
+    reason code (or counted) and one ``np.bincount`` per column sums the codes, so the cost
+    is the lines in the periods and the memory one code per line of one period.
+
+    Parameters
+    ----------
+    sums : DataFrame, optional
+        :func:`rebatelab.engine.reduction.period_sums` for the same arguments, when the
+        caller already has it.
+    """
+    programs = load_programs(programs)
+    lines = prepare_lines(data)
+    if sums is None:
+        sums = period_sums(data, programs, as_of=as_of)
+    mem = members(data, programs)
+    n_reasons = len(EXCLUSION_REASONS)
+    rows = []
+    for pi, p in enumerate(programs):
+        rows.extend(_in_period_and_counted(lines, sums, p, as_of))
+        got = _reasons(data, programs, lines, mem, pi, p, as_of)
+        if got is None:
+            continue
+        w, reason = got
+        bad = reason >= 0
+        code = reason[bad]
+        n = np.bincount(code, minlength=n_reasons)
+        net = np.bincount(code, weights=lines.net_amount[w][bad], minlength=n_reasons)
+        qty = np.bincount(code, weights=lines.quantity[w][bad], minlength=n_reasons)
+        for k in np.flatnonzero(n):
+            rows.append((p.id, EXCLUSION_REASONS[k], int(n[k]), float(net[k]), float(qty[k])))
+    return finish_reconciliation(rows)
+
+
+def _in_period_and_counted(lines, sums: pd.DataFrame, p, as_of) -> list[tuple]:
+    first, last = _period_days(p, as_of)
+    w = lines.window(first, last) if last >= first else slice(0, 0)
+    s = sums[(sums["program_id"] == p.id).to_numpy(dtype=bool)]
+    return [
+        (p.id, "in_period", w.stop - w.start, lines.net_amount[w].sum(), lines.quantity[w].sum()),
+        (p.id, "counted", int(s["n_lines"].sum()), s["net_amount"].sum(), s["quantity"].sum()),
+    ]
+
+
+RECONCILIATION_COLUMNS = ["program_id", "reason", "lines", "net_amount", "quantity"]
+
+
+def finish_reconciliation(rows) -> pd.DataFrame:
+    """The reconciliation frame of ``(program_id, reason, lines, net_amount, quantity)`` rows.
+
+    Checks ``in_period = counted + excluded`` per program (lines exactly, amounts in integer
+    cents) and rounds ``net_amount`` to cents.
+
+    Raises
+    ------
+    AssertionError
+        When a program does not tie: an internal invariant (a line counted twice or lost).
+    """
+    out = pd.DataFrame(rows, columns=RECONCILIATION_COLUMNS)
+    out["lines"] = out["lines"].astype(np.int64)
     inp = out[out["reason"] == "in_period"].set_index("program_id")
     rest = (
         out[out["reason"] != "in_period"]
@@ -140,8 +207,6 @@ def reconcile(data: RebateData, programs, *, as_of, excluded=None) -> pd.DataFra
         .sum()
     )
     rest = rest.reindex(inp.index, fill_value=0)
-    from rebatelab.money import cents
-
     off = (inp["lines"] != rest["lines"]) | (cents(inp["net_amount"]) != cents(rest["net_amount"]))
     if off.any():  # an internal invariant: it would mean a line was counted twice or lost
         raise AssertionError(f"reconciliation does not tie for programs {list(inp.index[off])}")
