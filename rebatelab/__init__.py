@@ -1,70 +1,124 @@
 """rebatelab: B2B rebate analytics.
 
-The public API in one place: load a data folder and a program file (``load_data``,
-``load_programs``); accrue and reconcile; forecast and backtest; simulate and run what-ifs;
-rank opportunities and risks; estimate the liability; close periods. Plotting helpers live in
-``rebatelab.plot_*`` and the notebook views in ``rebatelab.widgets`` (not imported here, so the
-core needs neither matplotlib nor ipywidgets).
+The workflow a notebook types, in the order it is usually typed:
+
+==========================  ===================================================================
+Load                        ``load_data`` (a data folder), ``load_programs`` (a program file),
+                            ``load_sample`` (the bundled sample: ``data, programs``)
+Reduce the lines once       ``reduce`` -> :class:`Reduction`, the handoff every step below takes
+                            (each also accepts ``(data, programs, as_of)`` and reduces itself)
+Accrue and reconcile        ``accrue``, ``reconcile``, ``exclusions``
+Forecast                    ``forecast``, ``backtest`` -> :class:`BacktestResult`
+Simulate and what-if        ``simulate_data`` -> :class:`SimulatedData`, ``whatif_base``,
+                            ``simulate_program`` -> :class:`WhatIfResult`
+Review for sales            ``opportunities``, ``risks``, ``eligible_not_enrolled``, ``money_map``,
+                            ``statement``
+Finance                     ``liability`` -> :class:`Liability`, ``close``, ``ledger``
+==========================  ===================================================================
+
+Types: :class:`RebateData` (the validated tables), :class:`Program` and :class:`ProgramSet`
+(the terms), the result types above, and :class:`RebateLabError` (the root of every error
+the package raises; the specific ones are in :mod:`rebatelab.errors`).
+
+Everything else lives in the room (subpackage) that owns it, each of which lists its public
+names in its docstring: :mod:`rebatelab.programs` (terms and the tier math: ``earned``,
+``gap_to_next``, ...), :mod:`rebatelab.data`, :mod:`rebatelab.io`, :mod:`rebatelab.engine`
+(``period_sums``, ``daily_sums``, ``members``, ``evaluate``, ``schedule``, backends),
+:mod:`rebatelab.forecasting` (spend models, count distributions), :mod:`rebatelab.simulation`,
+:mod:`rebatelab.review`, :mod:`rebatelab.finance` (distributions, roll-forward),
+:mod:`rebatelab.workspace`, :mod:`rebatelab.report`, :mod:`rebatelab.datasets`,
+:mod:`rebatelab.plotting` (needs matplotlib) and :mod:`rebatelab.widgets` (needs ipywidgets).
+
+The rooms are attributes too (``rl.programs.earned(...)`` after ``import rebatelab as rl``).
+Names are loaded on first use, so ``import rebatelab`` imports neither pandas' heavy users
+nor matplotlib, ipywidgets, duckdb or dask.
+
+Examples
+--------
+>>> import rebatelab as rl
+>>> data, programs = rl.load_sample()
+>>> acc = rl.accrue(data, programs, "2026-06-30")
+>>> sorted(acc["program_id"].unique()) == sorted(p.id for p in programs)
+True
 """
 
-from rebatelab.data.tables import RebateData
-from rebatelab.engine.accrual import accrue
-from rebatelab.engine.eligibility import members
-from rebatelab.engine.reconciliation import exclusions, reconcile
-from rebatelab.engine.reduction import daily_sums, period_sums
-from rebatelab.engine.settlement import evaluate, schedule
-from rebatelab.errors import (
-    DataValidationError,
-    LedgerError,
-    ParameterError,
-    ProgramFileError,
-    RebateLabError,
-)
-from rebatelab.finance.distributions import (
-    expected_value,
-    most_likely_amount,
-    sum_distribution,
-)
-from rebatelab.finance.liability import Liability, liability
-from rebatelab.finance.rollforward import cumulative_catch_up
-from rebatelab.forecasting.backtest import BacktestResult, backtest
-from rebatelab.forecasting.projection import basis_quantiles, forecast
-from rebatelab.io.folders import load_data
-from rebatelab.plotting.backtest import plot_reliability
-from rebatelab.programs.terms import Program, ProgramSet, load_programs
-from rebatelab.programs.tiers import (
-    apply_cap,
-    earned,
-    earned_at_next,
-    gap_to_next,
-    next_threshold,
-    payable,
-    tier_rate,
-    tier_reached,
-)
-from rebatelab.report.statement import statement
-from rebatelab.review.eligibility import eligible_not_enrolled
-from rebatelab.review.moneymap import money_map
-from rebatelab.review.opportunities import opportunities
-from rebatelab.review.risks import risks
-from rebatelab.simulation.generator import SimulatedData, simulate_data
-from rebatelab.simulation.params import SimulationParams
-from rebatelab.simulation.whatif import WhatIfResult, simulate_program, whatif_base
-from rebatelab.workspace.close import close, ledger, period_end
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rebatelab._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "accrue", "evaluate", "schedule",
-    "RebateLabError", "DataValidationError", "ProgramFileError", "ParameterError", "LedgerError",
-    "RebateData", "load_data", "Program", "ProgramSet", "load_programs",
-    "daily_sums", "exclusions", "members", "period_sums", "reconcile",
-    "apply_cap", "earned", "earned_at_next", "gap_to_next", "next_threshold", "payable",
-    "tier_rate", "tier_reached",
-    "SimulatedData", "SimulationParams", "simulate_data",
-    "WhatIfResult", "simulate_program", "whatif_base",
-    "close", "ledger", "liability", "period_end",
-    "BacktestResult", "backtest", "plot_reliability", "basis_quantiles", "forecast",
-    "Liability", "cumulative_catch_up", "expected_value", "most_likely_amount",
-    "sum_distribution", "money_map", "statement", "eligible_not_enrolled", "opportunities", "risks",
+    "load_data", "load_programs", "load_sample", "reduce", "accrue", "reconcile", "exclusions",
+    "forecast", "backtest", "simulate_data", "whatif_base", "simulate_program",
+    "opportunities", "risks", "eligible_not_enrolled", "money_map", "statement",
+    "liability", "close", "ledger",
+    "RebateData", "Program", "ProgramSet", "Reduction", "BacktestResult", "SimulatedData",
+    "WhatIfResult", "Liability", "RebateLabError",
 ]  # fmt: skip
+
+# where each name lives; imported on first use (tests/test_api.py checks this against __all__)
+__getattr__, __dir__, _LAZY = lazy_exports(
+    __name__,
+    {
+        "rebatelab.io.folders": ["load_data"],
+        "rebatelab.programs.terms": ["load_programs", "Program", "ProgramSet"],
+        "rebatelab.datasets": ["load_sample"],
+        "rebatelab.data.tables": ["RebateData"],
+        "rebatelab.engine.stage_one": ["reduce", "Reduction"],
+        "rebatelab.engine.accrual": ["accrue"],
+        "rebatelab.engine.reconciliation": ["reconcile", "exclusions"],
+        "rebatelab.forecasting.projection": ["forecast"],
+        "rebatelab.forecasting.backtest": ["backtest", "BacktestResult"],
+        "rebatelab.simulation.generator": ["simulate_data", "SimulatedData"],
+        "rebatelab.simulation.whatif": ["whatif_base", "simulate_program", "WhatIfResult"],
+        "rebatelab.review.opportunities": ["opportunities"],
+        "rebatelab.review.risks": ["risks"],
+        "rebatelab.review.eligibility": ["eligible_not_enrolled"],
+        "rebatelab.review.moneymap": ["money_map"],
+        "rebatelab.report.statement": ["statement"],
+        "rebatelab.finance.liability": ["liability", "Liability"],
+        "rebatelab.workspace.close": ["close", "ledger"],
+        "rebatelab.errors": ["RebateLabError"],
+    },
+    subpackages=[
+        "programs",
+        "data",
+        "io",
+        "engine",
+        "forecasting",
+        "simulation",
+        "review",
+        "finance",
+        "workspace",
+        "report",
+        "datasets",
+        "plotting",
+        "widgets",
+        "errors",
+        "money",
+    ],
+)
+
+if TYPE_CHECKING:  # the same names, for type checkers and editors
+    from rebatelab.data.tables import RebateData
+    from rebatelab.datasets import load_sample
+    from rebatelab.engine.accrual import accrue
+    from rebatelab.engine.reconciliation import exclusions, reconcile
+    from rebatelab.engine.stage_one import Reduction, reduce
+    from rebatelab.errors import RebateLabError
+    from rebatelab.finance.liability import Liability, liability
+    from rebatelab.forecasting.backtest import BacktestResult, backtest
+    from rebatelab.forecasting.projection import forecast
+    from rebatelab.io.folders import load_data
+    from rebatelab.programs.terms import Program, ProgramSet, load_programs
+    from rebatelab.report.statement import statement
+    from rebatelab.review.eligibility import eligible_not_enrolled
+    from rebatelab.review.moneymap import money_map
+    from rebatelab.review.opportunities import opportunities
+    from rebatelab.review.risks import risks
+    from rebatelab.simulation.generator import SimulatedData, simulate_data
+    from rebatelab.simulation.whatif import WhatIfResult, simulate_program, whatif_base
+    from rebatelab.workspace.close import close, ledger

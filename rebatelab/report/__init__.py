@@ -1,1 +1,32 @@
-"""Reports: summaries, customer statements and digests as tables and HTML."""
+"""Reports: summaries, customer statements and digests as tables and HTML.
+
+Public names (each also importable from the module in parentheses):
+
+- ``program_summary`` (summary): Per program: members, customers per tier, basis, earned and
+  payable [currency]
+- ``nearest_to_next_tier`` (summary): The ``n`` rows with time left whose pool is closest to its
+  next tier, relative to it
+- ``digest_html`` (digest): A digest (:func:`digest`) as a standalone HTML page: the top
+  findings of each kind
+
+Not re-exported here, because a module of this room has the same name: ``statement``
+(:func:`rebatelab.statement`), ``digest`` (:func:`rebatelab.report.digest.digest`).
+
+Names are imported on first use (:mod:`rebatelab._lazy`).
+"""
+
+from rebatelab._lazy import lazy_exports
+
+__all__ = [
+    "program_summary",
+    "nearest_to_next_tier",
+    "digest_html",
+]
+
+__getattr__, __dir__, _LAZY = lazy_exports(
+    __name__,
+    {
+        "rebatelab.report.summary": ["program_summary", "nearest_to_next_tier"],
+        "rebatelab.report.digest": ["digest_html"],
+    },
+)

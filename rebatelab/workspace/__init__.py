@@ -1,1 +1,36 @@
-"""The workspace of record: period closes, payments and the roll-forward ledger in a DuckDB file."""
+"""The workspace of record: period closes, payments and the roll-forward ledger in a DuckDB file.
+
+Public names (each also importable from the module in parentheses):
+
+- ``ledger`` (close): What a workspace has recorded: closes, roll-forward (with tie checks),
+  snapshots
+- ``period_end`` (close): Last day of a ``"YYYY-MM"`` period
+- ``Close`` (close): What one close recorded
+- ``LedgerView`` (close): Everything recorded in a workspace
+- ``BOOKS`` (close)
+- ``default_workspace`` (store): ``rebatelab.duckdb`` beside the data folder (inside it)
+
+Not re-exported here, because a module of this room has the same name: ``close``
+(:func:`rebatelab.close`).
+
+Names are imported on first use (:mod:`rebatelab._lazy`).
+"""
+
+from rebatelab._lazy import lazy_exports
+
+__all__ = [
+    "ledger",
+    "period_end",
+    "Close",
+    "LedgerView",
+    "BOOKS",
+    "default_workspace",
+]
+
+__getattr__, __dir__, _LAZY = lazy_exports(
+    __name__,
+    {
+        "rebatelab.workspace.close": ["ledger", "period_end", "Close", "LedgerView", "BOOKS"],
+        "rebatelab.workspace.store": ["default_workspace"],
+    },
+)
