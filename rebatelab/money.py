@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 
 from rebatelab._arrays import as_float_array, restore_type
 
@@ -40,8 +41,10 @@ def largest_remainder(
     total_cents : ndarray of int, shape (n,)
         The group's total [cents], repeated on every member row.
     weights : ndarray of float, shape (n,)
-        Non-negative weights of the members (e.g. their basis). A group whose weights are all
-        zero is split equally.
+        Non-negative weights of the members (e.g. their basis [currency]); negative weights
+        count as 0. They are compared in integer millionths (stage one's sums carry six
+        decimals), so that equal weights tie exactly. A group whose weights are all zero is
+        split equally.
     groups : ndarray of int, shape (n,)
         Group code of each row, in ``0 .. n_groups - 1``.
 
@@ -49,50 +52,88 @@ def largest_remainder(
     -------
     ndarray of int
         Each member's share [cents]; per group the shares add up to the total exactly
-        (Hamilton's largest-remainder method, ties to the earlier row).
+        (Hamilton's largest-remainder method). The exact share ``total x w / W`` is computed
+        in integers: each member first gets its share rounded toward zero, then the cents
+        left over go one each to the largest remainders, ties to the earlier row.
+
+    Examples
+    --------
+    A pool of 15, 16 and 21 sharing 0.78: exact shares 22.5, 24 and 31.5 cents; the cent
+    left over goes to the earlier of the two tied halves.
+
+    >>> largest_remainder(np.array([78, 78, 78]), np.array([15.0, 16.0, 21.0]), np.zeros(3, int))
+    array([23, 24, 31])
     """
-    total_cents = np.asarray(total_cents, dtype=np.int64)
-    w = np.clip(np.asarray(weights, dtype=float), 0.0, None)
-    groups = np.asarray(groups)
-    n_groups = int(groups.max()) + 1 if groups.size else 0
-    wsum = np.bincount(groups, weights=w, minlength=n_groups)
+    total = np.asarray(total_cents, dtype=np.int64)
+    groups = np.asarray(groups, dtype=np.int64)
+    n = len(groups)
+    n_groups = int(groups.max()) + 1 if n else 0
+    # weights in integer millionths: stage one's sums carry 6 decimals, so this is exact
+    w = np.round(np.clip(np.asarray(weights, dtype=float), 0.0, None) * 1e6).astype(np.int64)
     count = np.bincount(groups, minlength=n_groups)
+    wsum = np.bincount(groups, weights=w, minlength=n_groups).round().astype(np.int64)
     zero = wsum[groups] <= 0
-    frac = np.where(zero, 1.0 / count[groups], w / np.where(zero, 1.0, wsum[groups]))
-    exact = total_cents * frac
-    sign = np.where(total_cents < 0, -1, 1)
-    base = sign * np.floor(np.abs(exact)).astype(np.int64)
+    w = np.where(zero, 1, w)  # all-zero groups: equal weights
+    wsum = np.where(wsum > 0, wsum, count)
+    W = wsum[groups]
+    mag = np.abs(total)
+    # |total| x w may overflow int64 for very large pools: exact Python integers then
+    if n and int(mag.max()) * int(w.max()) >= 2**62:
+        mag, w, W = (x.astype(object) for x in (mag, w, W))
+    prod = mag * w
+    quot, rem = prod // W, prod % W
+    quot = quot.astype(np.int64)
     group_total = np.zeros(n_groups, dtype=np.int64)
-    group_total[groups] = total_cents
-    short = group_total - np.bincount(groups, weights=base, minlength=n_groups).round().astype(
+    group_total[groups] = mag.astype(np.int64)
+    short = group_total - np.bincount(groups, weights=quot, minlength=n_groups).round().astype(
         np.int64
     )
-    remainder = np.abs(exact) - np.abs(base)
-    # rank rows within each group by descending remainder; the first `short` rows get a cent
-    order = np.lexsort((np.arange(len(groups)), -remainder, groups))
+    # within a group all rows share W, so the remainders compare as the integers rem
+    if rem.dtype == object:
+        rank_key = -np.unique(rem, return_inverse=True)[1].ravel().astype(np.int64)
+    else:
+        rank_key = -rem.astype(np.int64)
+    order = np.lexsort((np.arange(n), rank_key, groups))
     g_sorted = groups[order]
     start = np.searchsorted(g_sorted, g_sorted, side="left")
-    rank = np.arange(len(groups)) - start
-    extra = np.zeros(len(groups), dtype=np.int64)
-    extra[order] = (rank < np.abs(short[g_sorted])).astype(np.int64) * np.sign(short[g_sorted])
-    return base + extra
+    rank = np.arange(n) - start
+    extra = np.zeros(n, dtype=np.int64)
+    extra[order] = (rank < short[g_sorted]).astype(np.int64)
+    return np.sign(total) * (quot + extra)
 
 
 # --------------------------------------------------------------------------------------------
 # Words and numbers
 # --------------------------------------------------------------------------------------------
-def money(x, *, currency: str = "$", up: bool = False) -> str:
-    """An amount as ``$12,400`` (whole units; ``up=True`` rounds up, for amounts to reach).
+def money(x, *, currency: str = "$", code: str = "", up: bool = False, missing: str = "-") -> str:
+    """An amount in whole units: ``$12,400``, or ``12,400 USD`` with a currency code.
+
+    Parameters
+    ----------
+    x : float or None
+        The amount [currency].
+    currency : str
+        Symbol written before the number (``""`` for none).
+    code : str
+        Currency code written after the number, e.g. ``"USD"`` (``""`` for none).
+    up : bool
+        Round up (for amounts to reach) instead of to the nearest unit (halves up).
+    missing : str
+        Text for a missing amount (None or NaN).
 
     Examples
     --------
-    >>> money(12_399.2, up=True), money(9_800.4)
-    ('$12,400', '$9,800')
+    >>> money(12_399.2, up=True), money(9_800.4), money(-2.6)
+    ('$12,400', '$9,800', '-$3')
+    >>> money(12_345.6, currency="", code="USD"), money(None, missing="\u2013")
+    ('12,346 USD', '\u2013')
     """
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "-"
+    if x is None or x is pd.NA or (isinstance(x, float) and math.isnan(x)):
+        return missing
+    x = float(x)
     v = math.ceil(x - 1e-9) if up else math.floor(x + 0.5)
-    return f"{'-' if v < 0 else ''}{currency}{abs(v):,.0f}"
+    text = f"{'-' if v < 0 else ''}{currency}{abs(v):,}"
+    return f"{text} {code}" if code else text
 
 
 def percent(rate: float) -> str:
