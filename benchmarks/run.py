@@ -1,19 +1,31 @@
-"""Benchmarks: rebatelab against DuckDB SQL, naive pandas, a lower bound; out of core; downstream.
+"""Benchmarks of what users run: the ``rebatelab`` command, whole process, on data folders.
 
 Usage::
 
-    python benchmarks/run.py            # 1M and 10M lines (about 15 minutes on 2 cores)
-    python benchmarks/run.py --quick    # 1M lines only (about 3 minutes)
+    python benchmarks/run.py             # make bench: 1M and 5M lines (a few minutes)
+    python benchmarks/run.py --full      # + 50M lines in Parquet parts, the Dask cluster run
+    python benchmarks/run.py --sizes 5e6,20000,50 --runs 5 --no-warm
 
-Every measurement runs in its own subprocess, so that its peak memory (the growth of the
-process's resident set while the measured call runs, read from ``/proc/self/status`` after
-resetting the high-water mark) is its own. Each configuration's data is generated once
-(``benchmarks/generate.py``: vectorized, seconds for 10M lines), written to Parquet and read
-back by each subprocess. Timings are wall-clock seconds; "cold" is the first call on a fresh
-data object (integer-coding the lines, building the memberships), "warm" the best of the
-following calls (codes cached on the data object, as in a notebook or a widget session).
+Table 1 (whole process) times commands as a user types them, each a fresh process run
+under ``/usr/bin/time -v`` (peak resident memory = its "Maximum resident set size"):
 
-Writes ``benchmarks/results/latest.md`` (and ``.json``) and prints the table.
+- ``rebatelab accrue --data DIR --programs DIR/programs.yaml --as-of 2025-09-30 --out F``
+  (import, load, validation, reduction, reconciliation, writing the CSV), again with
+  ``--exclusions E``, and ``rebatelab --help``;
+- the same accrual as one DuckDB SQL statement over the same Parquet files, writing the
+  same CSV (``analyst.py sql``);
+- the pandas code an analyst would write (``analyst.py pandas``);
+- the grouped-sum lower bound: DuckDB reading the two columns it needs and one GROUP BY.
+
+Each is run ``--runs`` times (pandas once); min and median are reported. The CSVs of
+rebatelab and of the SQL statement are compared row by row to the cent.
+
+Table 2 (warm, in process) times calls inside one Python process that has already
+imported rebatelab and loaded the data, as in a notebook or a widget session.
+
+Data folders are written by ``generate.py`` under ``--root`` (default
+``/tmp/rebatelab-bench``) and reused by later runs. Writes ``benchmarks/results/latest.md``
+and ``latest.json``.
 """
 
 from __future__ import annotations
@@ -22,6 +34,8 @@ import argparse
 import json
 import os
 import platform
+import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,295 +43,473 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
+REPO = HERE.parent
 sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(ROOT))
 
-FULL = [
-    (1_000_000, 10_000, 50),
-    (1_000_000, 100_000, 300),
-    (10_000_000, 10_000, 50),
-    (10_000_000, 100_000, 300),
+BIN = Path(sys.executable).parent
+REBATELAB = str(BIN / "rebatelab")
+AS_OF = "2025-09-30"
+
+#: (lines, customers, programs, parquet parts) of ``make bench``.
+DEFAULT = [
+    (1_000_000, 20_000, 50, 1),
+    (5_000_000, 20_000, 50, 1),
+    (5_000_000, 100_000, 300, 1),
 ]
-QUICK = FULL[:2]
-#: Downstream benchmarks: about 100k accrual rows (25k customers x 4 programs each).
-DOWNSTREAM = (2_000_000, 25_000, 40)
-WIDGET_CUSTOMERS = 50_000
+#: Added by ``--full``.
+LARGE = [(50_000_000, 20_000, 50, 25)]
+#: The Dask run of ``--full``: lines in Parquet parts, workers' memory limit below the data.
+DASK = (50_000_000, 20_000, 50, 25)
 
 
 # ------------------------------------------------------------------------------ measuring
-def _status(field: str) -> int:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(field):
-                return int(line.split()[1]) * 1024
-    return 0
+def _tree_rss(proc) -> int:
+    """Resident memory of a process and all its descendants [bytes]."""
+    import psutil
 
-
-def measure(fn, *, repeat: int = 1):
-    """Run ``fn`` ``repeat`` times: (first time, best time, peak RSS growth [bytes], result)."""
     try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")  # reset the peak RSS (VmHWM) to the current RSS
-    except OSError:
-        pass
-    before = _status("VmRSS")
-    times, result = [], None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t)
-    peak = _status("VmHWM") - before
-    return times[0], min(times), max(peak, 0), result
+        p = psutil.Process(proc.pid)
+        procs = [p, *p.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    total = 0
+    for q in procs:
+        try:
+            total += q.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
 
 
-def traced_peak(fn) -> int:
-    """Peak of the memory Python and numpy allocate during ``fn()`` [bytes] (tracemalloc).
+def run_process(cmd: list[str], *, cwd: Path, max_rss: float, timeout: float) -> dict:
+    """Run ``cmd`` under ``/usr/bin/time -v``: wall time [s], peak RSS [bytes], status.
 
-    The growth of the resident set misses allocations that reuse memory freed earlier (by
-    the Parquet reader, say); tracemalloc sees every numpy and Python allocation, though not
-    DuckDB's or Arrow's own. The benchmark reports the larger of the two.
+    A watchdog kills the process group when the resident memory of the tree exceeds
+    ``max_rss`` or when it runs longer than ``timeout`` seconds (shared machine).
     """
-    import tracemalloc
-
-    tracemalloc.start()
+    with tempfile.NamedTemporaryFile("r", suffix=".time", delete=False) as fh:
+        tfile = fh.name
+    full = ["/usr/bin/time", "-v", "-o", tfile, *cmd]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        full,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    killed, watched = None, 0
+    while True:
+        try:
+            out, err = proc.communicate(timeout=0.2)
+            break
+        except subprocess.TimeoutExpired:
+            pass
+        rss = _tree_rss(proc)
+        watched = max(watched, rss)
+        elapsed = time.perf_counter() - t0
+        if rss > max_rss or elapsed > timeout:
+            killed = (
+                f"killed at {rss / 2**30:.1f} GB resident after {elapsed:.0f} s"
+                if rss > max_rss
+                else f"killed after {elapsed:.0f} s (timeout)"
+            )
+            os.killpg(proc.pid, signal.SIGKILL)
+            out, err = proc.communicate()
+            break
+    wall = time.perf_counter() - t0
+    peak = 0
     try:
-        fn()
-        return tracemalloc.get_traced_memory()[1]
+        for line in Path(tfile).read_text().splitlines():
+            if "Maximum resident set size" in line:
+                peak = int(line.split(":")[1]) * 1024
     finally:
-        tracemalloc.stop()
+        os.unlink(tfile)
+    res = {"wall": wall, "peak": max(peak, watched) if killed else peak, "rc": proc.returncode}
+    if killed:
+        res["killed"] = killed
+    elif proc.returncode != 0:
+        lines = [x for x in (err or out or "").strip().splitlines() if x.strip()]
+        res["error"] = " | ".join(lines[-2:])[:300]
+    res["stdout"] = (out or "").strip()
+    return res
 
 
-def load_folder(folder: Path):
-    """The benchmark data folder as a RebateData (frames already typed: no validation)."""
+def repeat_process(cmd, *, runs: int, cwd: Path, max_rss: float, timeout: float) -> dict:
+    """``runs`` runs of one command: min and median wall time, max peak RSS."""
+    walls, peaks, last = [], [], {}
+    for _ in range(runs):
+        last = run_process(cmd, cwd=cwd, max_rss=max_rss, timeout=timeout)
+        if "killed" in last or "error" in last:
+            break
+        walls.append(last["wall"])
+        peaks.append(last["peak"])
+    out = {"cmd": " ".join(cmd), "runs": len(walls)}
+    if walls:
+        out.update(min=min(walls), median=statistics.median(walls), peak=max(peaks))
+    for k in ("killed", "error"):
+        if k in last:
+            out[k] = last[k]
+            out["peak_at_failure"] = last["peak"]
+            out["wall_at_failure"] = last["wall"]
+    out["stdout"] = last.get("stdout", "")[-400:]
+    return out
+
+
+# ------------------------------------------------------------------------------ checking
+def compare(rl_csv: Path, other_csv: Path) -> dict:
+    """Row-by-row comparison of two accrual CSVs keyed by (program_id, customer_id).
+
+    ``basis``, ``pool_basis``, ``earned`` and ``payable`` are compared in integer cents
+    (a basis in units of quantity to 0.01 unit); ``tier`` exactly.
+    """
     import numpy as np
     import pandas as pd
 
-    from rebatelab.data.tables import RebateData
-
-    tx = pd.read_parquet(folder / "transactions.parquet")
-    cu = pd.read_parquet(folder / "customers.parquet")
-    pr = pd.read_parquet(folder / "products.parquet")
-    en = pd.read_parquet(folder / "enrollments.parquet")
-    en["enrolled_on"] = pd.Series(pd.NaT, index=en.index, dtype="datetime64[ns]")
-    en["baseline"] = np.nan
-    data = RebateData(transactions=tx, customers=cu, products=pr, enrollments=en)
-    return data, (folder / "programs.yaml").read_text()
-
-
-USED = ["date", "customer_id", "product_id", "quantity", "net_amount"]
-
-
-# ------------------------------------------------------------------------------ workers
-def worker(method: str, folder: Path, repeat: int) -> dict:
-    """One measurement in this process; returns a JSON-able dict."""
-    import numpy as np
-    from generate import AS_OF
-
-    import rebatelab as rl
-
-    data, yaml_text = load_folder(folder)
-    programs = rl.load_programs(yaml_text)
-    used = int(data.transactions[USED].memory_usage(deep=True, index=False).sum())
-    out = {"method": method, "columns_bytes": used}
-    if method == "rebatelab":
-        cold, _, peak, acc = measure(lambda: rl.accrue(data, programs, AS_OF))
-        _, warm, _, _ = measure(lambda: rl.accrue(data, programs, AS_OF), repeat=repeat)
-        _, out["reduce_warm"], _, _ = measure(
-            lambda: rl.period_sums(data, programs, as_of=AS_OF), repeat=repeat
-        )
-        data.cache.clear()  # the cold call again, traced
-        traced = traced_peak(lambda: rl.accrue(data, programs, AS_OF))
-        out.update(cold=cold, warm=warm, peak=max(peak, traced), rss_peak=peak, rows=len(acc))
-    elif method == "rebatelab_duckdb":
-        cold, warm, peak, acc = measure(
-            lambda: rl.accrue(data, programs, AS_OF, backend="duckdb"), repeat=repeat
-        )
-        out.update(cold=cold, warm=warm, peak=peak, rows=len(acc))
-    elif method in ("duckdb", "pandas"):
-        import competitors as c
-        import duckdb
-
-        tabs = c.analyst_tables(data, programs, AS_OF)
-        tx = data.transactions
-        if method == "duckdb":
-            con = duckdb.connect()  # on the DataFrames as they are (replacement scans)
-            c.duckdb_load(con, tx, *tabs, native=False)
-            out["frames"], _, out["frames_peak"], _ = measure(lambda: c.duckdb_accrue(con))
-            con.close()
-            con = duckdb.connect()  # loaded into DuckDB tables first: cold = load + query
-
-            def load_and_query():
-                c.duckdb_load(con, tx, *tabs, native=True)
-                return c.duckdb_accrue(con)
-
-            cold, _, peak, res = measure(load_and_query)
-            _, warm, peak2, res = measure(lambda: c.duckdb_accrue(con), repeat=repeat)
-            peak = max(peak, peak2)
-        else:
-            cold, warm, peak, res = measure(lambda: c.pandas_accrue(tx, *tabs), repeat=1)
-        out.update(cold=cold, warm=warm, peak=peak, rows=len(res))
-        acc = rl.accrue(data, programs, AS_OF)
-        out["check"] = _check(acc, res)
-    elif method == "lower_bound":
-        from rebatelab.engine.lines import prepare_lines
-
-        lines = prepare_lines(data)  # prepared integer codes (not timed)
-        n = lines.n_customers + 1
-        cold, warm, peak, _ = measure(
-            lambda: np.bincount(lines.customer, weights=lines.net_amount, minlength=n),
-            repeat=max(repeat, 5),
-        )
-        out.update(cold=cold, warm=warm, peak=peak, rows=n)
-    else:
-        raise SystemExit(f"unknown method {method}")
+    ids = {"program_id": str, "customer_id": str, "pool_id": str}
+    key = ["program_id", "customer_id"]
+    a = pd.read_csv(rl_csv, dtype=ids).set_index(key)
+    b = pd.read_csv(other_csv, dtype=ids).set_index(key)
+    out = {"rows": len(a), "other_rows": len(b)}
+    out["missing"] = int((~a.index.isin(b.index)).sum()) + int((~b.index.isin(a.index)).sum())
+    b = b.reindex(a.index)
+    for c in ("basis", "pool_basis", "earned", "payable"):
+        x = np.round(a[c].to_numpy(float) * 100)
+        y = np.round(b[c].to_numpy(float) * 100)
+        d = np.abs(x - y)
+        d = np.where(np.isnan(x) & np.isnan(y), 0.0, d)
+        out[f"{c}_rows"] = int(np.sum(~(d == 0)))
+        out[f"{c}_max_cents"] = float(np.nanmax(d)) if len(d) else 0.0
+    out["tier_rows"] = int((a["tier"].to_numpy() != b["tier"].to_numpy()).sum())
+    out["earned_total"] = float(a["earned"].sum())
+    out["other_earned_total"] = float(b["earned"].sum())
+    bad = out["missing"] + sum(
+        out[f"{c}_rows"] for c in ("basis", "pool_basis", "earned", "payable", "tier")
+    )
+    out["agree"] = bad == 0 and out["rows"] == out["other_rows"]
     return out
 
 
-def _check(acc, res) -> str:
-    """Compare a competitor's result with rebatelab's: basis and tier exact, earned in cents."""
-    import numpy as np
-
-    key = ["program_id", "customer_id"]
-
-    def norm(df):
-        df = df.assign(program_id=df["program_id"].astype(str))
-        return df.assign(customer_id=df["customer_id"].astype(str)).set_index(key)
-
-    a = norm(acc)
-    o = norm(res).reindex(a.index)
-    basis = float(np.abs(o["basis"] - a["basis"]).max())
-    tier = int((o["tier"] != a["tier"]).sum())
-    earned = float(np.nanmax(np.abs(o["earned"] - a["earned"]))) if len(a) else 0.0
-    return (
-        f"rows {len(o)}/{len(a)}, max |basis diff| {basis:.2g}, tier mismatches {tier}, "
-        f"max |earned diff| {earned:.2f}"
+def describe(check: dict) -> str:
+    if not check:
+        return "not compared"
+    if "error" in check:
+        return f"not compared: {check['error']}"
+    head = (
+        f"rows {check['rows']:,} / {check['other_rows']:,}, earned "
+        f"{check['earned_total']:,.2f} / {check['other_earned_total']:,.2f}"
     )
+    if check["agree"]:
+        return f"**agree to the cent** ({head})"
+    parts = [f"{check['missing']} rows missing"] + [
+        f"{c} differs on {check[c + '_rows']} rows (max {check[c + '_max_cents']:.0f} cents)"
+        for c in ("basis", "pool_basis", "earned", "payable")
+        if check[c + "_rows"]
+    ]
+    if check["tier_rows"]:
+        parts.append(f"tier differs on {check['tier_rows']} rows")
+    return f"DIFFER: {'; '.join(parts)} ({head})"
 
 
-def worker_out_of_core(folder: Path, limit: str) -> dict:
-    """Lazy lines (Parquet parts) reduced by DuckDB under a memory limit."""
-    from generate import AS_OF
+# ------------------------------------------------------------------------------ whole process
+def cli_help_has(flag: str) -> bool:
+    res = subprocess.run([REBATELAB, "accrue", "--help"], capture_output=True, text=True)
+    return flag in res.stdout
+
+
+def whole_process(folder: Path, cfg, args, scratch: Path) -> dict:
+    """Table 1 for one data folder."""
+    n_lines, n_c, n_p, parts = cfg
+    py = sys.executable
+    accrue = [
+        REBATELAB,
+        "accrue",
+        "--data",
+        str(folder),
+        "--programs",
+        str(folder / "programs.yaml"),
+        "--as-of",
+        AS_OF,
+    ]
+    methods = {
+        "cli": [*accrue, "--out", str(scratch / "rl.csv")],
+        "cli_exclusions": [
+            *accrue,
+            "--out",
+            str(scratch / "rl_exc.csv"),
+            "--exclusions",
+            str(scratch / "exc.csv"),
+        ],
+        "sql": [
+            py,
+            str(HERE / "analyst.py"),
+            "sql",
+            str(folder),
+            "--out",
+            str(scratch / "sql.csv"),
+        ],
+        "pandas": [
+            py,
+            str(HERE / "analyst.py"),
+            "pandas",
+            str(folder),
+            "--out",
+            str(scratch / "pd.csv"),
+        ],
+        "lower_bound": [
+            py,
+            str(HERE / "analyst.py"),
+            "lower-bound",
+            str(folder),
+            "--out",
+            str(scratch / "lb.csv"),
+        ],
+    }
+    row = {"lines": n_lines, "customers": n_c, "programs": n_p, "parts": parts}
+    skip_pandas = n_lines * n_p > args.pandas_limit
+    for name, cmd in methods.items():
+        if name == "pandas" and skip_pandas:
+            row[name] = {"skipped": f"lines x programs > {args.pandas_limit:g} (--pandas-limit)"}
+            continue
+        if name == "cli_exclusions" and n_lines > args.exclusions_limit:
+            row[name] = {"skipped": f"lines > {args.exclusions_limit:g} (--exclusions-limit)"}
+            continue
+        log(f"{n_lines:,} lines, {n_c:,} customers, {n_p} programs: {name}")
+        runs = 1 if name == "pandas" else args.runs
+        row[name] = repeat_process(
+            cmd, runs=runs, cwd=scratch, max_rss=args.max_rss, timeout=args.timeout
+        )
+        if name == "cli_exclusions" and (scratch / "exc.csv").exists():
+            row[name]["exclusions_bytes"] = (scratch / "exc.csv").stat().st_size
+            (scratch / "exc.csv").unlink()
+    for name, f in (("sql", "sql.csv"), ("pandas", "pd.csv"), ("cli_exclusions", "rl_exc.csv")):
+        if (scratch / "rl.csv").exists() and (scratch / f).exists() and row[name].get("runs"):
+            try:
+                row[name]["check"] = compare(scratch / "rl.csv", scratch / f)
+            except Exception as exc:  # a changed output format must not lose the timings
+                row[name]["check"] = {"error": repr(exc)[:200]}
+    return row
+
+
+def help_timing(args, scratch: Path) -> dict:
+    out = {}
+    for name, cmd in (
+        ("help", [REBATELAB, "--help"]),
+        ("accrue_help", [REBATELAB, "accrue", "--help"]),
+    ):
+        log(f"{' '.join(cmd[1:])}")
+        out[name] = repeat_process(
+            [*cmd], runs=max(args.runs, 5), cwd=scratch, max_rss=args.max_rss, timeout=60
+        )
+    return out
+
+
+# ------------------------------------------------------------------------------ warm
+def warm_worker(folder: Path, repeat: int, reference: str | None) -> dict:
+    """Table 2, in this process: the API on loaded data, DuckDB on loaded tables."""
+    import numpy as np
+    import pandas as pd
 
     import rebatelab as rl
 
+    out = {}
     programs = rl.load_programs((folder / "programs.yaml").read_text())
     t = time.perf_counter()
-    load_t, _, load_peak, data = measure(
-        lambda: rl.load_data(folder, lines="lazy", memory_limit=limit)
+    data = rl.load_data(folder)
+    out["load_data"] = time.perf_counter() - t
+    reduce_ = getattr(rl, "reduce", None)
+    if reduce_ is not None:
+        t = time.perf_counter()
+        red = reduce_(data, programs, AS_OF)
+        out["reduce"] = time.perf_counter() - t
+        times = []
+        try:
+            for _ in range(repeat):
+                t = time.perf_counter()
+                rl.accrue(red)
+                times.append(time.perf_counter() - t)
+            out["accrue_reduction"] = min(times)
+        except TypeError as exc:  # accrue does not take a Reduction (yet)
+            out["accrue_reduction_error"] = repr(exc)[:200]
+    t = time.perf_counter()
+    acc = rl.accrue(data, programs, AS_OF)
+    out["accrue_cold"] = time.perf_counter() - t
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        acc = rl.accrue(data, programs, AS_OF)
+        times.append(time.perf_counter() - t)
+    out["accrue_warm"] = min(times)
+    out["rows"] = len(acc)
+    if reference and Path(reference).exists():
+        with tempfile.TemporaryDirectory() as tmp:
+            acc.to_csv(Path(tmp) / "api.csv", index=False)
+            out["check"] = compare(Path(tmp) / "api.csv", Path(reference))
+    # DuckDB: the same statement on tables already loaded into DuckDB
+    import analyst
+    import duckdb
+
+    con = duckdb.connect()
+    t = time.perf_counter()
+    con.execute(
+        f"CREATE TABLE tx AS SELECT * FROM read_parquet('{analyst.transactions_path(folder)}')"
     )
-    cold, warm, peak, acc = measure(
-        lambda: rl.accrue(
-            data,
-            programs,
-            AS_OF,
-            backend="duckdb",
-            memory_limit=limit,
-            threads=2,
-            temp_directory=str(folder / "spill"),
-        )  # fmt: skip
+    for name in ("membership", "elig", "terms", "tiers"):
+        path = folder / "analyst" / f"{name}.parquet"
+        con.execute(f"CREATE TABLE {name} AS SELECT * FROM read_parquet('{path}')")
+    out["duckdb_load"] = time.perf_counter() - t
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        con.execute(analyst.ACCRUE_SQL).df()
+        times.append(time.perf_counter() - t)
+    out["duckdb_warm"] = min(times)
+    con.close()
+    # lower bound: one bincount over integer codes prepared beforehand
+    import pyarrow.parquet as pq
+
+    tab = pq.read_table(
+        analyst.transactions_path(folder).replace("*.parquet", ""),
+        columns=["customer_id", "net_amount"],
     )
-    return {
-        "method": "out_of_core",
-        "load": load_t,
-        "load_peak": load_peak,
-        "cold": cold,
-        "peak": peak,
-        "rows": len(acc),
-        "total": time.perf_counter() - t,
-        "rss_end": _status("VmRSS"),
-    }
-
-
-def worker_downstream(repeat: int) -> dict:
-    """forecast, opportunities, liability on ~100k rows; a widget recompute on 50k customers."""
-    import warnings
-
-    from generate import AS_OF, make_data
-
-    import rebatelab as rl
-    from rebatelab.data.tables import RebateData
-
-    out = {"method": "downstream"}
-    n_lines, n_c, n_p = DOWNSTREAM
-    tx, cu, pr, en, y = make_data(n_lines, n_c, n_p, seed=3)
-    data = RebateData.from_frames(tx, cu, pr, en)
-    programs = rl.load_programs(y)
-    cold, warm, peak, acc = measure(lambda: rl.accrue(data, programs, AS_OF), repeat=repeat)
-    out["accrue"] = dict(cold=cold, warm=warm, peak=peak, rows=len(acc), lines=n_lines)
-    try:
-        from rebatelab.forecasting.projection import forecast
-    except ImportError as exc:
-        out["forecast"] = f"skipped: {exc}"
-        return out
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        cold, _, peak, fc = measure(lambda: forecast(data, programs, AS_OF))
-    out["forecast"] = dict(cold=cold, warm=cold, peak=peak, rows=len(fc))
-    try:
-        from rebatelab.review.opportunities import opportunities
-
-        cold, warm, peak, opp = measure(
-            lambda: opportunities(acc, fc, data=data, programs=programs, as_of=AS_OF),
-            repeat=repeat,
-        )
-        out["opportunities"] = dict(cold=cold, warm=warm, peak=peak, rows=len(opp))
-    except ImportError as exc:
-        out["opportunities"] = f"skipped: {exc}"
-    try:
-        from rebatelab.finance.liability import liability
-
-        cold, warm, peak, _ = measure(lambda: liability(acc, fc, programs=programs), repeat=repeat)
-        out["liability"] = dict(cold=cold, warm=warm, peak=peak, rows=len(acc))
-    except ImportError as exc:
-        out["liability"] = f"skipped: {exc}"
-    out["widget"] = _widget(repeat)
+    codes = pd.factorize(tab.column("customer_id").to_pandas())[0]
+    amount = tab.column("net_amount").to_numpy()
+    del tab
+    times = []
+    for _ in range(max(repeat, 5)):
+        t = time.perf_counter()
+        np.bincount(codes, weights=amount)
+        times.append(time.perf_counter() - t)
+    out["bincount"] = min(times)
     return out
 
 
-def _widget(repeat: int):
-    """OpportunityReview on 50k customers: time one filter change (the recompute)."""
-    import warnings
+# ------------------------------------------------------------------------------ dask
+def dask_run(folder: Path, cfg, args, scratch: Path, reference: Path | None) -> dict:
+    """``rebatelab accrue --backend dask --scheduler ...`` on a local cluster."""
+    import psutil
 
+    n_lines, n_c, n_p, parts = cfg
+    sched_file = scratch / "scheduler.json"
+    dask = str(BIN / "dask")
+    env = dict(os.environ, DASK_DISTRIBUTED__WORKER__DAEMON="False")
+    procs = [
+        subprocess.Popen(
+            [
+                dask,
+                "scheduler",
+                "--scheduler-file",
+                str(sched_file),
+                "--port",
+                "0",
+                "--dashboard-address",
+                ":0",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            env=env,
+        )  # fmt: skip
+    ]
+    out = {
+        "lines": n_lines,
+        "customers": n_c,
+        "programs": n_p,
+        "parts": parts,
+        "workers": args.dask_workers,
+        "worker_memory": args.dask_memory,
+    }
     try:
-        from rebatelab.widgets import OpportunityReview
-    except ImportError as exc:
-        return f"skipped: {exc}"
-    from generate import AS_OF, make_data
+        for _ in range(100):
+            if sched_file.exists() and sched_file.stat().st_size:
+                break
+            time.sleep(0.2)
+        address = json.loads(sched_file.read_text())["address"]
+        procs.append(
+            subprocess.Popen(
+                [
+                    dask,
+                    "worker",
+                    "--scheduler-file",
+                    str(sched_file),
+                    "--nworkers",
+                    str(args.dask_workers),
+                    "--nthreads",
+                    "1",
+                    "--memory-limit",
+                    args.dask_memory,
+                    "--dashboard-address",
+                    ":0",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+                env=env,
+            )  # fmt: skip
+        )
+        from distributed import Client
 
-    from rebatelab.data.tables import RebateData
+        with Client(address, timeout=60) as c:
+            c.wait_for_workers(args.dask_workers, timeout=120)
+        cmd = [
+            REBATELAB, "accrue", "--data", str(folder), "--programs",
+            str(folder / "programs.yaml"), "--as-of", AS_OF, "--out", str(scratch / "dask.csv"),
+            "--backend", "dask", "--scheduler", address,
+        ]  # fmt: skip
+        if cli_help_has("--lazy"):
+            cmd.append("--lazy")
+        out["cmd"] = " ".join(cmd).replace(address, "tcp://SCHEDULER:PORT")
+        log(f"dask: {n_lines:,} lines, {args.dask_workers} workers x {args.dask_memory}")
+        worker_peak = 0
+        res = None
+        import threading
 
-    tx, cu, pr, en, y = make_data(2_000_000, WIDGET_CUSTOMERS, 50, seed=4)
-    data = RebateData.from_frames(tx, cu, pr, en)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        view = OpportunityReview(data, y, as_of=AS_OF)
-    reps = [o for o in view.rep.options if o != view.rep.value][: max(repeat, 2)]
+        done = threading.Event()
 
-    def change(rep):
-        view.rep.value = rep  # the observer runs refresh(): re-rank, table, drill-down
+        def watch():
+            nonlocal worker_peak
+            w = psutil.Process(procs[1].pid)
+            while not done.is_set():
+                try:
+                    kids = w.children(recursive=True)
+                    rss = max((k.memory_info().rss for k in kids), default=0)
+                    worker_peak = max(worker_peak, rss)
+                except psutil.Error:
+                    pass
+                time.sleep(0.25)
 
-    times = []
-    for r in reps:
-        t, _, peak, _ = measure(lambda r=r: change(r))
-        times.append((t, peak))
-    return dict(
-        cold=times[0][0],
-        warm=min(t for t, _ in times),
-        peak=max(p for _, p in times),
-        rows=len(view.accrual),
-        customers=WIDGET_CUSTOMERS,
-    )
+        th = threading.Thread(target=watch, daemon=True)
+        th.start()
+        res = run_process(cmd, cwd=scratch, max_rss=args.max_rss, timeout=args.timeout)
+        done.set()
+        th.join()
+        out.update(res)
+        out["worker_peak"] = worker_peak
+        if reference is not None and reference.exists() and (scratch / "dask.csv").exists():
+            out["check"] = compare(scratch / "dask.csv", reference)
+    except Exception as exc:
+        out["error"] = repr(exc)[:300]
+    finally:
+        for p in reversed(procs):
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+                p.wait(timeout=20)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                os.killpg(p.pid, signal.SIGKILL)
+    return out
 
 
-# ------------------------------------------------------------------------------ driver
-def run_worker(args: list[str], timeout: float = 1800) -> dict:
-    cmd = [sys.executable, str(Path(__file__).resolve()), *args]
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
-    if res.returncode != 0:
-        tail = (res.stderr or res.stdout).strip().splitlines()[-3:]
-        return {"error": " | ".join(tail)}
-    return json.loads(res.stdout.strip().splitlines()[-1])
+# ------------------------------------------------------------------------------ report
+STARTED = time.perf_counter()
+
+
+LOADS: list[float] = []
+
+
+def log(msg: str) -> None:
+    LOADS.append(os.getloadavg()[0])
+    print(f"[{time.perf_counter() - STARTED:6.0f} s] {msg}", flush=True)
 
 
 def fmt_s(x) -> str:
@@ -328,6 +520,14 @@ def fmt_s(x) -> str:
 
 def fmt_mb(x) -> str:
     return "n/a" if x is None else f"{x / 2**20:,.0f} MB"
+
+
+def parse_bytes(text: str) -> float:
+    text = text.strip().upper().removesuffix("B")
+    mult = {"K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+    if text and text[-1] in mult:
+        return float(text[:-1]) * mult[text[-1]]
+    return float(text)
 
 
 def machine() -> str:
@@ -356,202 +556,290 @@ def machine() -> str:
     )
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="1M lines only")
-    ap.add_argument("--repeat", type=int, default=3, help="warm repetitions (best is kept)")
-    ap.add_argument("--out", type=Path, default=HERE / "results" / "latest.md")
-    ap.add_argument("--pandas-limit", type=float, default=1e9,
-                    help="skip naive pandas above this many lines x programs (10M x 300 "
-                    "takes ~7 min)")  # fmt: skip
-    ap.add_argument("--memory-limit", default="256MB", help="DuckDB limit, out-of-core run")
-    ap.add_argument("--sizes", action="append", default=None,
-                    help="LINES,CUSTOMERS,PROGRAMS (repeatable) instead")  # fmt: skip
-    ap.add_argument("--no-downstream", action="store_true", help="skip forecast/review/widget")
-    ap.add_argument("--worker", help=argparse.SUPPRESS)
-    ap.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
-    args = ap.parse_args(argv)
-
-    if args.worker:
-        if args.worker == "out_of_core":
-            res = worker_out_of_core(args.folder, args.memory_limit)
-        elif args.worker == "downstream":
-            res = worker_downstream(args.repeat)
-        else:
-            res = worker(args.worker, args.folder, args.repeat)
-        print(json.dumps(res))
-        return 0
-
-    import generate as g
-
-    configs = QUICK if args.quick else FULL
-    if args.sizes:
-        configs = [tuple(int(float(x)) for x in s.split(",")) for s in args.sizes]
-    started = time.perf_counter()
-    results = {"machine": machine(), "configs": [], "started": time.strftime("%Y-%m-%d %H:%M")}
-    with tempfile.TemporaryDirectory(prefix="rebatelab-bench-") as tmp:
-        for n_lines, n_c, n_p in configs:
-            folder = Path(tmp) / f"{n_lines}_{n_c}_{n_p}"
-            t = time.perf_counter()
-            g.write(folder, *g.make_data(n_lines, n_c, n_p))
-            gen = time.perf_counter() - t
-            row = {"lines": n_lines, "customers": n_c, "programs": n_p, "generate": gen}
-            methods = ["rebatelab", "rebatelab_duckdb", "duckdb", "lower_bound"]
-            if n_lines * n_p <= args.pandas_limit:
-                methods.insert(3, "pandas")
-            else:
-                row["pandas"] = {"skipped": f"lines x programs > {args.pandas_limit:g}"}
-            for m in methods:
-                print(f"[{time.perf_counter() - started:6.0f} s] {n_lines:,} lines, {n_c:,} "
-                      f"customers, {n_p} programs: {m}", flush=True)  # fmt: skip
-                row[m] = run_worker(["--worker", m, "--folder", str(folder),
-                                     "--repeat", str(args.repeat)])  # fmt: skip
-            results["configs"].append(row)
-            write_results(results, args.out)
-        # out of core: the largest configuration's lines as Parquet parts, under a limit
-        n_lines, n_c, n_p = configs[-1]
-        folder = Path(tmp) / "out_of_core"
-        print(f"[{time.perf_counter() - started:6.0f} s] out of core, {n_lines:,} lines",
-              flush=True)  # fmt: skip
-        g.write(folder, *g.make_data(n_lines, n_c, n_p), parts=20)
-        ooc = run_worker(["--worker", "out_of_core", "--folder", str(folder),
-                          "--memory-limit", args.memory_limit])  # fmt: skip
-        ooc.update(lines=n_lines, customers=n_c, programs=n_p, limit=args.memory_limit)
-        ooc["parquet_bytes"] = sum(
-            p.stat().st_size for p in (folder / "transactions").glob("*.parquet")
-        )
-        ref = next(r for r in results["configs"] if r["lines"] == n_lines and r["programs"] == n_p)
-        ooc["columns_bytes"] = ref.get("rebatelab", {}).get("columns_bytes")
-        results["out_of_core"] = ooc
-    if not args.no_downstream:
-        print(f"[{time.perf_counter() - started:6.0f} s] downstream", flush=True)
-        results["downstream"] = run_worker(["--worker", "downstream", "--repeat", str(args.repeat)])
-    results["elapsed"] = time.perf_counter() - started
-    text = write_results(results, args.out)
-    print(text)
-    return 0
+def cell(m: dict | None) -> str:
+    """``min / median (peak)`` of one method, or why it has no figure."""
+    if not m:
+        return "n/a"
+    if "skipped" in m:
+        return "skipped"
+    if "killed" in m:
+        return f"{m['killed']}"
+    if "error" in m:
+        return f"failed ({fmt_s(m.get('wall_at_failure'))})"
+    if m.get("runs", 0) > 1:
+        return f"{fmt_s(m['min'])} / {fmt_s(m['median'])}"
+    return fmt_s(m.get("min"))
 
 
-def _ratio(a, b) -> str:
+def peak(m: dict | None) -> str:
+    if not m or "skipped" in m:
+        return ""
+    return fmt_mb(m.get("peak", m.get("peak_at_failure")))
+
+
+def ratio(a: dict | None, b: dict | None) -> str:
     try:
-        return f"{a / b:.2f}"
-    except (TypeError, ZeroDivisionError):
+        return f"{a['median'] / b['median']:.2f}"
+    except (KeyError, TypeError, ZeroDivisionError):
         return "n/a"
 
 
 def write_results(results: dict, out: Path) -> str:
-    """Write the markdown table (and the raw JSON next to it); return the markdown."""
-    lines = [
+    """Write the markdown tables (and the raw JSON next to it); return the markdown."""
+    if LOADS:
+        results["load"] = (
+            f"{min(LOADS):.1f} to {max(LOADS):.1f}, median {statistics.median(LOADS):.1f}"
+        )
+    L = [
         "# Benchmark results",
         "",
         f"Machine: {results['machine']}.  ",
         f"Run: {results['started']} UTC"
-        + (f", {results['elapsed'] / 60:.1f} min in all." if "elapsed" in results else "."),
+        + (f", {results['elapsed'] / 60:.1f} min in all" if "elapsed" in results else "")
+        + f"; commit {results.get('commit', '?')}; `{results.get('argv', '')}`.  ",
+        f"Load average (1 min) when each measurement started: {results.get('load', 'n/a')} "
+        "(other jobs shared the machine: figures vary with it; ratios measured in the same run "
+        "are steadier).",
         "",
-        "## accrue against DuckDB SQL, naive pandas and the lower bound",
+        "## 1. Whole process: the commands users run, on files",
         "",
-        "Times are wall clock; *cold* = first call on a fresh data object, *warm* = best of "
-        "the next calls. DuckDB SQL *cold* = loading the frames into DuckDB tables + the "
-        "query, *warm* = best repeated query on those tables, *on frames* = the query run "
-        "directly on the pandas DataFrames (one run). Ratios use warm times; "
-        "`rl/DuckDB (cold)` compares the cold times. *period_sums warm* = the reduction "
-        "of lines to per (program, customer) sums alone (what the lower bound compares "
-        "with); accrue adds growth baselines, pools, tiers and the output frame. "
-        "Peak = growth of "
-        "the process's resident memory during the call or, if larger, the peak of the memory "
-        "numpy and Python allocate during it (tracemalloc; rebatelab's cold call only: "
-        "tracing slows pandas down tenfold); *columns* = the in-memory size of "
-        "the transaction columns accrue uses (date, customer_id, product_id, quantity, "
-        "net_amount).",
+        "Wall time of a fresh process, min / median of the runs (pandas: one run); "
+        "peak = its maximum resident set size (`/usr/bin/time -v`). *rebatelab* = "
+        "`rebatelab accrue --data DIR --programs DIR/programs.yaml --as-of 2025-09-30 --out "
+        "acc.csv`; *+ --exclusions* = the same with `--exclusions exc.csv`; *DuckDB SQL* = "
+        "one statement over the same Parquet files writing the same CSV "
+        "(`benchmarks/analyst.py sql`); *pandas* = an analyst's pandas code "
+        "(`analyst.py pandas`); *lower bound* = DuckDB reading `customer_id, net_amount` "
+        "and one GROUP BY (`analyst.py lower-bound`). Ratios = median / median.",
         "",
-        "| lines | customers | programs | rows | rebatelab cold | rebatelab warm | "
-        "period_sums warm | "
-        "rl backend=duckdb | DuckDB SQL cold | DuckDB SQL warm | DuckDB SQL on frames | "
-        "naive pandas | lower bound | rl/DuckDB | rl/DuckDB (cold) | naive/rl | "
-        "rl/lower bound | period_sums/lower bound | rl peak / columns | DuckDB peak | "
-        "pandas peak |",
-        "|" + "---:|" * 21,
+        "| lines | customers | programs | rows | rebatelab | peak | + --exclusions | peak "
+        "| DuckDB SQL | peak | pandas | peak | lower bound | peak | rebatelab / SQL "
+        "| --exclusions / SQL | rebatelab / lower bound |",
+        "|" + "---:|" * 17,
     ]
-    for r in results["configs"]:
-        rl_, dd, pdx, lb = (r.get(k, {}) for k in ("rebatelab", "duckdb", "pandas", "lower_bound"))
-        rdd = r.get("rebatelab_duckdb", {})
-        cols = rl_.get("columns_bytes")
-        lines.append(
-            f"| {r['lines']:,} | {r['customers']:,} | {r['programs']} | {rl_.get('rows', 'n/a')} "
-            f"| {fmt_s(rl_.get('cold'))} | {fmt_s(rl_.get('warm'))} "
-            f"| {fmt_s(rl_.get('reduce_warm'))} | {fmt_s(rdd.get('warm'))} "
-            f"| {fmt_s(dd.get('cold'))} | {fmt_s(dd.get('warm'))} | {fmt_s(dd.get('frames'))} "
-            f"| {fmt_s(pdx.get('warm'))} | {fmt_s(lb.get('warm'))} "
-            f"| {_ratio(rl_.get('warm'), dd.get('warm'))} "
-            f"| {_ratio(rl_.get('cold'), dd.get('cold'))} "
-            f"| {_ratio(pdx.get('warm'), rl_.get('warm'))} "
-            f"| {_ratio(rl_.get('warm'), lb.get('warm'))} "
-            f"| {_ratio(rl_.get('reduce_warm'), lb.get('warm'))} "
-            f"| {fmt_mb(rl_.get('peak'))} / {fmt_mb(cols)} = {_ratio(rl_.get('peak'), cols)} "
-            f"| {fmt_mb(dd.get('peak'))} | {fmt_mb(pdx.get('peak'))} |"
+    for r in results["whole"]:
+        cli, exc, sql, pdx, lb = (
+            r.get(k) for k in ("cli", "cli_exclusions", "sql", "pandas", "lower_bound")
         )
-    lines += ["", "Checks of the competitors against rebatelab (same data):", ""]
-    for r in results["configs"]:
-        for k in ("duckdb", "pandas"):
-            res = r.get(k, {})
-            msg = res.get("check") or res.get("error") or res.get("skipped") or "not run"
-            lines.append(f"- {r['lines']:,} lines, {r['programs']} programs, {k}: {msg}")
-        for k in ("rebatelab", "rebatelab_duckdb", "lower_bound"):
-            if "error" in r.get(k, {}):
-                lines.append(f"- {r['lines']:,} lines, {k}: ERROR {r[k]['error']}")
-    ooc = results.get("out_of_core")
-    if ooc:
-        lines += ["", "## Out of core: lines in Parquet parts, DuckDB under a memory limit", ""]
-        if "error" in ooc:
-            lines.append(f"ERROR: {ooc['error']}")
+        rows = (sql or {}).get("check", {}).get("rows", "n/a")
+        if isinstance(rows, int):
+            rows = f"{rows:,}"
+        lines_txt = f"{r['lines']:,}" + (f" ({r['parts']} parts)" if r["parts"] > 1 else "")
+        L.append(
+            f"| {lines_txt} | {r['customers']:,} | {r['programs']} | {rows} "
+            f"| {cell(cli)} | {peak(cli)} | {cell(exc)} | {peak(exc)} "
+            f"| {cell(sql)} | {peak(sql)} | {cell(pdx)} | {peak(pdx)} "
+            f"| {cell(lb)} | {peak(lb)} | {ratio(cli, sql)} | {ratio(exc, sql)} "
+            f"| {ratio(cli, lb)} |"
+        )
+    h = results.get("help", {})
+    if h:
+        L += [
+            "",
+            f"`rebatelab --help`: {cell(h.get('help'))} (min / median of "
+            f"{h.get('help', {}).get('runs', 0)}), peak {peak(h.get('help'))}; "
+            f"`rebatelab accrue --help`: {cell(h.get('accrue_help'))}.",
+        ]
+    L += ["", "Agreement of the outputs with rebatelab's CSV (row by row, in cents):", ""]
+    for r in results["whole"]:
+        for k, label in (
+            ("sql", "DuckDB SQL"),
+            ("cli_exclusions", "rebatelab with --exclusions"),
+            ("pandas", "pandas (shares rounded per member)"),
+        ):
+            m = r.get(k) or {}
+            if "check" in m:
+                L.append(f"- {r['lines']:,} lines / {r['programs']} programs, {label}: "
+                         f"{describe(m['check'])}")  # fmt: skip
+        for k in ("cli", "cli_exclusions", "sql", "pandas", "lower_bound"):
+            m = r.get(k) or {}
+            if "error" in m or "killed" in m:
+                L.append(f"- {r['lines']:,} lines / {r['programs']} programs, {k}: "
+                         f"{m.get('killed') or 'ERROR ' + m['error']}")  # fmt: skip
+            if "exclusions_bytes" in m:
+                L.append(f"- {r['lines']:,} lines / {r['programs']} programs: exclusions file "
+                         f"{fmt_mb(m['exclusions_bytes'])}")  # fmt: skip
+    warm = [w for w in results.get("warm", []) if w]
+    if warm:
+        L += [
+            "",
+            "## 2. Warm, in process (NOT what a command costs)",
+            "",
+            "Inside one Python process, after `import rebatelab` and with the data already "
+            "loaded, as in a notebook or a widget session. *load_data* = `rl.load_data(DIR)`; "
+            "*reduce* = `rl.reduce(data, programs, as_of)` (stage one, once); *accrue on the "
+            "reduction* = `rl.accrue(reduction)`, best of the repeats; *accrue cold / warm* = "
+            "`rl.accrue(data, programs, as_of)` first call / best later call; *DuckDB warm* = "
+            "the SQL statement on tables already loaded into DuckDB (load time apart); "
+            "*bincount* = one `np.bincount` over prepared integer customer codes.",
+            "",
+            "| lines | customers | programs | load_data | reduce | accrue on the "
+            "reduction | accrue cold | accrue warm | DuckDB load | DuckDB warm | bincount "
+            "| API vs CLI |",
+            "|" + "---:|" * 11 + "---|",
+        ]
+        for w in warm:
+            if "error" in w:
+                L.append(f"| {w['lines']:,} | {w['customers']:,} | {w['programs']} | "
+                         f"ERROR {w['error']} |" + " |" * 8)  # fmt: skip
+                continue
+            chk = w.get("check")
+            agree = (
+                "agree to the cent" if chk and chk.get("agree") else describe(chk) if chk else "n/a"
+            )
+            L.append(
+                f"| {w['lines']:,} | {w['customers']:,} | {w['programs']} "
+                f"| {fmt_s(w.get('load_data'))} "
+                f"| {fmt_s(w.get('reduce'))} | {fmt_s(w.get('accrue_reduction'))} "
+                f"| {fmt_s(w.get('accrue_cold'))} | {fmt_s(w.get('accrue_warm'))} "
+                f"| {fmt_s(w.get('duckdb_load'))} | {fmt_s(w.get('duckdb_warm'))} "
+                f"| {fmt_s(w.get('bincount'))} | {agree} |"
+            )
+    d = results.get("dask")
+    if d:
+        L += ["", "## 3. Dask: `rebatelab accrue --backend dask` on a local cluster", ""]
+        L.append(
+            f"{d['lines']:,} lines in {d['parts']} Parquet parts ({fmt_mb(d.get('parquet_bytes'))}"
+            f" on disk, {fmt_mb(d.get('columns_bytes'))} as in-memory columns), "
+            f"{d['customers']:,} customers, {d['programs']} programs; {d['workers']} workers "
+            f"(`dask worker --nthreads 1 --memory-limit {d['worker_memory']}`)."
+        )
+        L.append("")
+        if "cmd" in d:
+            L.append(f"`{d['cmd']}`")
+            L.append("")
+        if "error" in d or "killed" in d:
+            L.append(f"- result: {d.get('killed') or 'ERROR ' + d.get('error', '')}")
         else:
-            lines += [
-                f"{ooc['lines']:,} lines in 20 Parquet parts ({fmt_mb(ooc['parquet_bytes'])} on "
-                f"disk; {fmt_mb(ooc.get('columns_bytes'))} as in-memory columns), "
-                f"{ooc['customers']:,} customers, {ooc['programs']} programs, DuckDB "
-                f"`memory_limit={ooc['limit']}`, 2 threads:",
-                "",
-                "| step | time | peak RSS growth |",
-                "|---|---:|---:|",
-                f'| `load_data(folder, lines="lazy")` (checks every line in DuckDB) '
-                f"| {fmt_s(ooc['load'])} | {fmt_mb(ooc['load_peak'])} |",
-                f'| `accrue(..., backend="duckdb")` ({ooc["rows"]:,} rows) '
-                f"| {fmt_s(ooc['cold'])} | {fmt_mb(ooc['peak'])} |",
-            ]
-    ds = results.get("downstream")
-    if ds:
-        lines += ["", "## Downstream", ""]
-        if "error" in ds:
-            lines.append(f"ERROR: {ds['error']}")
-        else:
-            acc = ds.get("accrue", {})
-            lines += [
-                f"Accrual of {acc.get('lines', 0):,} lines -> {acc.get('rows', 0):,} rows: "
-                f"{fmt_s(acc.get('cold'))} cold, {fmt_s(acc.get('warm'))} warm.",
-                "",
-                "| step | rows | first | best | peak RSS growth |",
-                "|---|---:|---:|---:|---:|",
-            ]
-            for k in ("forecast", "opportunities", "liability", "widget"):
-                v = ds.get(k)
-                if isinstance(v, dict):
-                    name = (
-                        f"widget recompute (OpportunityReview filter change, "
-                        f"{v.get('customers', 0):,} customers)"
-                        if k == "widget"
-                        else k
-                    )
-                    lines.append(
-                        f"| {name} | {v['rows']:,} | {fmt_s(v['cold'])} | {fmt_s(v['warm'])} "
-                        f"| {fmt_mb(v['peak'])} |"
-                    )
-                else:
-                    lines.append(f"| {k} | | {v} | | |")
-    text = "\n".join(lines) + "\n"
+            L.append(f"- wall time {fmt_s(d.get('wall'))}, client peak {fmt_mb(d.get('peak'))}, "
+                     f"largest worker peak {fmt_mb(d.get('worker_peak'))}")  # fmt: skip
+        if "check" in d:
+            L.append(f"- against the DuckDB SQL statement on the same files: "
+                     f"{describe(d['check'])}")  # fmt: skip
+    text = "\n".join(L) + "\n"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
     out.with_suffix(".json").write_text(json.dumps(results, indent=1, default=str))
     return text
+
+
+def columns_bytes(folder: Path) -> int:
+    """In-memory size of the columns accrue uses (Arrow strings), from Parquet metadata."""
+    import analyst
+    import pyarrow.parquet as pq
+
+    ds = pq.ParquetDataset(analyst.transactions_path(folder).replace("*.parquet", ""))
+    n = sum(f.metadata.num_rows for f in ds.fragments)
+    # date, quantity, net_amount: 8 bytes; two ids ~8 chars + 4-byte offsets
+    return n * (3 * 8 + 2 * 12)
+
+
+def main(argv=None) -> int:
+    import generate
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--full", action="store_true", help="add 50M lines (Parquet parts) and Dask")
+    sizes_help = "LINES,CUSTOMERS,PROGRAMS[,PARTS] (repeatable) instead of the defaults"
+    ap.add_argument("--sizes", action="append", default=None, help=sizes_help)
+    ap.add_argument("--root", type=Path, default=generate.ROOT, help="where data folders go")
+    ap.add_argument("--runs", type=int, default=3, help="runs per command (min/median)")
+    ap.add_argument("--repeat", type=int, default=3, help="warm repetitions (best is kept)")
+    ap.add_argument("--max-rss", default="8GB", help="kill a process above this resident memory")
+    ap.add_argument("--timeout", type=float, default=900, help="kill a process after [s]")
+    pandas_help = "skip pandas above this many lines x programs (default 5e8; --full 3e9)"
+    ap.add_argument("--pandas-limit", type=float, default=None, help=pandas_help)
+    ap.add_argument("--exclusions-limit", type=float, default=6e7,
+                    help="skip the --exclusions run above this many lines")  # fmt: skip
+    ap.add_argument("--no-warm", action="store_true", help="skip table 2")
+    ap.add_argument("--no-whole", action="store_true", help="skip table 1")
+    ap.add_argument("--dask", action="store_true", help="the Dask run (implied by --full)")
+    ap.add_argument("--dask-size", default=None, help="LINES,CUSTOMERS,PROGRAMS,PARTS of it")
+    ap.add_argument("--dask-workers", type=int, default=2)
+    ap.add_argument("--dask-memory", default="1GB", help="memory limit of each Dask worker")
+    ap.add_argument("--out", type=Path, default=HERE / "results" / "latest.md")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--reference", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.worker == "warm":
+        try:
+            res = warm_worker(args.folder, args.repeat, args.reference)
+        except Exception as exc:
+            res = {"error": repr(exc)[:300]}
+        print(json.dumps(res))
+        return 0
+    args.max_rss = parse_bytes(args.max_rss)
+    if args.pandas_limit is None:
+        args.pandas_limit = 3e9 if args.full else 5e8
+
+    def parse(s):
+        v = [int(float(x)) for x in s.split(",")]
+        return tuple(v) if len(v) == 4 else (*v, 1)
+
+    configs = (
+        [parse(s) for s in args.sizes] if args.sizes else DEFAULT + (LARGE if args.full else [])
+    )
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True, cwd=REPO).stdout.strip()  # fmt: skip
+    results = {
+        "machine": machine(),
+        "started": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+        "commit": commit,
+        "argv": "python benchmarks/run.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "whole": [],
+        "warm": [],
+    }
+    with tempfile.TemporaryDirectory(prefix="rebatelab-bench-out-") as tmp:
+        scratch = Path(tmp)
+        if not args.no_whole:
+            results["help"] = help_timing(args, scratch)
+        for cfg in configs:
+            log(f"data {generate.folder_name(*cfg)}")
+            folder = generate.build(cfg[0], cfg[1], cfg[2], parts=cfg[3], root=args.root)
+            for f in scratch.glob("*.csv"):
+                f.unlink()
+            if not args.no_whole:
+                row = whole_process(folder, cfg, args, scratch)
+                row["columns_bytes"] = columns_bytes(folder)
+                results["whole"].append(row)
+                write_results(results, args.out)
+            if not args.no_warm and cfg[0] <= 10_000_000:
+                log(f"{cfg[0]:,} lines: warm, in process")
+                ref = scratch / "sql.csv"
+                res = run_process(
+                    [sys.executable, str(Path(__file__).resolve()), "--worker", "warm",
+                     "--folder", str(folder), "--repeat", str(args.repeat),
+                     "--reference", str(ref)],
+                    cwd=REPO, max_rss=args.max_rss, timeout=args.timeout,
+                )  # fmt: skip
+                try:
+                    w = json.loads(res["stdout"].splitlines()[-1])
+                except (ValueError, IndexError):
+                    w = {"error": res.get("killed") or res.get("error") or "no output"}
+                w.update(lines=cfg[0], customers=cfg[1], programs=cfg[2], peak=res["peak"])
+                results["warm"].append(w)
+                write_results(results, args.out)
+        if args.dask or args.full:
+            cfg = parse(args.dask_size) if args.dask_size else DASK
+            folder = generate.build(cfg[0], cfg[1], cfg[2], parts=cfg[3], root=args.root)
+            last = results["whole"][-1] if results["whole"] else {}
+            same = tuple(last.get(k) for k in ("lines", "customers", "programs", "parts")) == cfg
+            if not (same and (scratch / "sql.csv").exists()):
+                log("dask: reference by the DuckDB SQL statement")
+                run_process(
+                    [sys.executable, str(HERE / "analyst.py"), "sql", str(folder), "--out",
+                     str(scratch / "sql.csv")],
+                    cwd=scratch, max_rss=args.max_rss, timeout=args.timeout,
+                )  # fmt: skip
+            ref = scratch / "sql.csv"
+            d = dask_run(folder, cfg, args, scratch, ref)
+            d["parquet_bytes"] = sum(p.stat().st_size for p in (folder / "transactions").glob("*"))
+            d["columns_bytes"] = columns_bytes(folder)
+            results["dask"] = d
+    results["elapsed"] = time.perf_counter() - STARTED
+    text = write_results(results, args.out)
+    print(text)
+    return 0
 
 
 if __name__ == "__main__":
