@@ -18,7 +18,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from rebatelab.errors import ProgramFileError
 from rebatelab.programs import tiers as _tiers
 
-__all__ = ["Tier", "Growth", "Guardrails", "Program", "ProgramSet", "load_programs"]
+__all__ = [
+    "Tier",
+    "Growth",
+    "Guardrails",
+    "Program",
+    "ProgramSet",
+    "load_programs",
+    "parse_yaml",
+]
 
 
 Filter = dict[str, list[Any]]
@@ -353,6 +361,122 @@ def _build(raw_programs: list, *, source: str) -> ProgramSet:
     return ProgramSet(out, source=source)
 
 
+#: Most YAML nodes a program file may expand to (aliases included): far above any real file
+#: (the sample has about 400), far below what an alias bomb needs to exhaust memory.
+MAX_YAML_NODES = 100_000
+
+
+class _Loader(yaml.SafeLoader):
+    """Safe YAML loader whose dates name their line when they are impossible."""
+
+    source_name = "<programs>"
+
+    def construct_yaml_timestamp(self, node):
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError as exc:
+            raise ProgramFileError(
+                f"{self.source_name}: line {node.start_mark.line + 1}: {node.value!r} is not a "
+                f"valid date ({exc})"
+            ) from None
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
+
+
+def _expanded_size(node, memo: dict) -> int:
+    """Number of nodes ``node`` expands to, aliases counted each time they are used."""
+    key = id(node)
+    if key not in memo:
+        memo[key] = 1  # a recursive alias counts once; the constructor rejects it anyway
+        if isinstance(node, yaml.SequenceNode):
+            memo[key] = 1 + sum(_expanded_size(c, memo) for c in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            memo[key] = 1 + sum(
+                _expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value
+            )
+    return memo[key]
+
+
+def _duplicate_keys(node, name: str, program: str | None, seen: set) -> None:
+    """Refuse a mapping that repeats a key, naming the key, its line and the program."""
+    if id(node) in seen:
+        return
+    seen.add(id(node))
+    if isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            pid = program
+            if program is None and isinstance(item, yaml.MappingNode):
+                ids = [v.value for k, v in item.value if k.value == "id" and hasattr(v, "value")]
+                pid = str(ids[0]) if ids and isinstance(ids[0], str) else program
+            _duplicate_keys(item, name, pid, seen)
+    elif isinstance(node, yaml.MappingNode):
+        keys: dict = {}
+        for k, v in node.value:
+            if isinstance(k, yaml.ScalarNode):
+                if k.value in keys:
+                    where = f"program {program}: " if program else ""
+                    a, b = keys[k.value] + 1, k.start_mark.line + 1
+                    lines = f"line {a}" if a == b else f"lines {a} and {b}"
+                    raise ProgramFileError(
+                        f"{name}: {where}duplicate key {k.value!r} ({lines}); write each key once"
+                    )
+                keys[k.value] = k.start_mark.line
+            _duplicate_keys(v, name, program, seen)
+
+
+def parse_yaml(text: str, *, source: str = "<programs>"):
+    r"""Parse program-file YAML safely: no duplicate keys, bounded alias expansion.
+
+    Parameters
+    ----------
+    text : str
+        The YAML text.
+    source : str
+        Where it came from, for messages.
+
+    Returns
+    -------
+    object
+        The parsed document (plain dicts, lists, strings, numbers, dates).
+
+    Raises
+    ------
+    ProgramFileError
+        Not valid YAML; a mapping that repeats a key (YAML would keep the last one silently);
+        aliases expanding to more than :data:`MAX_YAML_NODES` nodes; an impossible date.
+
+    Examples
+    --------
+    >>> parse_yaml("a: 1\nb: [x, y]")
+    {'a': 1, 'b': ['x', 'y']}
+    >>> parse_yaml("a: 1\na: 2")
+    Traceback (most recent call last):
+    ...
+    rebatelab.errors.ProgramFileError: <programs>: duplicate key 'a' (lines 1 and 2); ...
+    """
+    loader = _Loader(text)
+    loader.source_name = source
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        size = _expanded_size(node, {})
+        if size > MAX_YAML_NODES:
+            raise ProgramFileError(
+                f"{source}: YAML aliases expand to {size:,} values (more than "
+                f"{MAX_YAML_NODES:,}); refusing to build it"
+            )
+        _duplicate_keys(node, source, None, set())
+        return loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        raise ProgramFileError(f"{source}: not valid YAML: {exc}") from None
+    except RecursionError:
+        raise ProgramFileError(f"{source}: YAML nested too deeply or recursive") from None
+    finally:
+        loader.dispose()
+
+
 def load_programs(source) -> ProgramSet:
     """Load and validate a program file.
 
@@ -371,7 +495,9 @@ def load_programs(source) -> ProgramSet:
     ProgramFileError
         On unknown keys, thresholds not ascending, rates outside [0, 1], amount tiers with
         incremental, end before start, duplicate ids, a variant of an unknown program, or a
-        variant breaking its parent's guardrails. The message names the program and field.
+        variant breaking its parent's guardrails; a duplicate key, an impossible date, a file
+        that is not UTF-8 text, a folder, an empty ``programs:`` list, aliases expanding beyond
+        :data:`MAX_YAML_NODES`. The message names the program and field (or the line).
     """
     if isinstance(source, ProgramSet):
         return source
@@ -382,16 +508,24 @@ def load_programs(source) -> ProgramSet:
         path = Path(source)
         if not path.exists():
             raise ProgramFileError(f"program file not found: {path}")
-        text, name = path.read_text(), str(path)
+        if path.is_dir():
+            raise ProgramFileError(f"{path}: is a folder; expected a YAML program file")
+        try:
+            text = path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ProgramFileError(
+                f"{path}: not UTF-8 text (byte {exc.start}: "
+                f"{exc.object[exc.start : exc.start + 1]!r}); save the program file as UTF-8"
+            ) from None
+        name = str(path)
     else:
         text = source
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ProgramFileError(f"{name}: not valid YAML: {exc}") from None
+    doc = parse_yaml(text, source=name)
     if not isinstance(doc, Mapping) or "programs" not in doc:
         raise ProgramFileError(f"{name}: expected a top-level 'programs:' list")
     extra = set(doc) - {"programs"}
     if extra:
         raise ProgramFileError(f"{name}: unknown top-level keys {sorted(extra)}")
+    if isinstance(doc["programs"], list) and not doc["programs"]:
+        raise ProgramFileError(f"{name}: 'programs:' lists no program")
     return _build(doc["programs"], source=name)
