@@ -21,9 +21,9 @@ def test_docstring_examples():
     assert doctest.testmod(ledger_mod, optionflags=doctest.ELLIPSIS).failed == 0
 
 
-def stub_forecaster(data, programs, as_of, method="stub"):
+def stub_forecaster(red, method="stub"):
     """A deterministic stand-in for the forecast: halfway between earned and the next tier."""
-    acc = accrue(data, programs, as_of)
+    acc = accrue(red)
     nxt = acc["earned_at_next"].fillna(acc["earned"])
     exp = np.round(acc["earned"] + 0.5 * (nxt - acc["earned"]) + 0.333, 2)
     return acc.assign(expected_rebate=exp, most_likely_rebate=acc["earned"], method=method)
@@ -64,11 +64,11 @@ def test_domain_example_4_catch_up_through_the_ledger(tmp_path):
     data = _data()
     expected = {"2025-03-31": 75 * 20.0, "2025-06-30": 300 * 68.0}
 
-    def fc(data, programs, as_of, method=None):
-        acc = accrue(data, programs, as_of)
+    def fc(red, method=None):
+        acc = accrue(red)
         e = np.where(
             (acc["program_id"] == "TOOLS") & (acc["customer_id"] == "A"),
-            expected[str(as_of)],
+            expected[str(red.as_of.date())],
             0.0,
         )
         return acc.assign(expected_rebate=e, most_likely_rebate=e)

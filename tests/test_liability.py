@@ -20,7 +20,7 @@ from rebatelab.finance.distributions import (
     quantile_atoms,
     sum_distribution,
 )
-from rebatelab.finance.liability import liability
+from rebatelab.finance.liability import LiabilityOptions, liability_from
 from rebatelab.finance.rollforward import cumulative_catch_up
 
 
@@ -51,7 +51,7 @@ def test_domain_example_5_through_liability():
         {"program_id": ["P"], "customer_id": ["C"], "pool_id": ["C"], "earned": [3_000.0]}
     )
     fc = pd.DataFrame({"expected_rebate": [6_400.0], "most_likely_rebate": [4_000.0]})
-    out = liability(acc, fc, rebate_values=[[4_000, 10_000]], rebate_probs=[[0.6, 0.4]])
+    out = liability_from(acc, fc, rebate_values=[[4_000, 10_000]], rebate_probs=[[0.6, 0.4]])
     t = out.total.iloc[0]
     assert (t["accrued"], t["expected"], t["most_likely"]) == (3_000, 6_400, 4_000)
     assert (t["p10"], t["p50"], t["p90"]) == (4_000, 4_000, 10_000)
@@ -164,12 +164,18 @@ def test_bad_inputs_are_named():
     ).assign(earned=0.0)
     fc = pd.DataFrame({"expected_rebate": [1.0], "most_likely_rebate": [1.0]})
     with pytest.raises(ParameterError, match="aligned"):
-        liability(acc, fc, rebate_values=[[1.0]], rebate_probs=[[1.0]])
+        liability_from(acc, fc, rebate_values=[[1.0]], rebate_probs=[[1.0]])
     fc2 = pd.DataFrame({"expected_rebate": [1.0, 1.0], "most_likely_rebate": [1.0, 1.0]})
     with pytest.raises(ParameterError, match="percentile"):
-        liability(acc, fc2, rebate_values=[[1.0], [1.0]], rebate_probs=[[1.0], [1.0]], percentile=1)
+        liability_from(
+            acc,
+            fc2,
+            rebate_values=[[1.0], [1.0]],
+            rebate_probs=[[1.0], [1.0]],
+            options=LiabilityOptions(percentile=1),
+        )
     with pytest.raises(ParameterError, match="basis_quantiles"):
-        liability(acc, fc2)
+        liability_from(acc, fc2)
 
 
 # -- from basis quantiles, pools, common shock --------------------------------------------------
@@ -227,7 +233,7 @@ def test_basis_quantiles_path_counts_a_pool_once():
     pools, v, p, exp_row = _expected_from(acc, q, levels)
     assert len(pools) == 5  # VOL: A, B, C; GRP: G, C
     fc = pd.DataFrame({"expected_rebate": exp_row, "most_likely_rebate": exp_row})
-    out = liability(acc, fc, programs=PROGRAMS, basis_quantiles=q, levels=levels)
+    out = liability_from(acc, fc, programs=PROGRAMS, basis_quantiles=q, levels=levels)
     t = out.total.iloc[0]
     assert t["expected"] == pytest.approx(exp_row.sum(), abs=0.01)
     assert t["mean_adjustment"] == pytest.approx(0.0, abs=0.01)
@@ -244,9 +250,9 @@ def test_common_shock_widens_the_interval_and_zero_is_independence():
     _, _, _, exp_row = _expected_from(acc, q, levels)
     fc = pd.DataFrame({"expected_rebate": exp_row, "most_likely_rebate": exp_row})
     kw = dict(programs=PROGRAMS, basis_quantiles=q, levels=levels)
-    ind = liability(acc, fc, **kw).total.iloc[0]
-    zero = liability(acc, fc, common_shock=0.0, **kw).total.iloc[0]
-    shock = liability(acc, fc, common_shock=0.5, **kw).total.iloc[0]
+    ind = liability_from(acc, fc, **kw).total.iloc[0]
+    zero = liability_from(acc, fc, options=LiabilityOptions(common_shock=0.0), **kw).total.iloc[0]
+    shock = liability_from(acc, fc, options=LiabilityOptions(common_shock=0.5), **kw).total.iloc[0]
     assert ind["p90"] == zero["p90"] and ind["p10"] == zero["p10"]
     assert shock["p90"] - shock["p10"] > ind["p90"] - ind["p10"]
     assert shock["common_shock"] == 0.5
@@ -256,7 +262,7 @@ def test_views_and_xlsx(tmp_path):
     acc, q, levels = _book()
     _, _, _, exp_row = _expected_from(acc, q, levels)
     fc = pd.DataFrame({"expected_rebate": exp_row, "most_likely_rebate": exp_row})
-    out = liability(acc, fc, programs=PROGRAMS, basis_quantiles=q, levels=levels)
+    out = liability_from(acc, fc, programs=PROGRAMS, basis_quantiles=q, levels=levels)
     dist = out.distribution
     assert len(dist) <= 999 and np.all(np.diff(dist["value"]) > 0)
     assert np.all(dist["cdf"] >= dist["level"] - 1e-9)  # a quantile's CDF reaches its level
@@ -283,7 +289,7 @@ def test_with_the_forecast_and_cli(tmp_path, capsys):
     levels = (np.arange(20) + 0.5) / 20
     acc = accrue(data, BOOK_PROGRAMS, "2025-06-30")
     fc = forecast(data, BOOK_PROGRAMS, "2025-06-30", levels=levels, method="run_rate")
-    out = liability(acc, fc, programs=BOOK_PROGRAMS)
+    out = liability_from(acc, fc, programs=BOOK_PROGRAMS)
     t = out.total.iloc[0]
     assert t["expected"] == pytest.approx(fc["expected_rebate"].sum(), abs=0.01)
     assert t["distribution_mean"] == pytest.approx(t["expected"], abs=0.01)
@@ -334,12 +340,26 @@ def test_payable_applies_the_minimum_payout():
     )
     acc = acc.assign(payable=acc["earned"])
     with pytest.warns(UserWarning, match="finer quantile levels"):  # exp is made up here
-        out = liability(acc, fc, programs=progs, basis_quantiles=q, levels=levels, amount="payable")
+        out = liability_from(
+            acc,
+            fc,
+            programs=progs,
+            basis_quantiles=q,
+            levels=levels,
+            options=LiabilityOptions(amount="payable"),
+        )
     t = out.total.iloc[0]
     assert t["expected"] == pytest.approx(9.0 * len(acc))
     assert t["most_likely"] == 60.0  # A's 30 is under VOL's minimum payout of 50
     with pytest.raises(ParameterError, match="amount"):
-        liability(acc, fc, programs=progs, basis_quantiles=q, levels=levels, amount="cash")
+        liability_from(
+            acc,
+            fc,
+            programs=progs,
+            basis_quantiles=q,
+            levels=levels,
+            options=LiabilityOptions(amount="cash"),
+        )
 
 
 def test_tier_calibration_gives_exact_tier_probabilities_and_a_better_mean():
@@ -400,12 +420,17 @@ def test_common_shock_matches_monte_carlo():
     total = earned(basis.reshape(-1), thresholds=thr, rates=rates).reshape(draws, n).sum(1)
     exp_row = np.full(n, np.mean(earned(q[0], thresholds=thr, rates=rates)))
     fc = pd.DataFrame({"expected_rebate": exp_row, "most_likely_rebate": exp_row})
-    out = liability(
-        acc, fc, programs=progs, basis_quantiles=q, levels=levels, common_shock=sigma
+    out = liability_from(
+        acc,
+        fc,
+        programs=progs,
+        basis_quantiles=q,
+        levels=levels,
+        options=LiabilityOptions(common_shock=sigma),
     ).total.iloc[0]
     sd = total.std()
     for col, lev in (("p10", 0.1), ("p50", 0.5), ("p90", 0.9)):
         assert abs(out[col] - np.quantile(total, lev)) < 0.08 * sd, col
     # and the interval is much wider than under independence
-    ind = liability(acc, fc, programs=progs, basis_quantiles=q, levels=levels).total.iloc[0]
+    ind = liability_from(acc, fc, programs=progs, basis_quantiles=q, levels=levels).total.iloc[0]
     assert out["p90"] - out["p10"] > 1.5 * (ind["p90"] - ind["p10"])

@@ -1,11 +1,76 @@
-"""Roll-forward arithmetic: cumulative catch-up, opening + expense - payments = closing."""
+"""Roll-forward arithmetic: amounts booked in cents, cumulative catch-up, the roll-forward.
+
+``opening + expense - payments = closing`` per program, in integer cents; the amounts booked
+per (program, customer) are :func:`contract_cents`, so that the liability report and the
+ledger show the same figures to the cent at every level (contract, program, total).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["cumulative_catch_up"]
+from rebatelab._arrays import as_float_array, restore_type
+from rebatelab.errors import ParameterError
+from rebatelab.money import cents
+
+__all__ = ["contract_cents", "cumulative_catch_up"]
+
+
+def _hamilton(exact: np.ndarray, groups: np.ndarray, totals: np.ndarray) -> np.ndarray:
+    """Round ``exact`` [cents] down or up so that each group adds up to ``totals`` [cents].
+
+    Each row gets its floor plus one cent for the rows of largest remainder in its group (ties
+    to the earlier row); needs ``sum(floor) <= total <= sum(floor) + rows`` per group.
+    """
+    n_groups = len(totals)
+    base = np.floor(exact)
+    short = totals - np.bincount(groups, weights=base, minlength=n_groups).round()
+    order = np.lexsort((np.arange(len(exact)), -(exact - base), groups))
+    g = groups[order]
+    rank = np.arange(len(exact)) - np.searchsorted(g, g, side="left")
+    extra = np.zeros(len(exact), dtype=np.int64)
+    extra[order] = rank < short[g]
+    return base.astype(np.int64) + extra
+
+
+def contract_cents(program_id, amounts) -> np.ndarray:
+    """Amounts per contract in integer cents that add up, per program and in total.
+
+    The total over all rows is rounded to the cent (half away from zero); each program gets its
+    sum rounded down or up so that the programs add up to that total; each row gets its amount
+    rounded down or up so that a program's rows add up to the program's (largest remainder,
+    ties to the earlier row). Every row and program is within one cent of its exact amount, so
+    the figures of a report at any level (contract, program, total) and the ledger's agree.
+
+    Parameters
+    ----------
+    program_id : array_like, shape (n,)
+        Each row's program.
+    amounts : array_like of float, shape (n,)
+        Exact amounts [currency], e.g. the forecast's ``expected_rebate``.
+
+    Returns
+    -------
+    ndarray of int, shape (n,)
+        Amounts [cents].
+
+    Examples
+    --------
+    Three contracts of 1/3 each: rounded one by one they would add up to 0.99.
+
+    >>> contract_cents(["P", "P", "P"], [1 / 3, 1 / 3, 1 / 3]).tolist()
+    [34, 33, 33]
+    """
+    a = np.asarray(amounts, dtype=float)
+    if not np.all(np.isfinite(a)):
+        raise ParameterError(f"amounts must be finite; {int((~np.isfinite(a)).sum())} are not")
+    code, uniq = pd.factorize(np.asarray(program_id, dtype=object))
+    exact = np.round(a * 100.0, 6)  # binary noise: 2.675 * 100 stands for 267.5 (as cents())
+    per_program = np.bincount(code, weights=exact, minlength=len(uniq))
+    total = cents(per_program.sum() / 100.0)
+    program_c = _hamilton(per_program, np.zeros(len(uniq), np.int64), np.array([total]))
+    return _hamilton(exact, code, program_c)
 
 
 def cumulative_catch_up(cumulative_now, recognized_before):
@@ -36,8 +101,6 @@ def cumulative_catch_up(cumulative_now, recognized_before):
     >>> q1, q2
     (1500.0, 18900.0)
     """
-    from rebatelab._arrays import as_float_array, restore_type
-
     now = as_float_array(cumulative_now)
     before = as_float_array(recognized_before)
     return restore_type(np.asarray(now - before, dtype=float), cumulative_now)

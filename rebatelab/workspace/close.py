@@ -28,9 +28,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from rebatelab.engine.accrual import accrue
+from rebatelab.engine.stage_one import Reduction, reduce
 from rebatelab.errors import LedgerError, ParameterError
-from rebatelab.finance.rollforward import _rollforward
+from rebatelab.finance.liability import align_forecast, liability_forecast
+from rebatelab.finance.rollforward import _rollforward, contract_cents
 from rebatelab.money import cents
+from rebatelab.programs.terms import load_programs
 from rebatelab.workspace.store import (
     _TABLES,
     _connect,
@@ -78,6 +82,10 @@ class Close:
         Payments recorded by this close.
     rollforward : DataFrame
         Per program: ``opening, expense, payments, closing`` [currency].
+    book : {"expected", "accrued"}
+        What was booked.
+    method : str
+        The forecast method(s) of the snapshot (``accrued`` when no forecast was made).
     """
 
     period: str
@@ -85,6 +93,8 @@ class Close:
     snapshot: pd.DataFrame
     payments: pd.DataFrame
     rollforward: pd.DataFrame
+    book: str = "expected"
+    method: str = ""
 
 
 @dataclass(frozen=True)
@@ -112,30 +122,19 @@ class LedgerView:
         return bool(self.rollforward["ties"].all()) if len(self.rollforward) else True
 
 
-def _default_forecaster():
-    try:
-        from rebatelab.forecasting.projection import forecast
-    except ImportError:  # pragma: no cover - the forecasting module ships with the package
-        raise LedgerError(
-            "closing needs rebatelab.forecasting.projection.forecast for the expected rebate; "
-            "pass book='accrued' or a forecaster"
-        ) from None
-    return forecast
-
-
-def _snapshot(data, programs, as_of, *, method, book, forecaster) -> pd.DataFrame:
-    from rebatelab.engine.accrual import accrue
-
-    acc = accrue(data, programs, as_of)
+def _snapshot(red: Reduction, *, method, book, forecaster) -> tuple[pd.DataFrame, str]:
+    """Per (program, customer) amounts to book [cents], and the forecast method recorded."""
+    acc = accrue(red)
+    prog = acc["program_id"].astype(str).to_numpy()
     out = pd.DataFrame(
         {
-            "program_id": acc["program_id"].astype(str).to_numpy(),
+            "program_id": prog,
             "customer_id": acc["customer_id"].astype(str).to_numpy(),
             "pool_id": acc["pool_id"].astype(str).to_numpy(),
             "basis_type": acc["basis_type"].astype(str).to_numpy(),
             "basis": acc["basis"].to_numpy(dtype=float),
             "tier": acc["tier"].to_numpy(dtype=np.int64),
-            "accrued_c": cents(acc["earned"].to_numpy(dtype=float)),
+            "accrued_c": contract_cents(prog, acc["earned"].to_numpy(dtype=float)),
         }
     )
     if book == "accrued" and forecaster is None:
@@ -143,25 +142,25 @@ def _snapshot(data, programs, as_of, *, method, book, forecaster) -> pd.DataFram
         out["most_likely_c"] = out["accrued_c"]
         out["method"] = "accrued"
     else:
-        fc_fn = forecaster or _default_forecaster()
         kw = {} if method is None else {"method": method}
-        fc = fc_fn(data, programs, as_of, **kw)
-        if len(fc) != len(acc) or not np.array_equal(
-            fc["customer_id"].astype(str).to_numpy(), out["customer_id"].to_numpy()
-        ):
-            raise LedgerError("the forecast's rows are not aligned with the accrual's")
-        out["expected_c"] = cents(fc["expected_rebate"].to_numpy(dtype=float))
-        out["most_likely_c"] = cents(fc["most_likely_rebate"].to_numpy(dtype=float))
+        fc = (forecaster or liability_forecast)(red, **kw)
+        try:
+            fc = align_forecast(acc, fc)
+        except ParameterError as exc:
+            raise LedgerError(f"the forecast does not match the accrual: {exc}") from None
+        # the same cents as the liability report's (contract_cents of the same forecast)
+        out["expected_c"] = contract_cents(prog, fc["expected_rebate"].to_numpy(dtype=float))
+        out["most_likely_c"] = contract_cents(prog, fc["most_likely_rebate"].to_numpy(dtype=float))
         out["method"] = (
             fc["method"].astype(str).to_numpy() if "method" in fc.columns else (method or "")
         )
     out["booked_c"] = out["expected_c"] if book == "expected" else out["accrued_c"]
-    return out
+    return out, ";".join(sorted(set(out["method"].astype(str))))
 
 
-def _new_payments(data, con, as_of: dt.date) -> pd.DataFrame:
+def _new_payments(red: Reduction, con, as_of: dt.date) -> pd.DataFrame:
     """Payments dated on or before ``as_of`` that no earlier close recorded."""
-    pay = data.payments
+    pay = red.payments
     cols = ["program_id", "customer_id", "date", "amount_c", "seq"]
     if pay is None or len(pay) == 0:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
@@ -191,8 +190,8 @@ def _new_payments(data, con, as_of: dt.date) -> pd.DataFrame:
 
 def close(
     data,
-    programs,
-    period: str,
+    programs=None,
+    period: str | None = None,
     *,
     workspace=None,
     reopen: bool = False,
@@ -204,10 +203,13 @@ def close(
 
     Parameters
     ----------
-    data : RebateData
+    data : RebateData or Reduction
         The data folder (its ``payments`` table holds ``program_id, customer_id, date,
-        amount``).
-    programs : ProgramSet or path
+        amount``), or stage one's result as of the period's last day
+        (:func:`rebatelab.reduce`; then ``programs`` is its own and ``period`` defaults to its
+        month).
+    programs : ProgramSet, optional
+        Required with a RebateData.
     period : str
         ``"YYYY-MM"``; the close is as of the month's last day.
     workspace : str or Path, optional
@@ -220,9 +222,10 @@ def close(
         What the ledger books per (program, customer): the forecast's expected end-of-period
         rebate (ASC 606 expected value, default) or the amount earned at the current tier.
     forecaster : callable, optional
-        ``forecaster(data, programs, as_of[, method=...])`` returning rows aligned with
-        :func:`rebatelab.accrue` with ``expected_rebate`` and ``most_likely_rebate``; default
-        :func:`rebatelab.forecasting.projection.forecast`.
+        ``forecaster(reduction[, method=...])`` returning one row per (program_id,
+        customer_id) of :func:`rebatelab.accrue` with ``expected_rebate`` and
+        ``most_likely_rebate``; default
+        :func:`rebatelab.finance.liability.liability_forecast`, the liability's forecast.
 
     Returns
     -------
@@ -232,27 +235,45 @@ def close(
     ------
     LedgerError
         Closing a closed period without ``reopen``; closing a period before the latest closed
-        one; reopening a period that is not the latest.
+        one; reopening a period that is not the latest; a forecast whose rows do not match
+        the accrual's contracts.
+    ParameterError
+        A bad period or book; a Reduction as of another day than the period's last.
 
     Notes
     -----
     Per program: ``expense = booked_t - booked_{t-1}`` (cumulative catch-up),
     ``closing = opening + expense - payments`` with ``opening`` the previous closing, so
-    ``closing = booked_t - (all payments recorded so far)``, in integer cents. The whole
-    close is one DuckDB transaction.
+    ``closing = booked_t - (all payments recorded so far)``, in integer cents. The amounts
+    booked per contract are :func:`~rebatelab.finance.rollforward.contract_cents` of the
+    forecast, so the booked total equals :func:`rebatelab.liability`'s ``expected`` to the
+    cent. The whole close is one DuckDB transaction.
 
     Examples
     --------
     >>> import rebatelab as rl  # doctest: +SKIP
-    >>> rl.close(rl.load_data("data/sample"), "data/sample/programs.yaml", "2026-03")
-    ... # doctest: +SKIP
+    >>> data, programs = rl.load_sample()  # doctest: +SKIP
+    >>> rl.close(data, programs, "2026-03", workspace="ledger.duckdb")  # doctest: +SKIP
     """
-    from rebatelab.programs.terms import load_programs
-
     if book not in BOOKS:
         raise ParameterError(f"book must be one of {list(BOOKS)}, got {book!r}")
-    as_of = period_end(period)
-    programs = load_programs(programs)
+    if isinstance(data, Reduction):
+        if period is None:
+            period = data.as_of.strftime("%Y-%m")
+        as_of = period_end(period)
+        if pd.Timestamp(as_of) != data.as_of:
+            raise ParameterError(
+                f"the reduction is as of {data.as_of.date()}; closing {period} needs one as of "
+                f"{as_of}"
+            )
+        red = data
+    else:
+        if period is None:
+            raise ParameterError("close needs a period 'YYYY-MM'")
+        as_of = period_end(period)
+        if programs is None:
+            raise ParameterError("close needs programs with a RebateData")
+        red = None
     path = Path(workspace) if workspace is not None else default_workspace(data)
     con = _connect(path)
     try:
@@ -276,7 +297,9 @@ def close(
                 f"{closed[-1]}"
             )
         # compute everything before writing to the workspace
-        snap = _snapshot(data, programs, as_of, method=method, book=book, forecaster=forecaster)
+        if red is None:
+            red = reduce(data, load_programs(programs), as_of)
+        snap, snap_method = _snapshot(red, method=method, book=book, forecaster=forecaster)
         con.execute("BEGIN TRANSACTION")
         try:
             if period in closed:
@@ -293,8 +316,8 @@ def close(
                 "FROM rollforward WHERE period = ?",
                 [prev_period],
             ).fetchdf()
-            pay = _new_payments(data, con, as_of)
-            unknown = sorted(set(pay["program_id"]) - set(programs.ids)) if len(pay) else []
+            pay = _new_payments(red, con, as_of)
+            unknown = sorted(set(pay["program_id"]) - set(red.programs.ids)) if len(pay) else []
             if unknown:
                 warnings.warn(
                     f"payments name programs not in the program file: {unknown[:5]}; they are "
@@ -306,10 +329,10 @@ def close(
             _write_payments(con, period, pay)
             _write_rollforward(con, period, rf)
             info = {
-                "method": ";".join(sorted(set(snap["method"].astype(str)))),
+                "method": snap_method,
                 "book": book,
-                "data_source": getattr(data, "source", ""),
-                "programs_source": getattr(programs, "source", ""),
+                "data_source": red.source,
+                "programs_source": getattr(red.programs, "source", ""),
                 "n_rows": len(snap),
             }
             _write_close(con, period, as_of, info)
@@ -319,7 +342,7 @@ def close(
             raise
     finally:
         con.close()
-    return Close(period, as_of, _money(snap), _money(pay), _money(rf))
+    return Close(period, as_of, _money(snap), _money(pay), _money(rf), book, snap_method)
 
 
 def ledger(workspace, *, period: str | None = None) -> LedgerView:

@@ -11,20 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
-
-from rebatelab.cli.commands._common import (
-    add_data_arguments,
-    parse_date,
-    programs_path,
-    write_table,
-)
-from rebatelab.engine.accrual import accrue
-from rebatelab.errors import ParameterError
-from rebatelab.finance.distributions import liability_levels
-from rebatelab.finance.liability import liability
-from rebatelab.io.folders import load_data
-from rebatelab.programs.terms import load_programs
+from rebatelab.cli.commands._common import add_data_arguments
 
 NAME = "liability"
 
@@ -42,7 +29,7 @@ def add_arguments(parser) -> None:
     parser.add_argument(
         "--common-shock",
         type=float,
-        default=None,
+        default=0.0,
         help="sd of the log of a factor shared by all customers' spend to come (e.g. 0.1)",
     )
     parser.add_argument(
@@ -54,22 +41,23 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from rebatelab.forecasting.projection import forecast
+    # the package is imported here, not when the parser is built (fast --help)
+    import pandas as pd
+
+    from rebatelab.cli.commands._common import parse_date, programs_path, write_table
+    from rebatelab.finance.liability import LiabilityOptions, liability
+    from rebatelab.io.folders import load_data
+    from rebatelab.programs.terms import load_programs
 
     as_of = parse_date(args.as_of)
-    if not 0 < args.percentile < 1:
-        raise ParameterError(f"--percentile must be inside (0, 1), got {args.percentile}")
-    if args.levels < 3:
-        raise ParameterError(f"--levels must be >= 3, got {args.levels}")
+    options = LiabilityOptions(
+        percentile=args.percentile,
+        common_shock=args.common_shock,
+        method=args.method,
+        n_levels=args.levels,
+    )  # checked before the data is read
     data = load_data(args.data)
-    programs = load_programs(programs_path(args))
-    kw = {} if args.method is None else {"method": args.method}
-    levels = liability_levels(args.levels)
-    acc = accrue(data, programs, as_of)
-    fc = forecast(data, programs, as_of, levels=levels, **kw)
-    res = liability(
-        acc, fc, programs=programs, percentile=args.percentile, common_shock=args.common_shock
-    )
+    res = liability(data, load_programs(programs_path(args)), as_of, options=options)
     out = Path(args.out)
     if out.suffix.lower() == ".xlsx":
         res.to_xlsx(out)
@@ -78,9 +66,9 @@ def run(args) -> int:
         write_table(table, out)
     t = res.total.iloc[0]
     print(
-        f"rebatelab liability as of {as_of} ({len(acc)} customer rows, {int(t['pools'])} pools): "
-        f"accrued {t['accrued']:,.2f}; expected {t['expected']:,.2f}; most likely "
-        f"{t['most_likely']:,.2f}; p10-p90 {t['p10']:,.2f} - {t['p90']:,.2f}; constrained "
-        f"({args.percentile:.0%}) {t['constrained']:,.2f} -> {out}"
+        f"rebatelab liability as of {as_of} ({int(t['customers'])} customer rows, "
+        f"{int(t['pools'])} pools): accrued {t['accrued']:,.2f}; expected {t['expected']:,.2f}; "
+        f"most likely {t['most_likely']:,.2f}; p10-p90 {t['p10']:,.2f} - {t['p90']:,.2f}; "
+        f"constrained ({options.percentile:.0%}) {t['constrained']:,.2f} -> {out}"
     )
     return 0
