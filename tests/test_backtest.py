@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from test_forecasting import PROGRAMS, make_data
 
+from rebatelab.datasets import sample_path
 from rebatelab.errors import ParameterError
 from rebatelab.forecasting.backtest import backtest, calibration_table, score
 from rebatelab.plotting.backtest import plot_reliability
@@ -121,7 +122,7 @@ def test_online_retail_backtest_runs():
 def test_cli_backtest_refuses_programs_that_have_not_ended(capsys):
     from rebatelab.cli.main import main
 
-    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
+    sample = sample_path()
     with pytest.warns(UserWarning, match="not scored"):
         code = main(["backtest", "--data", str(sample), "--as-of", "2026-06-30"])
     assert code == 2

@@ -21,10 +21,12 @@ from pathlib import Path
 
 import pytest
 
+from rebatelab.datasets import sample_path
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLE = ROOT / "data" / "sample"
+SAMPLE = sample_path()  # the bundled sample
 CHROMIUM = Path("/usr/bin/chromium")
 VOILA = ROOT / ".venv" / "bin" / "voila"
 SHOTS = ROOT / "out" / "screenshots"

@@ -1,7 +1,5 @@
 """Forecasts: alignment with accrue, exact settlement expectations, properties, errors."""
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,12 +7,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rebatelab.data.tables import RebateData
+from rebatelab.datasets import sample_path
 from rebatelab.engine.accrual import accrue
 from rebatelab.engine.settlement import evaluate, schedule
+from rebatelab.engine.stage_one import reduce
 from rebatelab.errors import DataValidationError, ParameterError
 from rebatelab.forecasting.compound import poisson_counts
 from rebatelab.forecasting.expected_settlement import expected_settlement, tier_probabilities
-from rebatelab.forecasting.projection import basis_quantiles, forecast, forecast_units
+from rebatelab.forecasting.projection import (
+    DEFAULT_LEVELS,
+    basis_quantiles,
+    forecast,
+    forecast_units,
+)
+from rebatelab.forecasting.quantiles import quantile_columns
 from rebatelab.forecasting.spend_forecast import SpendForecast
 from rebatelab.programs.terms import load_programs
 
@@ -326,7 +332,7 @@ def test_clear_errors(data, programs):
 def test_cli_forecast_on_sample_and_bad_input(tmp_path, capsys):
     from rebatelab.cli.main import main
 
-    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
+    sample = sample_path()
     out = tmp_path / "fc.csv"
     code = main(["forecast", "--data", str(sample), "--as-of", "2026-06-30", "--out", str(out)])
     assert code == 0
@@ -401,3 +407,51 @@ programs:
     monkeypatch.setattr(fcm, "_DEDUPE", False)
     separate = forecast(d2, progs, "2025-05-10")
     pd.testing.assert_frame_equal(shared, separate, rtol=1e-12, atol=1e-9)
+
+
+def test_forecast_takes_stage_ones_reduction(data, programs, fc):
+    """Reduced once and handed over, the forecast is the one computed from the data."""
+    red = reduce(data, programs, "2025-05-10")
+    pd.testing.assert_frame_equal(forecast(red), fc, check_exact=True)
+    acc, unit, sf, _ = forecast_units(red)
+    assert len(acc) == len(fc) and sf.b0.size == unit.max() + 1
+    with pytest.raises(ParameterError, match="differs from the reduction"):
+        forecast(red, as_of="2025-05-11")
+    with pytest.raises(ParameterError, match="method"):
+        forecast(red, method="magic")
+
+
+def test_lines_after_as_of_change_nothing(data, programs, fc):
+    """No leakage: deleting every line after as_of, or doubling its amounts, leaves the
+    forecast unchanged to the last digit."""
+    tx = data.transactions
+    later = tx["date"] > pd.Timestamp("2025-05-10")
+    assert later.any()
+    cut = RebateData.from_frames(tx[~later], data.customers, data.products)
+    pd.testing.assert_frame_equal(forecast(cut, programs, "2025-05-10"), fc, check_exact=True)
+    doubled = tx.assign(
+        net_amount=np.where(later, 2 * tx["net_amount"], tx["net_amount"]),
+        quantity=np.where(later, 2 * tx["quantity"], tx["quantity"]),
+    )
+    changed = RebateData.from_frames(doubled, data.customers, data.products)
+    pd.testing.assert_frame_equal(forecast(changed, programs, "2025-05-10"), fc, check_exact=True)
+
+
+def test_quantile_columns_are_parsed_in_one_place(fc):
+    levels, values = quantile_columns(fc)
+    assert levels.tolist() == sorted(DEFAULT_LEVELS)
+    np.testing.assert_array_equal(values, basis_quantiles(fc))
+    cols = [f"q_{lev:g}" for lev in DEFAULT_LEVELS]
+    np.testing.assert_array_equal(values, fc[cols].to_numpy())
+    # column order does not matter; other q_ names are not quantiles
+    shuffled = fc[cols[::-1]].assign(q_total=1.0)
+    lv2, v2 = quantile_columns(shuffled)
+    np.testing.assert_array_equal(lv2, levels)
+    np.testing.assert_array_equal(v2, values)
+    np.testing.assert_array_equal(basis_quantiles(fc, [0.9, 0.1]), fc[["q_0.9", "q_0.1"]])
+    empty_levels, empty = quantile_columns(fc[["program_id"]])
+    assert empty_levels.size == 0 and empty.shape == (len(fc), 0)
+    with pytest.raises(ParameterError, match="same level"):
+        quantile_columns(pd.DataFrame({"q_0.5": [1.0], "q_0.50": [2.0]}))
+    with pytest.raises(ParameterError, match="not among"):
+        basis_quantiles(fc, [0.33])

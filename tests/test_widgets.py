@@ -19,10 +19,11 @@ pytest.importorskip("ipywidgets")
 pytest.importorskip("matplotlib")
 
 import rebatelab as rl  # noqa: E402
+from rebatelab.datasets import sample_path  # noqa: E402
 from rebatelab.widgets import ProgramDesigner, figure_png, html_table
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLE = ROOT / "data" / "sample"
+SAMPLE = sample_path()  # the bundled sample
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
