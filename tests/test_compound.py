@@ -161,8 +161,11 @@ def test_bad_parameters_are_named():
     "name",
     [
         "rebatelab.forecasting.compound",
+        "rebatelab.forecasting.counts",
         "rebatelab.forecasting.spend_models",
+        "rebatelab.forecasting.unit_models",
         "rebatelab.forecasting.projection",
+        "rebatelab.forecasting.quantiles",
         "rebatelab.forecasting.backtest",
         "rebatelab.datasets.online_retail",
     ],

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from rebatelab.engine.accrual import accrue
+from rebatelab.engine.stage_one import Reduction, reduce
 from rebatelab.errors import ParameterError
 from rebatelab.forecasting.projection import METHODS, forecast
 from rebatelab.programs.terms import load_programs
@@ -190,11 +191,9 @@ def score(records: pd.DataFrame, *, n_bins: int = 10) -> dict:
     }
 
 
-def _outcomes(data, programs, plist):
-    """End-of-period pool basis and earned amount of every (program, pool)."""
-    last = data.date_range[1].normalize()
-    ends = max(pd.Timestamp(p.end) for p in plist)
-    fin = accrue(data, programs, min(ends, last))
+def _outcomes(red: Reduction) -> pd.DataFrame:
+    """End-of-period pool basis and earned amount of every (program, pool) of a reduction."""
+    fin = accrue(red)
     unit = fin[["program_id", "pool_id"]].astype(str)
     out = pd.DataFrame(
         {
@@ -247,15 +246,21 @@ def backtest(data, programs, as_of_dates, methods=METHODS, *, n_bins: int = 10) 
             f"{[p.id for p in plist if p not in complete][:5]}",
             stacklevel=2,
         )
-    outcomes = _outcomes(data, programs, complete) if complete else None
+    outcomes = None
+    if complete:  # stage one at the last period end scored (or the data's end)
+        ends = max(pd.Timestamp(p.end) for p in complete)
+        outcomes = _outcomes(reduce(data, programs, min(ends, last)))
     recs = []
     for as_of in pd.to_datetime(list(as_of_dates)):  # loop over a handful of dates
         active = [p.id for p in complete if pd.Timestamp(p.start) <= as_of < pd.Timestamp(p.end)]
         if not active:
             continue
-        sub = _subset(programs, active)
+        # stage one once per date: every method forecasts from the same reduction, and the
+        # next thresholds come from its accrual
+        red = reduce(data, _subset(programs, active), as_of)
+        next_thr = _next_thresholds(red)
         for m in methods:  # and methods
-            fc = forecast(data, sub, as_of, method=m)
+            fc = forecast(red, method=m)
             fc = fc[fc["program_id"].astype(str).isin(active)]
             unit = fc.assign(
                 program_id=fc["program_id"].astype(str), pool_id=fc["pool_id"].astype(str)
@@ -272,7 +277,7 @@ def backtest(data, programs, as_of_dates, methods=METHODS, *, n_bins: int = 10) 
                 expected_rebate=("expected_rebate", "sum"),
             )
             u = u.join(outcomes, how="left")
-            u["next_threshold"] = _next_threshold(sub, u, data, as_of, fc)
+            u["next_threshold"] = next_thr.reindex(u.index).to_numpy(dtype=float)
             u["reached_next"] = u["end_basis"] >= u["next_threshold"]
             u = u.reset_index()
             u.insert(0, "as_of", as_of)
@@ -307,9 +312,8 @@ def _subset(programs, ids):
     return programs.subset(keep)
 
 
-def _next_threshold(programs, units, data, as_of, fc):
-    """Next threshold (pool level) at the as-of date, from the accrual at that date."""
-    acc = accrue(data, programs, as_of)
+def _next_thresholds(red: Reduction) -> pd.Series:
+    """Next threshold (pool level) at the reduction's as-of date, per (program_id, pool_id)."""
+    acc = accrue(red)
     key = acc.assign(program_id=acc["program_id"].astype(str), pool_id=acc["pool_id"].astype(str))
-    nt = key.groupby(["program_id", "pool_id"], sort=False)["next_threshold"].first()
-    return nt.reindex(units.index).to_numpy(dtype=float)
+    return key.groupby(["program_id", "pool_id"], sort=False)["next_threshold"].first()

@@ -1,12 +1,23 @@
-"""Expected settlement: the settlement terms integrated over the forecast basis distribution."""
+"""Expected settlement: the settlement terms integrated over the forecast basis distribution.
+
+The terms are the settlement engine's (:mod:`rebatelab.engine.settlement`): a
+:class:`~rebatelab.engine.settlement.Schedule` per unit carries the thresholds (growth
+thresholds already multiplied out from the baseline), rates, lump sums, method, cap, minimum
+payout and growth "excess" base, and :func:`~rebatelab.engine.settlement.evaluate` computes
+the amounts. Nothing here re-derives them: the earned amount is piecewise linear in the end
+basis, so it is read off ``evaluate`` at two points inside each piece (the uncapped line of a
+tier, to place the cap and minimum-payout crossings, from ``evaluate`` on the schedule with
+its cap lifted), and integrated exactly against the compound distribution of the spend to come.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
-from rebatelab.engine.settlement import evaluate
+from rebatelab.engine.settlement import Schedule, evaluate
 from rebatelab.forecasting.spend_forecast import SpendForecast
-from rebatelab.programs import tiers
 
 __all__ = ["tier_probabilities", "expected_settlement"]
 
@@ -14,36 +25,23 @@ __all__ = ["tier_probabilities", "expected_settlement"]
 # --------------------------------------------------------------------------------------------
 # Settlement: expected value over piecewise-linear segments of the earned amount
 # --------------------------------------------------------------------------------------------
-def _raw_coeffs(sched, lo, hi):
-    """Intercept and slope of the uncapped earned amount on [lo, hi) (one tier), (n, J)."""
+def _raw_coeffs(sched: Schedule, lo, hi):
+    """Intercept and slope of the uncapped earned amount on [lo, hi) (one tier), (n, J).
+
+    The uncapped amount is the engine's earned amount with the cap lifted (tiers, lump sums,
+    method and growth base as in the schedule).
+    """
     span = np.where(np.isfinite(hi), hi - lo, np.maximum(np.abs(lo), 1.0))
     x1 = lo + span / 3.0
     x2 = lo + 2.0 * span / 3.0
-    e1 = _raw(sched, x1)
-    e2 = _raw(sched, x2)
+    uncapped = dataclasses.replace(sched, cap=np.full(len(sched.cap), np.nan))
+    e1 = evaluate(uncapped, x1)["earned"]
+    e2 = evaluate(uncapped, x2)["earned"]
     beta = (e2 - e1) / (x2 - x1)
     return e1 - beta * x1, beta
 
 
-def _raw(sched, b):
-    """Uncapped earned [currency] at bases b (n, J)."""
-    n, j = b.shape
-    reps = np.repeat
-    flat = b.reshape(-1)
-    base_line = reps(sched.baseline, j)
-    rebate_base = np.where(reps(sched.excess, j), np.maximum(flat - base_line, 0.0), flat)
-    out = tiers.earned(
-        flat,
-        thresholds=reps(sched.thresholds, j, axis=0),
-        rates=reps(sched.rates, j, axis=0),
-        amounts=reps(sched.amounts, j, axis=0),
-        method=reps(sched.method, j),
-        rebate_base=rebate_base,
-    )
-    return np.asarray(out).reshape(n, j)
-
-
-def _breakpoints(sched, b0):
+def _breakpoints(sched: Schedule, b0):
     """Sorted end-basis breakpoints >= b0 where the settlement is not linear, (n, J)."""
     thr = sched.thresholds
     n, k = thr.shape
@@ -95,7 +93,8 @@ def expected_settlement(sf: SpendForecast, sched, *, payable: bool = False):
     and where the cap or the minimum payout is crossed). On each piece ``[e_j, e_{j+1})``,
     ``g = alpha_j + beta_j B`` (read off ``g`` at two interior points), so
     ``E[g] = sum_j alpha_j P(B in piece) + beta_j E[B 1{B in piece}]``, with the exact
-    partial expectations of :func:`rebatelab.forecasting.compound.compound_partial_mean`.
+    partial expectations of :meth:`SpendForecast.pieces`. ``g`` itself (and the tier of
+    each piece) is :func:`rebatelab.engine.settlement.evaluate`'s.
     """
     out = _settlement(sf, sched, ("payable" if payable else "earned",))
     return out["payable" if payable else "earned"]

@@ -7,14 +7,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rebatelab.forecasting.compound import (
-    CountDistribution,
     compound_cdf_lower_mean,
     compound_lower_mean,
     compound_mean,
-    compound_partial_mean,
     compound_quantile,
     compound_sf,
 )
+from rebatelab.forecasting.counts import CountDistribution
 
 __all__ = ["SpendForecast"]
 
@@ -87,17 +86,6 @@ class SpendForecast:
         out = np.where(finite, val, np.where(s > 0, 0.0, 1.0))
         return out if np.ndim(b) == 2 else out[:, 0]
 
-    def partial(self, lower, upper):
-        """``P(lower <= B < upper)`` and ``E[B 1{lower <= B < upper}]`` per row, (n, L)."""
-        slo, sup = self._to_s(lower), self._to_s(upper)
-        slo, sup = np.broadcast_arrays(slo, sup)
-        p = np.clip(self._ge(slo) - self._ge(sup), 0.0, 1.0)
-        lo_c = np.where(np.isfinite(slo), slo, np.where(slo > 0, np.inf, -1.0))
-        up_c = np.where(np.isfinite(sup), sup, np.where(sup > 0, np.inf, -1.0))
-        es = compound_partial_mean(lo_c, up_c, self.counts, **self._sev)
-        eb = self.b0[:, None] * p + self.factor[:, None] * es
-        return p, eb
-
     def pieces(self, edges, *, known=None):
         """Probability and ``E[B 1{.}]`` of the pieces between sorted edges, (n, J) each.
 
@@ -141,12 +129,6 @@ class SpendForecast:
         full = compound_mean(self.counts, **self._sev)[:, None]
         h = np.where(finite, h, np.where(s > 0, full, 0.0))
         return ge, h
-
-    def _ge(self, s):
-        """``P(S >= s)`` with infinities handled, s of shape (n, L)."""
-        finite = np.isfinite(s)
-        val = compound_sf(np.where(finite, s, 0.0), self.counts, **self._sev)
-        return np.where(finite, val, np.where(s > 0, 0.0, 1.0))
 
     def quantiles(self, levels) -> np.ndarray:
         """End-of-period basis quantiles, shape (n, L) [basis unit]."""

@@ -27,7 +27,7 @@ import numpy as np
 from scipy import optimize, special, stats
 
 from rebatelab.errors import ParameterError
-from rebatelab.forecasting.compound import CountDistribution, counts_from_window
+from rebatelab.forecasting.counts import CountDistribution, counts_from_window
 
 __all__ = [
     "BGNBDParams",
