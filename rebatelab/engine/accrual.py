@@ -125,8 +125,10 @@ def accrue(
     Examples
     --------
     >>> import rebatelab as rl
-    >>> acc = rl.accrue(rl.load_data("data/sample"), "data/sample/programs.yaml",
-    ...                 as_of="2026-06-30")  # doctest: +SKIP
+    >>> data, programs = rl.load_sample()
+    >>> acc = rl.accrue(data, programs, "2026-06-30")
+    >>> bool((acc["payable"] <= acc["earned"] + 1e-9).all())
+    True
     """
     if isinstance(data, Reduction):
         programs, as_of = _from_reduction(data, programs, as_of)

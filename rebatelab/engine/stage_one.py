@@ -201,10 +201,9 @@ def reduce(
     Examples
     --------
     >>> import rebatelab as rl
-    >>> data = rl.load_data("data/sample")  # doctest: +SKIP
-    >>> red = rl.reduce(data, rl.load_programs("data/sample/programs.yaml"),
-    ...                 "2025-06-30")  # doctest: +SKIP
-    >>> bool((red.period["program_id"] == red.members["program_id"]).all())  # doctest: +SKIP
+    >>> data, programs = rl.load_sample()
+    >>> red = rl.reduce(data, programs, "2025-06-30")
+    >>> bool((red.period["program_id"] == red.members["program_id"]).all())
     True
     """
     programs = load_programs(programs)
