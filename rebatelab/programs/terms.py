@@ -22,6 +22,7 @@ __all__ = [
     "Tier",
     "Growth",
     "Guardrails",
+    "Approval",
     "Program",
     "ProgramSet",
     "load_programs",
@@ -75,6 +76,29 @@ class Guardrails(BaseModel):
     min_from_ratio: float | None = Field(None, ge=0)
 
 
+class Approval(BaseModel):
+    """Who decides on change requests to a program (:mod:`rebatelab.programs.changes`).
+
+    ``required: false`` approves a request that passes the checks at once; ``approvers``
+    (user names) restricts who may approve or reject; without it anyone but the proposer may.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    required: bool = True
+    approvers: tuple[str, ...] | None = None
+
+    @field_validator("approvers", mode="before")
+    @classmethod
+    def _names(cls, v):
+        if v is None:
+            return v
+        names = tuple(str(x).strip() for x in (v if isinstance(v, list | tuple) else [v]))
+        if not names or any(not x for x in names):
+            raise ValueError("list at least one user name (or leave the key out)")
+        return names
+
+
 class Program(BaseModel):
     """Terms of one rebate program for one measurement period.
 
@@ -99,6 +123,7 @@ class Program(BaseModel):
     min_payout: float | None = Field(None, ge=0, description="[currency]")
     growth: Growth | None = None
     guardrails: Guardrails | None = None
+    approval: Approval | None = None
     variant_of: str | None = None
     customers_only: tuple[str, ...] | None = None
 
