@@ -192,6 +192,40 @@ def test_bad_inputs():
         close(_data(), PROGRAMS_YAML, "2025-04", workspace="x.duckdb", book="cash")
 
 
+def test_close_takes_a_reduction_of_the_period_end(tmp_path):
+    from rebatelab.engine.stage_one import reduce
+
+    data = _data(PAYMENTS)
+    programs = load_programs(PROGRAMS_YAML)
+    red = reduce(data, programs, "2025-04-30")
+    by_red = close(red, workspace=tmp_path / "a.duckdb", forecaster=stub_forecaster)
+    by_data = close(
+        data, programs, "2025-04", workspace=tmp_path / "b.duckdb", forecaster=stub_forecaster
+    )
+    assert by_red.period == "2025-04"  # the reduction's month
+    for a, b in (
+        (by_red.snapshot, by_data.snapshot),
+        (by_red.payments, by_data.payments),
+        (by_red.rollforward, by_data.rollforward),
+    ):
+        pd.testing.assert_frame_equal(a, b)
+    assert (by_red.book, by_red.method) == ("expected", "stub")
+    with pytest.raises(ParameterError, match="as of 2025-04-30"):
+        close(red, period="2025-05", workspace=tmp_path / "c.duckdb")
+    # a forecast whose contracts are not the accrual's is refused, naming them
+    with pytest.raises(LedgerError, match="no forecast row"):
+        close(red, workspace=tmp_path / "d.duckdb", forecaster=lambda r: stub_forecaster(r)[1:])
+
+
+def test_cli_constants_are_the_workspace_ones():
+    from rebatelab.cli.commands import close as close_cmd
+    from rebatelab.cli.commands import ledger as ledger_cmd
+    from rebatelab.workspace.store import WORKSPACE_NAME
+
+    assert close_cmd.BOOKS == ledger_mod.BOOKS
+    assert ledger_cmd.WORKSPACE_NAME == WORKSPACE_NAME
+
+
 def test_ledger_of_missing_workspace(tmp_path):
     with pytest.raises(LedgerError, match="no ledger workspace"):
         ledger(tmp_path / "none.duckdb")

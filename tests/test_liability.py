@@ -178,6 +178,79 @@ def test_bad_inputs_are_named():
         liability_from(acc, fc2)
 
 
+# -- contracts matched by key, amounts in cents that add up ----------------------------------
+def test_forecast_rows_are_matched_by_key_not_position():
+    acc = pd.DataFrame(
+        {
+            "program_id": ["P", "P", "Q"],
+            "customer_id": ["A", "B", "A"],
+            "pool_id": ["A", "B", "A"],
+            "earned": [1.0, 2.0, 3.0],
+        }
+    )
+    fc = pd.DataFrame(
+        {
+            "program_id": ["P", "P", "Q"],
+            "customer_id": ["A", "B", "A"],
+            "expected_rebate": [10.0, 20.0, 30.0],
+            "most_likely_rebate": [10.0, 20.0, 30.0],
+        }
+    )
+    kw = dict(rebate_values=[[10.0], [20.0], [30.0]], rebate_probs=[[1.0], [1.0], [1.0]])
+    ref = liability_from(acc, fc, **kw)
+    shuffled = liability_from(acc, fc.iloc[[2, 0, 1]], **kw)
+    pd.testing.assert_frame_equal(ref.by_customer, shuffled.by_customer)
+    assert ref.by_customer["expected"].tolist() == [10.0, 20.0, 30.0]
+    with pytest.raises(ParameterError, match=r"no forecast row.*\('Q', 'A'\)"):
+        liability_from(acc, fc.iloc[:2], **kw)
+    extra = pd.concat([fc, fc.iloc[[0]].assign(customer_id="Z")], ignore_index=True)
+    with pytest.raises(ParameterError, match=r"match no accrual contract.*\('P', 'Z'\)"):
+        liability_from(acc, extra, **kw)
+    with pytest.raises(ParameterError, match="twice"):
+        liability_from(acc, pd.concat([fc, fc.iloc[[0]]], ignore_index=True), **kw)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    amounts=st.lists(st.floats(0.0, 1e6, allow_nan=False), min_size=0, max_size=60),
+    seed=st.integers(0, 1_000),
+)
+def test_contract_cents_add_up_at_every_level(amounts, seed):
+    from rebatelab.finance.rollforward import contract_cents
+    from rebatelab.money import cents
+
+    a = np.asarray(amounts, dtype=float)
+    prog = np.random.default_rng(seed).integers(0, 4, size=len(a)).astype(str)
+    c = contract_cents(prog, a)
+    assert c.dtype == np.int64 and len(c) == len(a)
+    # the total is the exact total rounded to the cent (half away from zero)
+    assert c.sum() == cents(a.sum())
+    # each contract and each program within a cent of its exact amount (1e-6: float noise)
+    assert np.all(np.abs(c - a * 100) < 1 + 1e-6)
+    for p in np.unique(prog):
+        assert abs(c[prog == p].sum() - a[prog == p].sum() * 100) < 1 + 1e-6
+    # amounts already in cents are kept as they are
+    whole = np.round(a, 2)
+    np.testing.assert_array_equal(contract_cents(prog, whole), cents(whole))
+
+
+def test_options_are_checked_and_frames_go_to_liability_from():
+    from rebatelab.finance.liability import liability
+
+    for bad, match in (
+        (dict(percentile=0.0), "percentile"),
+        (dict(common_shock=-0.1), "common_shock"),
+        (dict(amount="cash"), "amount"),
+        (dict(n_levels=2), "n_levels"),
+    ):
+        with pytest.raises(ParameterError, match=match):
+            LiabilityOptions(**bad)
+    assert LiabilityOptions(common_shock=None).common_shock == 0.0
+    acc = pd.DataFrame({"program_id": ["P"], "customer_id": ["C"], "pool_id": ["C"]})
+    with pytest.raises(ParameterError, match="liability_from"):
+        liability(acc, acc)
+
+
 # -- from basis quantiles, pools, common shock --------------------------------------------------
 PROGRAMS = """
 programs:
@@ -434,3 +507,68 @@ def test_common_shock_matches_monte_carlo():
     # and the interval is much wider than under independence
     ind = liability_from(acc, fc, programs=progs, basis_quantiles=q, levels=levels).total.iloc[0]
     assert out["p90"] - out["p10"] > 1.5 * (ind["p90"] - ind["p10"])
+
+
+# -- one liability figure: the API, the CLI, the close and the dashboard (issue 13 item 1) -------
+@pytest.mark.slow
+def test_api_cli_close_and_dashboard_give_one_figure(tmp_path, capsys):
+    # The bundled sample as of 2026-09-30 with the default forecast. Before they shared one
+    # computation the CLI said expected 166,750.51 and the close booked 166,750.37 (the sum of
+    # 1,964 contracts each rounded to the cent), and the dashboard's p10-p90 differed (another
+    # set of forecast quantile levels). All four now give the same figures to the cent.
+    import re
+
+    from rebatelab.cli.main import main
+    from rebatelab.datasets import load_sample, sample_path
+    from rebatelab.engine.stage_one import reduce
+    from rebatelab.finance.liability import liability
+    from rebatelab.money import cents
+    from rebatelab.workspace.close import close
+
+    data, programs = load_sample()
+    red = reduce(data, programs, "2026-09-30")
+    api = liability(red)
+    t = api.total.iloc[0]
+    figures = ["accrued", "expected", "most_likely", "p10", "p50", "p90", "constrained"]
+
+    # every level adds up in cents: contracts -> programs -> total
+    bc = api.by_customer.assign(**{c: cents(api.by_customer[c]) for c in figures[:3]})
+    per_prog = bc.groupby("program_id", sort=False)[figures[:3]].sum()
+    bp = api.by_program.set_index("program_id")
+    for c in figures[:3]:
+        np.testing.assert_array_equal(per_prog[c].to_numpy(), cents(bp.loc[per_prog.index, c]))
+        assert per_prog[c].sum() == cents(t[c])
+    # the CLI (it reduces the lines itself: liability(data, programs, as_of))
+    folder = sample_path()
+    csv = tmp_path / "liability.csv"
+    args = ["liability", "--data", str(folder), "--programs", str(folder / "programs.yaml")]
+    assert main([*args, "--as-of", "2026-09-30", "--out", str(csv)]) == 0
+    out = capsys.readouterr().out
+    printed = dict(re.findall(r"(accrued|expected|most likely|constrained \(80%\)) ([\d,.]+)", out))
+    assert printed["expected"] == f"{t['expected']:,.2f}"
+    assert printed["accrued"] == f"{t['accrued']:,.2f}"
+    assert printed["most likely"] == f"{t['most_likely']:,.2f}"
+    assert printed["constrained (80%)"] == f"{t['constrained']:,.2f}"
+    total_row = pd.read_csv(csv).set_index("program_id").loc["TOTAL"]
+    assert [total_row[c] for c in figures] == [t[c] for c in figures]
+
+    # the close books the same expected amount, per program and in total
+    booked = close(red, period="2026-09", workspace=tmp_path / "ws.duckdb")
+    assert cents(booked.snapshot["booked"]).sum() == cents(t["expected"])
+    snap = booked.snapshot.set_index(["program_id", "customer_id"])["booked"]
+    mine = api.by_customer.set_index(["program_id", "customer_id"])["expected"]
+    np.testing.assert_array_equal(cents(snap.loc[mine.index]), cents(mine))
+    first = booked.rollforward.set_index("program_id")["expense"]  # first close: all expense
+    np.testing.assert_array_equal(cents(first.loc[bp.index]), cents(bp["expected"]))
+
+    # the dashboard at its default controls
+    pytest.importorskip("ipywidgets")
+    pytest.importorskip("matplotlib")
+    from rebatelab.widgets import LiabilityForecast
+
+    view = LiabilityForecast(red, export_dir=tmp_path)
+    v = view.result.total.iloc[0]
+    assert [v[c] for c in figures] == [t[c] for c in figures]
+    pd.testing.assert_frame_equal(view.result.by_program, api.by_program)
+    # the same forecast: the total expected is its exact sum rounded to the cent
+    assert cents(t["expected"]) == cents(view.forecast["expected_rebate"].sum())

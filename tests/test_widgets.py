@@ -106,6 +106,21 @@ def test_monthly_sales_bars_add_up_to_net_sales(data):
     assert ax.get_ylabel() == "net sales per month [EUR]"
 
 
+def test_monthly_sales_from_stage_one_equals_from_the_data(data, programs):
+    from rebatelab.engine.stage_one import reduce
+    from rebatelab.widgets import plot_monthly_sales
+
+    red = reduce(data, programs, data.date_range[1])
+    a = [p.get_height() for p in plot_monthly_sales(red).patches]
+    b = [p.get_height() for p in plot_monthly_sales(data).patches]
+    np.testing.assert_allclose(a, b, rtol=1e-12)
+    # as of an earlier day, only the lines up to it
+    early = reduce(data, programs, "2025-06-30")
+    heights = [p.get_height() for p in plot_monthly_sales(early).patches]
+    tx = data.transactions[data.transactions["date"] <= "2025-06-30"]
+    assert sum(heights) == pytest.approx(tx["net_amount"].sum(), rel=1e-12)
+
+
 def test_designer_lump_sums_need_retroactive(data, tmp_path):
     d = ProgramDesigner(data, _test_program(data), save_dir=tmp_path, n_scenarios=20)
     d.tier_amount[1].value = 500.0

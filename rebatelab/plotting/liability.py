@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from rebatelab.engine.stage_one import Reduction, customer_daily
+
 __all__ = ["plot_monthly_sales", "plot_liability", "plot_total_distribution", "plot_rollforward"]
 
 
@@ -24,21 +26,29 @@ def _axes(ax, size=(7.0, 4.0)):
 
 
 def plot_monthly_sales(data, *, currency: str = "currency", ax=None):
-    """Net sales per calendar month of a data folder, returns and credit notes deducted.
+    """Net sales per calendar month, returns and credit notes deducted.
 
     Parameters
     ----------
-    data : RebateData
+    data : Reduction or RebateData
+        Stage one's result (its ``customer_daily`` sums: every line up to its as-of day), or
+        a data folder, whose lines up to the last transaction date stage one sums per
+        (customer, day) here (:func:`rebatelab.engine.stage_one.customer_daily`).
     currency : str
+        Unit shown on the axis.
     ax : matplotlib Axes, optional
 
     Returns
     -------
     matplotlib Axes
+        One bar per month with lines [currency].
     """
     ax = _axes(ax, size=(8.0, 3.2))
-    tx = data.transactions
-    monthly = tx.groupby(tx["date"].dt.to_period("M"))["net_amount"].sum()
+    if isinstance(data, Reduction):
+        daily = data.customer_daily
+    else:
+        daily = customer_daily(data, as_of=data.date_range[1])
+    monthly = daily.groupby(daily["date"].dt.to_period("M"))["net_amount"].sum()
     x = monthly.index.to_timestamp()
     ax.bar(x, monthly.to_numpy(), width=25, align="edge", color="#1f6fb4")
     ax.set_ylabel(f"net sales per month [{currency}]")

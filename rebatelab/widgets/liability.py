@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import html
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import ipywidgets as w
 import pandas as pd
 
+from rebatelab.data.tables import RebateData
 from rebatelab.engine.accrual import accrue
-from rebatelab.finance.liability import liability
-from rebatelab.forecasting.projection import forecast
+from rebatelab.engine.stage_one import Reduction, reduce
+from rebatelab.errors import ParameterError
+from rebatelab.finance.liability import LiabilityOptions, liability_forecast, liability_from
 from rebatelab.plotting.liability import (
     plot_liability,
     plot_rollforward,
@@ -29,17 +32,23 @@ _AMOUNTS = ["accrued", "expected", "most_likely", "p10", "p50", "p90", "constrai
 class LiabilityForecast(View):
     """Liability by program and in total, with the percentile control and the roll-forward.
 
-    The accrual and the forecast are computed once (they depend on the data and the as-of
-    date only); moving a control recomputes the liability (:func:`rebatelab.liability`).
+    The lines are reduced once (or stage one's Reduction is given), and the accrual and the
+    forecast are computed once from it, as :func:`rebatelab.liability` does
+    (:func:`~rebatelab.finance.liability.liability_forecast`, the same quantile levels);
+    moving a control recomputes only
+    :func:`~rebatelab.finance.liability.liability_from`. At the default controls the figures
+    are :func:`rebatelab.liability`'s, to the cent.
 
     Parameters
     ----------
-    data : RebateData
-    programs : ProgramSet or path
+    data : RebateData or Reduction
+        The data, or stage one's result (then ``programs`` and ``as_of`` are its own).
+    programs : ProgramSet, optional
+        Required with a RebateData.
     as_of : date-like, optional
-        Default: the last transaction date.
+        Default: the last transaction date (with a RebateData).
     method : str, optional
-        Forecast method (:func:`rebatelab.forecasting`); default its default.
+        Forecast method (:func:`rebatelab.forecast`); default its default.
     workspace : str or Path, optional
         A ledger workspace (DuckDB file written by ``rebatelab close``) for the roll-forward.
     export_dir : str or Path
@@ -56,24 +65,42 @@ class LiabilityForecast(View):
     export : ipywidgets.Button
         Writes the liability views to xlsx (one sheet per view).
     result : Liability
-        The last :func:`rebatelab.liability` result.
+        The last liability computed (:func:`~rebatelab.finance.liability.liability_from`).
+    reduction : Reduction
+        Stage one's result the view reads.
+    options : LiabilityOptions
+        The options at the controls' values.
     rollforward : DataFrame or None
         The ledger's roll-forward (all programs), None without a workspace.
     """
 
-    def __init__(self, data, programs, *, as_of=None, method=None, workspace=None, export_dir="."):
+    def __init__(
+        self, data, programs=None, *, as_of=None, method=None, workspace=None, export_dir="."
+    ):
         super().__init__()
+        if isinstance(data, Reduction):
+            red = data
+            if as_of is not None and pd.Timestamp(as_of).normalize() != red.as_of:
+                raise ParameterError(
+                    f"as_of {pd.Timestamp(as_of).date()} differs from the reduction's "
+                    f"{red.as_of.date()}"
+                )
+        else:
+            day = as_of if as_of is not None else data.date_range[1]
+            red = reduce(data, load_programs(programs), pd.Timestamp(day).normalize())
         self.data = data
-        self.programs = load_programs(programs)
-        self.as_of = pd.Timestamp(as_of if as_of is not None else data.date_range[1]).normalize()
-        self.currency = currency_of(data)
+        self.reduction = red
+        self.programs = red.programs
+        self.as_of = red.as_of
+        # the lines' currency needs the lines: a Reduction shows amounts without a code
+        self.currency = currency_of(data) if isinstance(data, RebateData) else ""
         self.export_dir = Path(export_dir)
         self.exported_path: Path | None = None
-        self.accrual = accrue(data, self.programs, self.as_of)
-        kw = {} if method is None else {"method": method}
+        self.options = LiabilityOptions(method=method)
+        self.accrual = accrue(red)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # shown once by the forecast itself
-            self.forecast = forecast(data, self.programs, self.as_of, **kw)
+            self.forecast = liability_forecast(red, method=method, n_levels=self.options.n_levels)
         self.workspace = Path(workspace) if workspace is not None else None
         self.rollforward = None if self.workspace is None else ledger(self.workspace).rollforward
         self.result = None
@@ -136,13 +163,16 @@ class LiabilityForecast(View):
 
     def compute(self):
         """The liability at the controls' percentile and common shock."""
-        return liability(
-            self.accrual,
-            self.forecast,
-            programs=self.programs,
-            percentile=self.percentile.value,
-            common_shock=self.common_shock.value or None,
+        self.options = replace(
+            self.options,
+            percentile=float(self.percentile.value),
+            common_shock=float(self.common_shock.value),
         )
+        res = liability_from(
+            self.accrual, self.forecast, programs=self.programs, options=self.options
+        )
+        res.as_of = self.as_of
+        return res
 
     def refresh(self) -> None:
         """Recompute the liability and redraw the table, the chart and the total line."""

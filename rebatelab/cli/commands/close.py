@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rebatelab.cli.commands._common import add_data_arguments, programs_path
-from rebatelab.io.folders import load_data
-from rebatelab.programs.terms import load_programs
-from rebatelab.workspace.close import BOOKS, close
-from rebatelab.workspace.store import default_workspace
+from rebatelab.cli.commands._common import add_data_arguments
+
+#: What the ledger books (:data:`rebatelab.workspace.close.BOOKS`; not imported here, so that
+#: building the parser stays fast).
+BOOKS = ("expected", "accrued")
 
 NAME = "close"
 
@@ -38,12 +38,20 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    # the package is imported here, not when the parser is built (fast --help)
+    from rebatelab.cli.commands._common import programs_path
+    from rebatelab.io.folders import load_data
+    from rebatelab.programs.terms import load_programs
+    from rebatelab.workspace.close import close, period_end
+    from rebatelab.workspace.store import default_workspace
+
+    period_end(args.period)  # a bad period is refused before the data is read
     data = load_data(args.data)
-    programs = load_programs(programs_path(args))
     ws = args.workspace if args.workspace is not None else default_workspace(data)
+    # close() reduces the lines once, after checking the period against the ledger
     res = close(
         data,
-        programs,
+        load_programs(programs_path(args)),
         args.period,
         workspace=ws,
         reopen=args.reopen,

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rebatelab.cli.commands._common import write_table
-from rebatelab.errors import ParameterError
-from rebatelab.workspace.close import ledger
-from rebatelab.workspace.store import WORKSPACE_NAME
+#: The workspace file's name in a data folder (:data:`rebatelab.workspace.store.WORKSPACE_NAME`;
+#: not imported here, so that building the parser stays fast).
+WORKSPACE_NAME = "rebatelab.duckdb"
 
 NAME = "ledger"
 
@@ -31,6 +30,11 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    # the package is imported here, not when the parser is built (fast --help)
+    from rebatelab.cli.commands._common import write_table
+    from rebatelab.errors import ParameterError
+    from rebatelab.workspace.close import ledger
+
     if args.workspace is None and args.data is None:
         raise ParameterError("give --workspace FILE or --data DIR")
     ws = args.workspace if args.workspace is not None else args.data / WORKSPACE_NAME
