@@ -20,13 +20,13 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -n 2 --dist loadfile --nbval-lax notebooks tests
+	$(BIN)/python -m pytest -n 2 --dist loadfile --nbval-lax notebooks tests rebatelab
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -x -q tests -m "not slow and not browser"
+	$(BIN)/python -m pytest -x -q tests rebatelab -m "not slow and not browser"
 
 lint: $(STAMP)
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy rebatelab
 
 format: $(STAMP)
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
