@@ -8,8 +8,11 @@ Public names (each also importable from the module in parentheses):
   every member
 - ``forecast_units`` (projection): The accrual and the end-of-period basis distribution of every
   forecast unit
-- ``basis_quantiles`` (projection): End-of-period pool-basis quantiles carried by a forecast
+- ``basis_quantiles`` (quantiles): End-of-period pool-basis quantiles carried by a forecast
   result
+- ``quantile_columns`` (quantiles): Levels and values of a frame's ``q_<level>`` columns (the
+  one parser of these names; the liability reads them through it)
+- ``quantile_column`` (quantiles): Name of the column holding the quantile at a level
 - ``DEFAULT_LEVELS`` (projection)
 - ``BacktestResult`` (backtest): Backtest outputs
 - ``score`` (backtest): Scores of one set of forecast records (see the module notes)
@@ -40,7 +43,7 @@ Public names (each also importable from the module in parentheses):
   units], shrunk toward the population
 - ``simulate_gamma_gamma`` (spend_models): Mean order value of customers with ``x`` orders each
   (for tests)
-- ``CountDistribution`` (compound): Distribution of the number of future orders, one per row, as
+- ``CountDistribution`` (counts): Distribution of the number of future orders, one per row, as
   a ragged table of terms
 - ``compound_mean`` (compound): Exact mean of the sum ``E[S] = E[N] E[X]`` [currency or units],
   shape (n,)
@@ -51,7 +54,11 @@ Public names (each also importable from the module in parentheses):
   once
 
 Not re-exported here, because a module of this room has the same name: ``backtest``
-(:func:`rebatelab.backtest`), ``expected_settlement`` (module function of the same name).
+(:func:`rebatelab.backtest`), ``expected_settlement`` (module function of the same name),
+``unit_models`` (the per-program spend-model fits behind ``forecast``).
+
+The forecast takes stage one's :class:`~rebatelab.engine.stage_one.Reduction` (or builds it
+once from ``(data, programs, as_of)``) and never reads invoice lines.
 
 Names are imported on first use (:mod:`rebatelab._lazy`).
 """
@@ -62,6 +69,8 @@ __all__ = [
     "forecast",
     "forecast_units",
     "basis_quantiles",
+    "quantile_columns",
+    "quantile_column",
     "DEFAULT_LEVELS",
     "BacktestResult",
     "score",
@@ -91,11 +100,11 @@ __all__ = [
 __getattr__, __dir__, _LAZY = lazy_exports(
     __name__,
     {
-        "rebatelab.forecasting.projection": [
-            "forecast",
-            "forecast_units",
+        "rebatelab.forecasting.projection": ["forecast", "forecast_units", "DEFAULT_LEVELS"],
+        "rebatelab.forecasting.quantiles": [
             "basis_quantiles",
-            "DEFAULT_LEVELS",
+            "quantile_columns",
+            "quantile_column",
         ],
         "rebatelab.forecasting.backtest": [
             "BacktestResult",
@@ -119,8 +128,8 @@ __getattr__, __dir__, _LAZY = lazy_exports(
             "gamma_gamma_expected_value",
             "simulate_gamma_gamma",
         ],
+        "rebatelab.forecasting.counts": ["CountDistribution"],
         "rebatelab.forecasting.compound": [
-            "CountDistribution",
             "compound_mean",
             "compound_cdf",
             "compound_sf",
