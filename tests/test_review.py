@@ -13,7 +13,7 @@ from rebatelab.errors import ParameterError
 from rebatelab.review import opportunities as review_mod
 from rebatelab.review.eligibility import eligible_not_enrolled
 from rebatelab.review.opportunities import opportunities
-from rebatelab.review.risks import risks
+from rebatelab.review.risks import RiskRules, risks
 from tests.conftest import PROGRAMS_YAML, make_frames
 
 BOOK_PROGRAMS = """
@@ -157,6 +157,7 @@ def _data():
     return RebateData.from_frames(tx, cu, pr, en)
 
 
+PSET = load_programs(PROGRAMS)
 AS_OF = "2026-11-30"  # 31 days left in the year
 
 
@@ -183,7 +184,7 @@ def test_sentence_carries_the_right_numbers():
     acc = accrue(data, PROGRAMS, AS_OF)
     qty = (acc["basis_type"] == "quantity").to_numpy()
     fc = _forecast(acc, projected=acc["pool_basis"] + np.where(qty, 10.0, 1_000.0))
-    opp = opportunities(acc, fc, data=data, programs=PROGRAMS, as_of=AS_OF)
+    opp = opportunities(acc, fc, data=data, programs=PSET, as_of=AS_OF)
     row = opp.set_index("program_id").loc["GOLD"]
     assert row["gap_to_next"] == 12_400 and row["days_left"] == 31
     assert row["credit"] == 10_000  # 250,000 x 4%
@@ -209,7 +210,7 @@ def test_sentence_carries_the_right_numbers():
 def test_same_gap_more_at_stake_ranks_higher():
     data = _data()
     acc = accrue(data, PROGRAMS, AS_OF)
-    opp = opportunities(acc, _forecast(acc), data=data, programs=PROGRAMS, as_of=AS_OF)
+    opp = opportunities(acc, _forecast(acc), data=data, programs=PSET, as_of=AS_OF)
     g = opp.set_index("program_id")
     assert g.loc["GOLD", "gap_to_next"] == g.loc["RICH", "gap_to_next"] == 12_400
     assert g.loc["RICH", "credit"] > g.loc["GOLD", "credit"]
@@ -221,9 +222,9 @@ def test_same_gap_more_at_stake_ranks_higher():
 def test_probability_window_and_movability():
     data = _data()
     acc = accrue(data, PROGRAMS, AS_OF)
-    assert len(opportunities(acc, _forecast(acc, p=0.95), data=data, programs=PROGRAMS)) == 0
-    assert len(opportunities(acc, _forecast(acc, p=0.001), data=data, programs=PROGRAMS)) == 0
-    half = opportunities(acc, _forecast(acc, p=0.5), programs=PROGRAMS)
+    assert len(opportunities(acc, _forecast(acc, p=0.95), data=data, programs=PSET)) == 0
+    assert len(opportunities(acc, _forecast(acc, p=0.001), data=data, programs=PSET)) == 0
+    half = opportunities(acc, _forecast(acc, p=0.5), programs=PSET)
     assert np.allclose(half["movability"], 1.0)
 
 
@@ -231,7 +232,7 @@ def test_filters():
     data = _data()
     acc = accrue(data, PROGRAMS, AS_OF)
     fc = _forecast(acc)
-    bob = opportunities(acc, fc, data=data, programs=PROGRAMS, rep="Bob")
+    bob = opportunities(acc, fc, data=data, programs=PSET, rep="Bob")
     assert set(bob["rep"]) == {"Bob"} and set(bob["program_id"]) == {"RICH", "GRP"}
     # Bob's member speaks for the pool in Bob's list
     assert bob.set_index("program_id").loc["GRP", "customer_id"] == "Y"
@@ -251,7 +252,7 @@ def test_risks_quiet_below_last_period_and_slipping():
     as_of = "2025-09-30"
     acc = accrue(data, programs, as_of)
     fc = _forecast(acc, p=0.3)
-    out = risks(acc, fc, data=data, programs=programs, as_of=as_of, quiet_days=60)
+    out = risks(acc, fc, data=data, programs=programs, as_of=as_of, rules=RiskRules(quiet_days=60))
     quiet = out[out["risk"] == "quiet"].set_index(["program_id", "customer_id"])
     # B's last eligible TOOLS purchase was 2025-03-05: 209 days before the as-of date
     assert ("TOOLS", "B") in quiet.index
@@ -288,7 +289,7 @@ def test_below_last_period():
     )
     data = RebateData.from_frames(tx, data.customers, data.products, data.enrollments)
     acc = accrue(data, PROGRAMS, AS_OF)
-    out = risks(acc, _forecast(acc, p=0.3), data=data, programs=PROGRAMS, as_of=AS_OF)
+    out = risks(acc, _forecast(acc, p=0.3), data=data, programs=PSET, as_of=AS_OF)
     row = out[(out["risk"] == "below_last_period") & (out["program_id"] == "GOLD")].iloc[0]
     assert row["reference_tier"] == 2 and row["p_hold"] == pytest.approx(0.3)
     assert (
@@ -307,7 +308,7 @@ def test_eligible_not_enrolled():
         acc = accrue(data, programs, as_of)
         return _forecast(acc).assign(expected_rebate=acc["earned"] + 5.0)
 
-    out = eligible_not_enrolled(data, PROGRAMS_YAML, "2025-06-30", forecaster=fc)
+    out = eligible_not_enrolled(data, load_programs(PROGRAMS_YAML), "2025-06-30", forecaster=fc)
     # TOOLS needs enrollment, Contractors only: A, B enrolled; D is eligible and not
     tools = out[out["program_id"] == "TOOLS"]
     assert tools["customer_id"].tolist() == ["D"]
@@ -318,7 +319,9 @@ def test_eligible_not_enrolled():
         "(excluding brand House) so far this period (projected $3,000); would likely earn $25."
     )
     assert set(
-        eligible_not_enrolled(data, PROGRAMS_YAML, "2025-06-30", forecaster=fc, rep="Ann")["rep"]
+        eligible_not_enrolled(
+            data, load_programs(PROGRAMS_YAML), "2025-06-30", forecaster=fc, rep="Ann"
+        )["rep"]
     ) <= {"Ann"}
 
 
@@ -351,8 +354,8 @@ def test_inputs_are_not_modified_and_lump_sum_words():
     acc = accrue(data, PROGRAMS, AS_OF)
     fc = _forecast(acc)
     acc0, fc0 = acc.copy(), fc.copy()
-    opportunities(acc, fc, data=data, programs=PROGRAMS, as_of=AS_OF)
-    risks(acc, fc, data=data, programs=PROGRAMS, as_of=AS_OF, previous=fc)
+    opportunities(acc, fc, data=data, programs=PSET, as_of=AS_OF)
+    risks(acc, fc, data=data, programs=PSET, as_of=AS_OF, previous=fc)
     pd.testing.assert_frame_equal(acc, acc0)
     pd.testing.assert_frame_equal(fc, fc0)
     bonus = load_programs(
@@ -383,3 +386,87 @@ def test_incremental_tier_paying_nothing_at_its_threshold_is_not_a_zero_credit()
     )
     assert _reach_words(ps["S"], 1, 0.0, "$") == "reach 0.5% on every further purchase"
     assert _reach_words(ps["S"], 2, 51.5, "$") == "reach 1% (a $52 credit)"
+
+
+# -- the handoff: review lists read stage one's Reduction -------------------------------------
+def test_review_lists_take_a_reduction():
+    """A Reduction gives the same lists as (data, programs, as_of), which reduce once."""
+    from rebatelab.engine.stage_one import reduce
+
+    data = _data()
+    acc = accrue(data, PROGRAMS, AS_OF)
+    qty = (acc["basis_type"] == "quantity").to_numpy()
+    fc = _forecast(acc, projected=acc["pool_basis"] + np.where(qty, 10.0, 1_000.0))
+    red = reduce(data, PSET, AS_OF)
+    by_data = opportunities(acc, fc, data=data, programs=PSET, as_of=AS_OF)
+    pd.testing.assert_frame_equal(opportunities(acc, fc, data=red), by_data)
+    # unit prices of the quantity program come from red.daily: 242,600 / 410 units
+    units = by_data.set_index("program_id").loc["UNITS"]
+    assert units["extra_revenue"] == pytest.approx((500 - 420) * 242_600 / 410, abs=0.01)
+    pd.testing.assert_frame_equal(
+        risks(acc, fc, data=red, previous=fc),
+        risks(acc, fc, data=data, programs=PSET, as_of=AS_OF, previous=fc),
+    )
+    with pytest.raises(ParameterError, match="differs from the reduction"):
+        opportunities(acc, fc, data=red, as_of="2026-01-31")
+    with pytest.raises(ParameterError, match="ProgramSet"):
+        opportunities(acc, fc, data=data, programs=PROGRAMS, as_of=AS_OF)  # YAML text
+
+
+def test_frames_are_matched_by_key_not_position():
+    data = _data()
+    acc = accrue(data, PROGRAMS, AS_OF)
+    fc = _forecast(acc)
+    want = opportunities(acc, fc, data=data, programs=PSET, as_of=AS_OF)
+    shuffled = fc.sample(frac=1.0, random_state=np.random.default_rng(3).integers(1 << 31))
+    shuffled = shuffled.reset_index(drop=True)
+    assert not shuffled["customer_id"].equals(fc["customer_id"]) or len(fc) < 3
+    pd.testing.assert_frame_equal(
+        opportunities(acc, shuffled, data=data, programs=PSET, as_of=AS_OF), want
+    )
+    # a forecast row missing: the message names the key
+    with pytest.raises(ParameterError, match=r"not aligned.*\('UNITS', 'X'\)"):
+        opportunities(acc, fc[~((fc["program_id"] == "UNITS") & (fc["customer_id"] == "X"))])
+    with pytest.raises(ParameterError, match="repeated"):
+        opportunities(acc, pd.concat([fc, fc.iloc[:1]]))
+    with pytest.raises(ParameterError, match="cannot be aligned"):
+        opportunities(acc, fc.drop(columns="customer_id"))
+
+
+def test_rules_and_filters_are_checked():
+    from rebatelab.review.opportunities import OpportunityRules
+
+    data = _data()
+    acc = accrue(data, PROGRAMS, AS_OF)
+    fc = _forecast(acc, p=0.3)
+    # p = 0.3 is outside a 40%-80% window: nothing qualifies
+    narrow = OpportunityRules(p_min=0.4, p_max=0.8)
+    assert len(opportunities(acc, fc, data=data, rules=narrow)) == 0
+    with pytest.raises(ParameterError, match="p_min"):
+        OpportunityRules(p_min=0.9, p_max=0.1)
+    with pytest.raises(TypeError, match="reps"):
+        opportunities(acc, fc, data=data, reps="Ann")
+    with pytest.raises(ParameterError, match="hold_below"):
+        RiskRules(hold_below=1.5)
+
+
+def test_all_enrolled_equals_reducing_the_automatic_programs(sample):
+    """The candidates joined to the members give what reducing with enrollment automatic gives."""
+    from rebatelab.engine.stage_one import reduce, required_auto
+    from rebatelab.review.eligibility import all_enrolled
+
+    tx, cu, pr, en = make_frames()
+    small = (RebateData.from_frames(tx, cu, pr, en), load_programs(PROGRAMS_YAML), "2025-06-30")
+    for data, programs, as_of in (small, (*sample, "2026-06-30")):
+        got = all_enrolled(reduce(data, programs, as_of))
+        want = reduce(data, required_auto(programs), as_of)
+        assert got.programs.ids == want.programs.ids
+        for name in ("members", "period", "baseline", "daily"):
+            pd.testing.assert_frame_equal(getattr(got, name), getattr(want, name))
+        # the members' previous-year sums are kept; the candidates' are unknown (NaN)
+        known = got.prior["net_amount"].notna().to_numpy()
+        pd.testing.assert_frame_equal(
+            got.prior[known].reset_index(drop=True),
+            want.prior[known].reset_index(drop=True),
+            check_dtype=False,
+        )

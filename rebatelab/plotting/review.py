@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 
 from rebatelab.errors import ParameterError
+from rebatelab.forecasting.quantiles import quantile_columns
+from rebatelab.review.frames import Inputs, align, program_set
 
 __all__ = ["plot_tier_ladder", "plot_money_map", "plot_forecast_fan"]
 
@@ -23,11 +25,10 @@ def _axes(ax):
 
 
 def _program(programs, program_id):
-    from rebatelab.programs.terms import load_programs
-
+    programs = program_set(programs)
     if programs is None:
         return None
-    return load_programs(programs)[program_id]
+    return programs[program_id]
 
 
 def _rows(accrual: pd.DataFrame, program_id: str) -> pd.DataFrame:
@@ -35,6 +36,22 @@ def _rows(accrual: pd.DataFrame, program_id: str) -> pd.DataFrame:
     if rows.empty:
         raise ParameterError(f"program {program_id!r} has no rows in the accrual")
     return rows
+
+
+def _forecast_row(forecast: pd.DataFrame, program_id, customer_id) -> int:
+    """Position of the forecast's row for ``(program_id, customer_id)``."""
+    missing = [c for c in ("program_id", "customer_id") if c not in forecast.columns]
+    if missing:
+        raise ParameterError(f"forecast: no {missing} column(s) to find the row by key")
+    at = np.flatnonzero(
+        (forecast["program_id"].astype(str) == str(program_id)).to_numpy()
+        & (forecast["customer_id"].astype(str) == str(customer_id)).to_numpy()
+    )
+    if len(at) != 1:
+        raise ParameterError(
+            f"forecast has {len(at)} rows for ({program_id!r}, {customer_id!r}); need one"
+        )
+    return int(at[0])
 
 
 def plot_tier_ladder(accrual, program_id, *, programs=None, forecast=None, ax=None):
@@ -49,10 +66,10 @@ def plot_tier_ladder(accrual, program_id, *, programs=None, forecast=None, ax=No
     accrual : DataFrame
         :func:`rebatelab.accrue` output.
     program_id : str
-    programs : ProgramSet or path, optional
+    programs : ProgramSet or Reduction, optional
         For the rungs (thresholds) and their rates.
     forecast : DataFrame, optional
-        Aligned with ``accrual``.
+        One row per accrual row, matched on ``program_id, customer_id``.
     ax : matplotlib Axes, optional
 
     Returns
@@ -60,7 +77,8 @@ def plot_tier_ladder(accrual, program_id, *, programs=None, forecast=None, ax=No
     matplotlib Axes
     """
     ax = _axes(ax)
-    rows = _rows(accrual, program_id)
+    acc = accrual.reset_index(drop=True)
+    rows = _rows(acc, program_id)
     first = ~rows["pool_id"].astype(str).duplicated().to_numpy()
     pools = rows[first]
     prog = _program(programs, program_id)
@@ -71,7 +89,8 @@ def plot_tier_ladder(accrual, program_id, *, programs=None, forecast=None, ax=No
     x[order] = np.arange(len(y))
     color = None
     if forecast is not None:
-        p = forecast.loc[pools.index, "p_next_tier"].to_numpy(dtype=float)
+        pos = align(acc, forecast)  # forecast row of each accrual row, by key
+        p = forecast["p_next_tier"].to_numpy(dtype=float)[pos[pools.index.to_numpy()]]
         color = np.where(np.isnan(p), 1.0, p)
     sc = ax.scatter(x, y, c=color, cmap="viridis", vmin=0, vmax=1, s=18, zorder=3)
     if color is not None:
@@ -140,13 +159,17 @@ def plot_forecast_fan(
     Parameters
     ----------
     accrual, forecast : DataFrame
-        :func:`rebatelab.accrue` and :func:`rebatelab.forecasting` outputs, aligned.
+        :func:`rebatelab.accrue` and :func:`rebatelab.forecast` outputs, matched on
+        ``program_id, customer_id``.
     program_id, customer_id : str
-    data : RebateData, optional
-        Draws the cumulative basis to date (needs ``programs`` and ``as_of``).
-    programs : ProgramSet or path
-        The program's period and thresholds.
+    data : Reduction or RebateData, optional
+        Draws the cumulative basis to date from stage one's daily sums
+        (``Reduction.daily``). A Reduction also gives ``programs`` and ``as_of``; a
+        RebateData is reduced with them (pass the Reduction when drawing many fans).
+    programs : ProgramSet
+        The program's period and thresholds (not needed with a Reduction).
     as_of : date-like
+        Not needed with a Reduction.
     ax : matplotlib Axes, optional
 
     Returns
@@ -154,25 +177,25 @@ def plot_forecast_fan(
     matplotlib Axes
     """
     ax = _axes(ax)
-    if programs is None or as_of is None:
-        raise ParameterError("plot_forecast_fan needs programs= and as_of=")
-    prog = _program(programs, program_id)
-    rows = _rows(accrual, program_id)
+    given = Inputs(data, programs, as_of)
+    if given.programs is None or given.as_of is None:
+        raise ParameterError("plot_forecast_fan needs programs= and as_of= (or data=Reduction)")
+    prog = _program(given.programs, program_id)
+    acc = accrual.reset_index(drop=True)
+    rows = _rows(acc, program_id)
     hit = rows[rows["customer_id"].astype(str) == str(customer_id)]
     if hit.empty:
         raise ParameterError(f"customer {customer_id!r} is not in program {program_id!r}")
-    i = int(accrual.index.get_loc(hit.index[0]))
-    row = accrual.iloc[i]
+    i = int(hit.index[0])
+    row = acc.iloc[i]
+    j = _forecast_row(forecast, program_id, customer_id)
     b0 = float(row["pool_basis"])
-    from rebatelab.finance.liability import _forecast_quantiles
-
-    q, lv = _forecast_quantiles(forecast)
-    lv = np.asarray([] if lv is None else lv, dtype=float)
-    as_of = pd.Timestamp(as_of).normalize()
+    lv, q = quantile_columns(forecast)
+    as_of = given.as_of
     end = pd.Timestamp(prog.end)
     xs = np.array([as_of.to_datetime64(), end.to_datetime64()])
-    if q is not None and len(lv):
-        qi = np.asarray(q, dtype=float)[i]
+    if len(lv):
+        qi = q[j]
         half = len(lv) // 2
         pairs = np.unique(np.linspace(0, half - 1, min(half, 4)).round().astype(int))
         for k in pairs:  # at most four bands of symmetric levels; their overlaps darken
@@ -182,18 +205,20 @@ def plot_forecast_fan(
         mid = int(np.argmin(np.abs(lv - 0.5)))
         ax.plot(xs, [b0, qi[mid]], color="C0", lw=1.5, label=f"p{lv[mid] * 100:g}")
     else:
-        f = forecast.iloc[i]
+        f = forecast.iloc[j]
         ax.fill_between(xs, [b0, f["projected_p10"]], [b0, f["projected_p90"]], alpha=0.3)
-    if data is not None:
-        from rebatelab.engine.reduction import daily_sums
-        from rebatelab.programs.terms import load_programs
-
-        # this program's histories only: the fan redraws on every drill-down click
-        one = load_programs(programs).subset([str(program_id)])
-        ds = daily_sums(data, one, as_of=as_of, since=prog.start)
+    if given.can_reduce:
+        red = given.reduction
+        # the pool's members in this program; their daily sums since the period's start
+        mem = red.members
+        ids = np.flatnonzero(
+            (mem["program_id"].astype(str) == str(program_id)).to_numpy()
+            & (mem["pool_id"].astype(str) == str(row["pool_id"])).to_numpy()
+        )
+        ds = red.daily
         mine = ds[
-            (ds["program_id"].astype(str) == str(program_id))
-            & (ds["pool_id"].astype(str) == str(row["pool_id"]))
+            np.isin(ds["member"].to_numpy(dtype=np.int64), ids)
+            & (ds["date"].to_numpy() >= np.datetime64(pd.Timestamp(prog.start), "ns"))
         ]
         col = "quantity" if prog.basis == "quantity" else "net_amount"
         daily = mine.groupby("date")[col].sum().sort_index()

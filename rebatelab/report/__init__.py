@@ -8,6 +8,8 @@ Public names (each also importable from the module in parentheses):
   next tier, relative to it
 - ``digest_html`` (digest): A digest (:func:`digest`) as a standalone HTML page: the top
   findings of each kind
+- ``html_table``, ``html_page``, ``html_rows`` (html): escaped HTML tables and pages, for the
+  reports and the notebook views (all HTML is built in this room)
 
 Not re-exported here, because a module of this room has the same name: ``statement``
 (:func:`rebatelab.statement`), ``digest`` (:func:`rebatelab.report.digest.digest`).
@@ -21,6 +23,9 @@ __all__ = [
     "program_summary",
     "nearest_to_next_tier",
     "digest_html",
+    "html_table",
+    "html_page",
+    "html_rows",
 ]
 
 __getattr__, __dir__, _LAZY = lazy_exports(
@@ -28,5 +33,6 @@ __getattr__, __dir__, _LAZY = lazy_exports(
     {
         "rebatelab.report.summary": ["program_summary", "nearest_to_next_tier"],
         "rebatelab.report.digest": ["digest_html"],
+        "rebatelab.report.html": ["html_table", "html_page", "html_rows"],
     },
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from rebatelab.money import money
+from rebatelab.report.html import escape, html_page, html_rows
 
 __all__ = ["digest", "digest_html"]
 
@@ -50,10 +51,25 @@ def digest(opportunities_: pd.DataFrame, risks_: pd.DataFrame, eligible: pd.Data
 
 
 def digest_html(table: pd.DataFrame, *, title: str, currency: str = "$", top: int = 25) -> str:
-    """A digest (:func:`digest`) as a standalone HTML page: the top findings of each kind."""
-    import html as _html
+    """A digest (:func:`digest`) as a standalone HTML page: the top findings of each kind.
 
-    e = _html.escape
+    Parameters
+    ----------
+    table : DataFrame
+        :func:`digest` output.
+    title : str
+        The page's title and heading.
+    currency : str
+        Currency symbol of the amounts.
+    top : int
+        Rows shown per kind (formatted row by row: the rows shown only).
+
+    Returns
+    -------
+    str
+        HTML (all text escaped).
+    """
+    e = escape
     body = [f"<h1>{e(title)}</h1>"]
     for kind, heading in (
         ("opportunity", "Opportunities: who to call this week"),
@@ -65,12 +81,19 @@ def digest_html(table: pd.DataFrame, *, title: str, currency: str = "$", top: in
         if sub.empty:
             body.append("<p>None.</p>")
             continue
-        rows = "".join(
-            f"<tr><td>{i + 1}</td><td>{e(str(r.program_id))}</td>"
-            f"<td>{e(str(r.customer_id))}</td><td>{e('' if pd.isna(r.name) else str(r.name))}</td>"
-            f"<td>{e(money(float(r.value), currency=currency))}</td>"
-            f"<td class='text'>{e(str(r.sentence))}</td></tr>"
-            for i, r in enumerate(sub.head(top).itertuples(index=False))
+        rows = html_rows(
+            (
+                [
+                    str(i + 1),
+                    str(r.program_id),
+                    str(r.customer_id),
+                    "" if pd.isna(r.name) else str(r.name),
+                    money(float(r.value), currency=currency),
+                    str(r.sentence),
+                ]
+                for i, r in enumerate(sub.head(top).itertuples(index=False))
+            ),
+            text_columns=(5,),
         )
         body.append(
             "<table><thead><tr><th>#</th><th>Program</th><th>Customer</th><th>Name</th>"
@@ -81,9 +104,4 @@ def digest_html(table: pd.DataFrame, *, title: str, currency: str = "$", top: in
         "table{border-collapse:collapse}th,td{border:1px solid #ccc;padding:4px 8px}"
         "th{background:#f0f0f0}td.text{text-align:left}"
     )
-    return (
-        "<!DOCTYPE html>\n<html><head><meta charset='utf-8'>"
-        f"<title>{e(title)}</title><style>{css}</style></head><body>"
-        + "".join(body)
-        + "</body></html>\n"
-    )
+    return html_page(title, "".join(body), css=css)

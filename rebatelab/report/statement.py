@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import html
 
 import numpy as np
 import pandas as pd
 
 from rebatelab.errors import ParameterError
 from rebatelab.money import money, percent
-from rebatelab.review.frames import _aligned
+from rebatelab.report.html import escape, html_page, html_rows
+from rebatelab.review.frames import Inputs, _aligned
 from rebatelab.review.wording import _reach_words, describe_products
 
 __all__ = ["statement"]
@@ -55,10 +55,11 @@ def statement(
     accrual : DataFrame
         :func:`rebatelab.accrue` output.
     forecast : DataFrame, optional
-        Aligned with ``accrual``.
-    data : RebateData, optional
-        For the customer's name.
-    programs : ProgramSet or path, optional
+        One row per accrual row, matched on ``program_id, customer_id``.
+    data : Reduction or RebateData, optional
+        For the customer's name (``customers`` table); a Reduction also gives the programs
+        and the as-of day.
+    programs : ProgramSet, optional
         For program names, periods and eligible products.
     as_of : date-like, optional
         Printed on the statement.
@@ -69,21 +70,20 @@ def statement(
     str
         HTML (all text escaped).
     """
+    given = Inputs(data, programs, as_of)
     df = _aligned(accrual, forecast)
     rows = df[df["customer_id"].astype(str) == str(customer_id)]
     if rows.empty:
         raise ParameterError(f"customer {customer_id!r} is in no program of the accrual")
-    by_id = {}
-    if programs is not None:
-        from rebatelab.programs.terms import load_programs
-
-        by_id = {p.id: p for p in load_programs(programs)}
+    by_id = {p.id: p for p in given.programs} if given.programs is not None else {}
+    as_of = given.as_of
     name = str(customer_id)
-    if data is not None and "name" in data.customers.columns:
-        hit = data.customers[data.customers["customer_id"].astype(str) == str(customer_id)]
+    cu = given.customers
+    if cu is not None and "name" in cu.columns:
+        hit = cu[cu["customer_id"].astype(str) == str(customer_id)]
         if len(hit) and pd.notna(hit["name"].iloc[0]):
             name = f"{hit['name'].iloc[0]} ({customer_id})"
-    e = html.escape
+    e = escape
     title = f"Rebate statement: {name}"
     when = pd.Timestamp(as_of).date().isoformat() if as_of is not None else dt.date.today()
     head = ["Program", "Period", "Basis to date", "Tier (rate)", "Earned", "Next tier",
@@ -124,14 +124,7 @@ def statement(
                 "-" if not np.isfinite(pn) else f"{pn:.0%}",
                 money(ex, currency=currency),
             ]
-        lines.append(
-            "<tr>"
-            + "".join(
-                f'<td class="text">{e(c)}</td>' if i < 2 else f"<td>{e(c)}</td>"
-                for i, c in enumerate(cells)
-            )
-            + "</tr>"
-        )
+        lines.append(cells)
         if has_next and int(r.days_left) > 0:
             what = describe_products(p) if p is not None else ""
             gap = (
@@ -146,14 +139,13 @@ def statement(
                 f"{int(r.days_left)} days left to {reach}."
             )
     need_html = "".join(f'<p class="need">{e(s)}</p>' for s in needs) or "<p>No next tier open.</p>"
-    return (
-        "<!DOCTYPE html>\n<html><head><meta charset='utf-8'>"
-        f"<title>{e(title)}</title><style>{_CSS}</style></head><body>"
+    body = (
         f"<h1>{e(title)}</h1><p>As of {e(str(when))}.</p>"
         f"<h2>What it takes to reach the next tier</h2>{need_html}"
         "<h2>Where you stand</h2><table><thead><tr>"
         + "".join(f"<th>{e(h)}</th>" for h in head)
         + "</tr></thead><tbody>"
-        + "".join(lines)
-        + "</tbody></table></body></html>\n"
+        + html_rows(lines, text_columns=(0, 1))
+        + "</tbody></table>"
     )
+    return html_page(title, body, css=_CSS)

@@ -2,14 +2,111 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 
+from rebatelab.engine.accrual import accrue
+from rebatelab.engine.stage_one import Reduction, required_auto
+from rebatelab.engine.sums import SUM_DECIMALS, _period_days
+from rebatelab.forecasting.projection import forecast
 from rebatelab.money import money
-from rebatelab.review.frames import ATTRIBUTES, _aligned, _with_attributes, filter_rows
+from rebatelab.review.frames import ATTRIBUTES, Filters, Inputs, _aligned, _with_attributes
 from rebatelab.review.wording import _amount_words, describe_products
 
-__all__ = ["eligible_not_enrolled"]
+__all__ = ["eligible_not_enrolled", "all_enrolled"]
+
+
+# --------------------------------------------------------------------------------------------
+# The Reduction as if every eligible customer were enrolled
+# --------------------------------------------------------------------------------------------
+def _window_sums(daily: pd.DataFrame, n: int, programs, pidx: np.ndarray, as_of, shift: int):
+    """Per member (``0 .. n - 1``): the daily sums over its program's period, shifted back.
+
+    The same window as :func:`rebatelab.engine.reduction.period_sums` with ``shift_years``
+    (``enrolled_on`` does not apply to a shifted window), rounded the same way.
+    """
+    win = np.array([_period_days(p, as_of, shift) for p in programs], dtype=np.int64)
+    win = win.reshape(-1, 2)
+    member = daily["member"].to_numpy(dtype=np.int64)
+    day = daily["date"].to_numpy(dtype="datetime64[D]") - np.datetime64("1970-01-01", "D")
+    day = day.astype(np.int64)
+    lo, hi = win[pidx[member], 0], win[pidx[member], 1]
+    m = (day >= lo) & (day <= hi)
+    out = {}
+    for col in ("net_amount", "quantity"):
+        w = daily[col].to_numpy(dtype=float)[m]
+        out[col] = np.round(np.bincount(member[m], weights=w, minlength=n), SUM_DECIMALS)
+    w = daily["n_lines"].to_numpy(dtype=float)[m]
+    out["n_lines"] = np.round(np.bincount(member[m], weights=w, minlength=n)).astype(np.int64)
+    return out
+
+
+def all_enrolled(red: Reduction) -> Reduction | None:
+    """The Reduction with every eligible customer enrolled in the enrollment-required programs.
+
+    Built from ``red.candidates`` and ``red.candidate_daily`` (no line is read): the programs
+    become :func:`rebatelab.engine.stage_one.required_auto`, the candidates join the members,
+    the period sums and daily sums, and their growth baseline is summed from their daily
+    sums over the shifted window (which ends before the as-of day). Their ``prior`` sums
+    (the previous year's whole period, which may end after the as-of day) are not in stage
+    one's result: NaN.
+
+    Parameters
+    ----------
+    red : Reduction
+
+    Returns
+    -------
+    Reduction or None
+        Members in program order then customer-table order, as reducing the data with the
+        automatic programs gives; None when no program requires enrollment.
+    """
+    auto = required_auto(red.programs)
+    if auto is None:
+        return None
+    cand = red.candidates
+    n_mem, n_cand = len(red.members), len(cand)
+    both = pd.concat([red.members, cand[list(red.members.columns)]], ignore_index=True)
+    order = np.lexsort(
+        (both["customer_code"].to_numpy(dtype=np.int64), both["program_idx"].to_numpy(np.int64))
+    )
+    new_pos = np.empty(len(both), dtype=np.int64)
+    new_pos[order] = np.arange(len(both))
+
+    def stacked(real: pd.DataFrame, extra: pd.DataFrame) -> pd.DataFrame:
+        return pd.concat([real, extra], ignore_index=True).iloc[order].reset_index(drop=True)
+
+    cand_daily = red.candidate_daily
+    if cand_daily is None:
+        cand_daily = red.daily.iloc[:0]
+    pidx = cand["program_idx"].to_numpy(dtype=np.int64)
+    mem_cols = list(red.members.columns)
+    baseline = _window_sums(cand_daily, n_cand, list(red.programs), pidx, red.as_of, 1)
+    unknown = dict.fromkeys(("net_amount", "quantity", "n_lines"), np.nan)
+
+    daily = pd.concat(
+        [
+            red.daily.assign(member=new_pos[red.daily["member"].to_numpy(dtype=np.int64)]),
+            cand_daily.assign(
+                member=new_pos[n_mem + cand_daily["member"].to_numpy(dtype=np.int64)]
+            ),
+        ],
+        ignore_index=True,
+    )
+    daily = daily.sort_values(["member", "date"], kind="stable").reset_index(drop=True)
+    return dataclasses.replace(
+        red,
+        programs=auto,
+        members=both.iloc[order].reset_index(drop=True),
+        period=stacked(red.period, cand),
+        baseline=stacked(red.baseline, cand[mem_cols].assign(**baseline)),
+        prior=stacked(red.prior, cand[mem_cols].assign(**unknown)),
+        daily=daily,
+        candidates=cand.iloc[:0],
+        candidate_daily=cand_daily.iloc[:0],
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -17,35 +114,39 @@ __all__ = ["eligible_not_enrolled"]
 # --------------------------------------------------------------------------------------------
 def eligible_not_enrolled(
     data,
-    programs,
-    as_of,
+    programs=None,
+    as_of=None,
     *,
     forecaster=None,
     method: str | None = None,
-    rep=None,
-    region=None,
-    segment=None,
-    program=None,
     currency: str = "$",
+    **filters,
 ) -> pd.DataFrame:
     """Customers eligible for an enrollment-required program but not enrolled.
 
     Each program with ``enrollment: required`` is accrued and forecast as if every eligible
-    customer were enrolled (``enrollment: automatic``); the rows of customers not actually
-    enrolled are returned with the rebate they would likely earn and the revenue at stake.
+    customer were enrolled (``enrollment: automatic``, :func:`all_enrolled`); the rows of
+    customers not actually enrolled (stage one's ``candidates``) are returned with the rebate
+    they would likely earn and the revenue at stake.
 
     Parameters
     ----------
-    data : RebateData
-    programs : ProgramSet or path
-    as_of : date-like
+    data : Reduction or RebateData
+        Stage one's result (:func:`rebatelab.reduce`), or the data, reduced once with
+        ``programs`` and ``as_of``.
+    programs : ProgramSet, optional
+        Not needed with a Reduction.
+    as_of : date-like, optional
+        Not needed with a Reduction.
     forecaster : callable, optional
-        ``forecaster(data, programs, as_of[, method=...])``; default
-        :func:`rebatelab.forecasting.projection.forecast`.
+        ``forecaster(reduction, programs, as_of[, method=...])``, called with the
+        all-enrolled Reduction, its programs and day; default :func:`rebatelab.forecast`.
     method : str, optional
         Forecast method.
-    rep, region, segment, program : optional filters
     currency : str
+        Currency symbol of the sentences.
+    **filters
+        ``rep=, region=, segment=, program=`` (:class:`~rebatelab.review.frames.Filters`).
 
     Returns
     -------
@@ -57,36 +158,25 @@ def eligible_not_enrolled(
     Notes
     -----
     For pooled programs the would-be pool counts every eligible member of the buying group.
+    The sentences are formatted row by row (string formatting, not computation) for the rows
+    returned (the filtered candidates) only.
     """
-    from rebatelab.engine.accrual import accrue
-    from rebatelab.engine.eligibility import members
-    from rebatelab.programs.terms import ProgramSet, load_programs
-
-    programs = load_programs(programs)
-    required = [p.id for p in programs if p.enrollment == "required" and p.variant_of is None]
+    where = Filters.of(filters, where="eligible_not_enrolled")
+    red = Inputs(data, programs, as_of).reduction
     cols = ["rank", "program_id", "customer_id", *ATTRIBUTES]
-    if not required:
+    auto = all_enrolled(red)
+    if auto is None:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
-    auto = ProgramSet.from_programs(
-        [
-            p.model_copy(update={"enrollment": "automatic"}) if p.id in required else p
-            for p in programs
-        ],
-        source=f"{programs.source} (all eligible enrolled)",
-    )
-    acc = accrue(data, auto, as_of)
+    acc = accrue(auto)
     if forecaster is None:
-        from rebatelab.forecasting.projection import forecast as forecaster
+        forecaster = forecast
     kw = {} if method is None else {"method": method}
-    fc = forecaster(data, auto, as_of, **kw)
-    df = _with_attributes(_aligned(acc, fc), data)
-    real = members(data, programs)
-    enrolled = set(real["program_id"].astype(str) + "\x1f" + real["customer_id"].astype(str))
-    key = df["program_id"].astype(str) + "\x1f" + df["customer_id"].astype(str)
-    keep = df["program_id"].astype(str).isin(required).to_numpy() & ~key.isin(enrolled).to_numpy()
-    df = filter_rows(df[keep], rep=rep, region=region, segment=segment, program=program).copy()
+    fc = forecaster(auto, auto.programs, auto.as_of, **kw)
+    df = _with_attributes(_aligned(acc, fc), red.customers)
+    keep = _keys(df).isin(_keys(red.candidates))
+    df = where.apply(df[keep]).copy()
     df["revenue_at_stake"] = df["projected_mean"].to_numpy(dtype=float)
-    by_id = {p.id: p for p in programs}
+    by_id = {p.id: p for p in red.programs}
     sentences = []
     for r in df.itertuples(index=False):  # string formatting per row
         prog = by_id[str(r.program_id)]
@@ -118,3 +208,9 @@ def eligible_not_enrolled(
         "sentence",
     ]
     return df[out_cols]
+
+
+def _keys(df: pd.DataFrame) -> pd.MultiIndex:
+    return pd.MultiIndex.from_arrays(
+        [df["program_id"].astype(str).to_numpy(), df["customer_id"].astype(str).to_numpy()]
+    )

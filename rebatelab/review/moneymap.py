@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from rebatelab.review.frames import _aligned, _tier_columns
+from rebatelab.review.frames import _aligned, _tier_columns, pool_codes, program_set
 
 __all__ = ["money_map"]
 
@@ -25,8 +25,9 @@ def money_map(
     accrual : DataFrame
         :func:`rebatelab.accrue` output.
     forecast : DataFrame, optional
-        :func:`rebatelab.forecasting` output aligned with ``accrual``; adds the projection.
-    programs : ProgramSet or path, optional
+        :func:`rebatelab.forecast` output (one row per accrual row, matched on
+        ``program_id, customer_id``); adds the projection.
+    programs : ProgramSet or Reduction, optional
         Adds each tier's threshold and rate, and lists tiers nobody is in.
     reach : float
         A row is *within reach* of its next tier when ``p_next_tier >= reach`` [fraction]
@@ -69,8 +70,8 @@ def money_map(
         # the member's share of its pool's projected basis, pro rata to basis to date
         member_b = np.maximum(df["basis"].to_numpy(dtype=float), 0.0)
         pool_b = df["pool_basis"].to_numpy(dtype=float) if "pool_basis" in df else member_b
-        key = df["program_id"].astype(str) + "\x1f" + df["pool_id"].astype(str)
-        n = key.map(key.value_counts()).to_numpy(dtype=float)
+        code = pool_codes(df)
+        n = np.bincount(code)[code].astype(float)
         share = np.where(pool_b > 0, member_b / np.where(pool_b > 0, pool_b, 1.0), 1.0 / n)
         df["_projected"] = df["projected_mean"].to_numpy(dtype=float) * share
     agg = {
@@ -84,10 +85,8 @@ def money_map(
     if forecast is not None and "expected_rebate" in df.columns:
         agg["expected_rebate"] = ("expected_rebate", "sum")
     out = df.groupby(["program_id", "tier"], sort=False).agg(**agg).reset_index()
+    programs = program_set(programs)
     if programs is not None:
-        from rebatelab.programs.terms import load_programs
-
-        programs = load_programs(programs)
         frames = [
             pd.DataFrame(
                 {

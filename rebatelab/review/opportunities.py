@@ -1,25 +1,33 @@
-"""Review for sales managers: ranked opportunities, risks, and eligible customers not enrolled.
+"""Opportunities: rows where a sales conversation can change the outcome, ranked by value.
 
-Every function takes the accrual (:func:`rebatelab.accrue`) and the forecast
-(:func:`rebatelab.forecasting`, rows aligned with the accrual) and returns a ranked DataFrame,
-one row per (program, customer) and finding, with a plain ``sentence`` a rep can say.
-Customer attributes (``name, rep, region, segment``) come from the data folder when given,
-and the filters ``rep=, region=, segment=, program=`` select on them.
+Every review list takes the accrual (:func:`rebatelab.accrue`) and the forecast
+(:func:`rebatelab.forecast`, matched to the accrual on ``program_id, customer_id``) and returns
+a ranked DataFrame, one row per (program, customer) and finding, with a plain ``sentence`` a
+rep can say. Customer attributes (``name, rep, region, segment``) come from ``data`` (stage
+one's :class:`~rebatelab.engine.stage_one.Reduction`, or a RebateData) when given, and the
+filters ``rep=, region=, segment=, program=`` (:class:`~rebatelab.review.frames.Filters`)
+select on them.
 """
 
 from __future__ import annotations
 
+import weakref
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
+from rebatelab.engine.stage_one import Reduction
 from rebatelab.errors import ParameterError
 from rebatelab.review.frames import (
     ATTRIBUTES,
+    Filters,
+    Inputs,
     _aligned,
     _need,
     _programs_info,
     _with_attributes,
-    filter_rows,
+    pool_codes,
 )
 from rebatelab.review.wording import (
     _amount_words,
@@ -28,37 +36,28 @@ from rebatelab.review.wording import (
     describe_products,
 )
 
-__all__ = ["opportunities"]
+__all__ = ["opportunities", "OpportunityRules"]
 
 
-def _unit_price(data, programs, rows: pd.DataFrame, as_of) -> np.ndarray:
+# per Reduction: each quantity program member's eligible net amount and units to date
+_UNIT_SUMS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _unit_price(red: Reduction, rows: pd.DataFrame) -> np.ndarray:
     """Average net price per unit of each row's eligible purchases to date [currency/unit].
 
-    Only quantity programs need it; their per-customer sums are reduced once per (programs,
-    as_of) and kept on the data object, so re-ranking under new filters (a widget) is cheap.
+    From the quantity programs' daily sums (``red.daily``), grouped once per Reduction and
+    kept, so that re-ranking under new filters (a widget) is cheap.
     """
-    out = np.full(len(rows), np.nan)
-    if data is None or programs is None or as_of is None:
-        return out
-    from rebatelab.engine.reduction import daily_sums
-    from rebatelab.programs.terms import load_programs
-
-    programs = load_programs(programs)
-    qty = [p.id for p in programs if p.basis == "quantity"]
-    wanted = set(rows["program_id"].astype(str)) & set(qty)
-    if not wanted:
-        return out
-    key = ("unit_prices", pd.Timestamp(as_of))
-    hit = data.cache.get(key)
-    if hit is not None and hit[0] is programs:
-        g = hit[1]
-    else:
-        ds = daily_sums(data, programs.subset(qty), as_of=as_of)
+    g = _UNIT_SUMS.get(red)
+    if g is None:
+        qty = [p.id for p in red.programs if p.basis == "quantity"]
+        ds = red.daily[red.daily["program_id"].astype(str).isin(qty).to_numpy()]
         g = ds.groupby(["program_id", "customer_id"])[["net_amount", "quantity"]].sum()
         g.index = pd.MultiIndex.from_arrays(
             [g.index.get_level_values(0).astype(str), g.index.get_level_values(1).astype(str)]
         )
-        data.cache[key] = (programs, g)
+        _UNIT_SUMS[red] = g
     want = pd.MultiIndex.from_arrays(
         [rows["program_id"].astype(str), rows["customer_id"].astype(str)]
     )
@@ -71,6 +70,27 @@ def _unit_price(data, programs, rows: pd.DataFrame, as_of) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 # Opportunities
 # --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class OpportunityRules:
+    """When a row counts as an opportunity.
+
+    Attributes
+    ----------
+    p_min, p_max : float
+        Range of ``p_next_tier`` [fraction] that counts as reachable but not likely:
+        a row qualifies when ``p_min <= p_next_tier <= p_max``.
+    """
+
+    p_min: float = 0.02
+    p_max: float = 0.8
+
+    def __post_init__(self):
+        if not 0 <= self.p_min <= self.p_max <= 1:
+            raise ParameterError(
+                f"need 0 <= p_min <= p_max <= 1; got p_min={self.p_min}, p_max={self.p_max}"
+            )
+
+
 def opportunities(
     accrual: pd.DataFrame,
     forecast: pd.DataFrame,
@@ -78,41 +98,42 @@ def opportunities(
     data=None,
     programs=None,
     as_of=None,
-    rep=None,
-    region=None,
-    segment=None,
-    program=None,
-    p_min: float = 0.02,
-    p_max: float = 0.8,
+    rules: OpportunityRules | None = None,
     currency: str = "$",
     top: int | None = None,
+    **filters,
 ) -> pd.DataFrame:
     r"""Rows where a sales conversation can change the outcome, ranked by value at stake.
 
     A row qualifies when the period has days left, a next tier exists and reaching it is
-    possible but not likely: ``p_min <= p_next_tier <= p_max``.
+    possible but not likely (:class:`OpportunityRules`).
 
     Parameters
     ----------
     accrual : DataFrame
         :func:`rebatelab.accrue` output.
     forecast : DataFrame
-        :func:`rebatelab.forecasting` output, aligned with ``accrual``.
-    data : RebateData, optional
-        Adds ``name, rep, region, segment`` (needed by those filters) and unit prices for
-        quantity programs.
-    programs : ProgramSet or path, optional
-        Names the products to buy and the next tier's rate in the sentence.
+        :func:`rebatelab.forecast` output: one row per accrual row, matched on
+        ``program_id, customer_id``.
+    data : Reduction or RebateData, optional
+        Stage one's result (:func:`rebatelab.reduce`; gives the programs and the as-of day
+        too), or the data with ``programs`` and ``as_of`` (reduced once, when a quantity
+        program needs unit prices). Adds ``name, rep, region, segment`` (needed by those
+        filters) and unit prices for quantity programs.
+    programs : ProgramSet, optional
+        Names the products to buy and the next tier's rate in the sentence (the
+        Reduction's when ``data`` is one).
     as_of : date-like, optional
-        The review date (needed for unit prices of quantity programs).
-    rep, region, segment, program : str or list of str, optional
-        Keep only these.
-    p_min, p_max : float
-        Range of ``p_next_tier`` [fraction] that counts as reachable but not likely.
+        The review date (needed, with a RebateData, for unit prices of quantity programs).
+    rules : OpportunityRules, optional
+        The probability window; default ``OpportunityRules()`` (2% to 80%).
     currency : str
         Currency symbol of the sentences.
     top : int, optional
         Keep the first ``top`` rows.
+    **filters
+        ``rep=, region=, segment=, program=`` (:class:`~rebatelab.review.frames.Filters`):
+        a value or a list of values each; keep only these.
 
     Returns
     -------
@@ -136,24 +157,28 @@ def opportunities(
       tier by a fixed amount :math:`\delta`, the probability moves by
       :math:`\approx p (1 - p) \delta`; scaled to 1 at p = 0.5.
     - ``value_at_stake = (extra_rebate + extra_revenue) * movability``.
+    - The sentences are formatted row by row (string formatting, not computation), for the
+      rows returned only: pass ``top`` to format just the rows shown.
 
     Examples
     --------
     >>> import rebatelab as rl  # doctest: +SKIP
-    >>> opp = rl.opportunities(acc, fc, data=data, programs=programs, as_of="2026-06-30")
+    >>> red = rl.reduce(data, programs, "2026-06-30")  # doctest: +SKIP
+    >>> opp = rl.opportunities(rl.accrue(red), rl.forecast(red), data=red, rep="Ann")
     ... # doctest: +SKIP
     """
+    rules = OpportunityRules() if rules is None else rules
+    where = Filters.of(filters, where="opportunities")
+    given = Inputs(data, programs, as_of)
     _need(forecast, ["p_next_tier", "expected_rebate", "projected_mean"], "forecast")
-    if not 0 <= p_min <= p_max <= 1:
-        raise ParameterError(f"need 0 <= p_min <= p_max <= 1; got p_min={p_min}, p_max={p_max}")
-    df = _with_pool_sums(_with_attributes(_aligned(accrual, forecast), data))
-    df = filter_rows(df, rep=rep, region=region, segment=segment, program=program)
+    df = _with_pool_sums(_with_attributes(_aligned(accrual, forecast), given.customers))
+    df = where.apply(df)
     p = df["p_next_tier"].to_numpy(dtype=float)
     live = (
         (df["days_left"].to_numpy() > 0)
         & np.isfinite(df["gap_to_next"].to_numpy(dtype=float))
-        & (p >= p_min)
-        & (p <= p_max)
+        & (p >= rules.p_min)
+        & (p <= rules.p_max)
     )
     df = _one_row_per_pool(df[live])
     p = df["p_next_tier"].to_numpy(dtype=float)
@@ -164,7 +189,12 @@ def opportunities(
         0.0,
     )
     is_qty = (df["basis_type"].astype(str) == "quantity").to_numpy()
-    price = _unit_price(data, programs, df, as_of) if is_qty.any() else np.ones(len(df))
+    if not is_qty.any():
+        price = np.ones(len(df))
+    elif given.can_reduce:
+        price = _unit_price(given.reduction, df)
+    else:
+        price = np.full(len(df), np.nan)
     extra_revenue = np.where(is_qty, short * np.nan_to_num(price, nan=0.0), short)
     move = 4.0 * p * (1.0 - p)
     df["credit"] = credit
@@ -172,11 +202,13 @@ def opportunities(
     df["extra_revenue"] = np.round(extra_revenue, 2)
     df["movability"] = move
     df["value_at_stake"] = np.round((extra_rebate + extra_revenue) * move, 2)
-    df["sentence"] = _opportunity_sentences(df, programs, currency)
     df = df.sort_values(
         ["value_at_stake", "gap_to_next"], ascending=[False, True], kind="stable"
     ).reset_index(drop=True)
     df.insert(0, "rank", np.arange(1, len(df) + 1))
+    if top is not None:
+        df = df.head(top).copy()
+    df["sentence"] = _opportunity_sentences(df, given.programs, currency)  # rows kept only
     cols = [
         "rank",
         "program_id",
@@ -200,8 +232,7 @@ def opportunities(
         "value_at_stake",
         "sentence",
     ]
-    out = df[cols]
-    return out.head(top) if top is not None else out
+    return df[cols]
 
 
 def _with_pool_sums(df: pd.DataFrame) -> pd.DataFrame:
@@ -210,8 +241,7 @@ def _with_pool_sums(df: pd.DataFrame) -> pd.DataFrame:
     Computed on every row before any filter, so that a pool keeps its full amounts when only
     some of its members are selected (e.g. by rep).
     """
-    key = df["program_id"].astype(str) + "\x1f" + df["pool_id"].astype(str)
-    g = df.assign(_key=key.to_numpy()).groupby("_key", sort=False)
+    g = df.assign(_pool=pool_codes(df)).groupby("_pool", sort=False)
     sums = g[["earned_at_next", "expected_rebate"]].transform("sum")
     return df.assign(
         _pool_at_next=sums["earned_at_next"].to_numpy(),
@@ -226,10 +256,9 @@ def _one_row_per_pool(df: pd.DataFrame) -> pd.DataFrame:
     Among the rows present, the member with the largest basis speaks for the pool;
     ``earned_at_next`` and ``expected_rebate`` become the whole pool's.
     """
-    key = df["program_id"].astype(str) + "\x1f" + df["pool_id"].astype(str)
-    lead = df.assign(_key=key.to_numpy(), _b=df["basis"].to_numpy(dtype=float))
-    lead = lead.sort_values(["_key", "_b"], ascending=[True, False], kind="stable")
-    first = ~lead["_key"].duplicated()
+    lead = df.assign(_pool=pool_codes(df), _b=df["basis"].to_numpy(dtype=float))
+    lead = lead.sort_values(["_pool", "_b"], ascending=[True, False], kind="stable")
+    first = ~lead["_pool"].duplicated()
     out = df.loc[lead.index[first.to_numpy()]].sort_index().copy()
     out["earned_at_next"] = out["_pool_at_next"].to_numpy()
     out["expected_rebate"] = out["_pool_expected"].to_numpy()

@@ -2,65 +2,103 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
+from rebatelab.engine.settlement import evaluate, schedule
+from rebatelab.errors import ParameterError
 from rebatelab.money import money
+from rebatelab.programs.terms import ProgramSet
 from rebatelab.review.frames import (
     ATTRIBUTES,
+    Filters,
+    Inputs,
     _aligned,
     _need,
     _p_at_least,
     _programs_info,
     _tier_columns,
     _with_attributes,
-    filter_rows,
+    pool_codes,
 )
 from rebatelab.review.opportunities import _one_row_per_pool, _with_pool_sums
 from rebatelab.review.wording import _days_words, _tier_words, describe_products
 
-__all__ = ["risks"]
+__all__ = ["risks", "RiskRules"]
 
 
-def _last_period_tier(accrual: pd.DataFrame, data, programs) -> np.ndarray:
+@dataclass(frozen=True)
+class RiskRules:
+    """When a row counts as a risk.
+
+    Attributes
+    ----------
+    quiet_days : int
+        Days [days] without an eligible purchase that make a customer ``quiet``.
+    hold_below : float
+        Probability [fraction] below which holding last period's tier is at risk.
+    drop : float
+        Fall in probability [fraction] that makes a customer ``slipping``.
+    min_value : float
+        Findings with less ``value_at_risk`` [currency] are left out.
+    """
+
+    quiet_days: int = 60
+    hold_below: float = 0.5
+    drop: float = 0.15
+    min_value: float = 1.0
+
+    def __post_init__(self):
+        for name in ("hold_below", "drop"):
+            v = getattr(self, name)
+            if not 0 <= v <= 1:
+                raise ParameterError(f"RiskRules.{name} must be in [0, 1] [fraction], got {v}")
+        if self.quiet_days < 0:
+            raise ParameterError(f"RiskRules.quiet_days must be >= 0 [days], got {self.quiet_days}")
+
+
+def _member_basis(frame: pd.DataFrame, programs: ProgramSet) -> pd.Series:
+    """Each member's basis in a sums frame (units for quantity programs), by key."""
+    qty = {p.id for p in programs if p.basis == "quantity"}
+    is_qty = frame["program_id"].astype(str).isin(qty).to_numpy()
+    b = np.where(is_qty, frame["quantity"], frame["net_amount"])
+    key = pd.MultiIndex.from_arrays(
+        [frame["program_id"].astype(str).to_numpy(), frame["customer_id"].astype(str).to_numpy()]
+    )
+    return pd.Series(b, index=key)
+
+
+def _row_keys(df: pd.DataFrame) -> pd.MultiIndex:
+    return pd.MultiIndex.from_arrays(
+        [df["program_id"].astype(str).to_numpy(), df["customer_id"].astype(str).to_numpy()]
+    )
+
+
+def _last_period_tier(accrual: pd.DataFrame, red) -> np.ndarray:
     """Tier each row's pool reached over the same program period one year earlier.
 
-    Growth programs (whose baseline would itself need the year before) get 0.
+    From ``red.prior`` (each program's whole previous-year period). Growth programs (whose
+    baseline would itself need the year before) get 0.
     """
-    from rebatelab.engine.reduction import period_sums
-    from rebatelab.engine.settlement import evaluate, schedule
-    from rebatelab.programs.terms import load_programs
-
-    programs = load_programs(programs)
-    plist = list(programs)
-    end = max(p.end for p in plist)
-    prior = period_sums(data, programs, as_of=end, shift_years=1)
-    qty = np.array([p.basis == "quantity" for p in plist])[prior["program_idx"].to_numpy()]
-    b = np.where(qty, prior["quantity"], prior["net_amount"])
-    key = prior["program_id"].astype(str) + "\x1f" + prior["customer_id"].astype(str)
-    last = pd.Series(b, index=key.to_numpy())
-    akey = accrual["program_id"].astype(str) + "\x1f" + accrual["customer_id"].astype(str)
-    member_b = last.reindex(akey.to_numpy()).fillna(0.0).to_numpy()
-    pool = pd.factorize(
-        accrual["program_id"].astype(str) + "\x1f" + accrual["pool_id"].astype(str)
-    )[0]
+    programs = red.programs
+    last = _member_basis(red.prior, programs)
+    member_b = last.reindex(_row_keys(accrual)).fillna(0.0).to_numpy()
+    pool = pool_codes(accrual)
     pool_b = np.bincount(pool, weights=member_b)[pool]
-    pos = {p.id: i for i, p in enumerate(plist)}
+    pos = {pid: i for i, pid in enumerate(programs.ids)}
     pidx = accrual["program_id"].astype(str).map(pos).to_numpy(dtype=np.int64)
-    growth = np.array([p.is_growth for p in plist])[pidx]
+    growth = np.array([p.is_growth for p in programs])[pidx]
     tier = evaluate(schedule(programs, pidx), np.where(growth, 0.0, pool_b))["tier"]
     return np.where(growth, 0, tier).astype(np.int64)
 
 
-def _last_purchase(data, programs, accrual: pd.DataFrame, as_of) -> np.ndarray:
-    from rebatelab.engine.reduction import daily_sums
-
-    ds = daily_sums(data, programs, as_of=as_of)
+def _last_purchase(red, accrual: pd.DataFrame) -> np.ndarray:
+    """Each row's last eligible purchase up to the as-of day (NaT: none), from ``red.daily``."""
+    ds = red.daily
     last = ds.groupby([ds["program_id"].astype(str), ds["customer_id"].astype(str)])["date"].max()
-    key = pd.MultiIndex.from_arrays(
-        [accrual["program_id"].astype(str), accrual["customer_id"].astype(str)]
-    )
-    return last.reindex(key).to_numpy(dtype="datetime64[ns]")
+    return last.reindex(_row_keys(accrual)).to_numpy(dtype="datetime64[ns]")
 
 
 def risks(
@@ -71,15 +109,9 @@ def risks(
     programs=None,
     as_of=None,
     previous: pd.DataFrame | None = None,
-    quiet_days: int = 60,
-    hold_below: float = 0.5,
-    drop: float = 0.15,
-    min_value: float = 1.0,
-    rep=None,
-    region=None,
-    segment=None,
-    program=None,
+    rules: RiskRules | None = None,
     currency: str = "$",
+    **filters,
 ) -> pd.DataFrame:
     """Customers falling behind, ranked by the rebate and revenue at risk.
 
@@ -87,31 +119,36 @@ def risks(
 
     - ``below_last_period``: the pool reached tier ``k >= 1`` over the program's period one
       year earlier, and the probability of ending at tier ``k`` or above is now below
-      ``hold_below`` (needs ``data`` and ``programs``; growth programs are skipped);
-    - ``slipping``: ``previous`` is a forecast from an earlier date (e.g. a month ago) aligned
-      on ``program_id, customer_id``; the probability of ending at or above the tier that was
-      most likely then has fallen by at least ``drop``;
+      ``rules.hold_below`` (needs stage one's sums: ``data`` a Reduction, or a RebateData with
+      ``programs`` and ``as_of``; growth programs are skipped);
+    - ``slipping``: ``previous`` is a forecast from an earlier date (e.g. a month ago) with
+      ``program_id, customer_id``; the probability of ending at or above the tier that was
+      most likely then has fallen by at least ``rules.drop``;
     - ``quiet``: a member with days left who bought eligible products before but none in the
-      last ``quiet_days`` days (needs ``data``, ``programs`` and ``as_of``).
+      last ``rules.quiet_days`` days (needs stage one's sums, as above).
 
     Parameters
     ----------
     accrual, forecast : DataFrame
-        :func:`rebatelab.accrue` and :func:`rebatelab.forecasting` outputs, aligned.
-    data, programs, as_of : optional
-        See above.
+        :func:`rebatelab.accrue` and :func:`rebatelab.forecast` outputs, matched on
+        ``program_id, customer_id``.
+    data : Reduction or RebateData, optional
+        Stage one's result (:func:`rebatelab.reduce`: gives the programs and as-of day
+        too), or the data, reduced once with ``programs`` and ``as_of``. Gives the customer
+        attributes, last period's tiers (``Reduction.prior``) and the last purchases
+        (``Reduction.daily``).
+    programs : ProgramSet, optional
+        For the reference tier's value and the sentences.
+    as_of : date-like, optional
+        The review date.
     previous : DataFrame, optional
         An earlier forecast (same programs).
-    quiet_days : int
-        Days [days] without an eligible purchase that make a customer ``quiet``.
-    hold_below : float
-        Probability [fraction] below which holding last period's tier is at risk.
-    drop : float
-        Fall in probability [fraction] that makes a customer ``slipping``.
-    min_value : float
-        Findings with less ``value_at_risk`` [currency] are left out.
-    rep, region, segment, program : optional filters
+    rules : RiskRules, optional
+        Thresholds of the three kinds and the smallest finding kept; default ``RiskRules()``.
     currency : str
+        Currency symbol of the sentences.
+    **filters
+        ``rep=, region=, segment=, program=`` (:class:`~rebatelab.review.frames.Filters`).
 
     Returns
     -------
@@ -122,17 +159,26 @@ def risks(
         at the reference tier's threshold + the purchases by which the expected end-of-period
         basis falls short of it) for tier risks, and the expected rebate plus the member's
         expected purchases still to come for quiet customers. Pooled rows are one per pool.
+
+    Notes
+    -----
+    The sentences are formatted row by row (string formatting, not computation), for the
+    findings kept (``value_at_risk >= rules.min_value``) only.
     """
+    rules = RiskRules() if rules is None else rules
+    where = Filters.of(filters, where="risks")
+    given = Inputs(data, programs, as_of)
+    programs, as_of = given.programs, given.as_of
     _need(forecast, ["expected_rebate", "projected_mean"], "forecast")
-    df = _with_pool_sums(_with_attributes(_aligned(accrual, forecast), data))
-    chosen = filter_rows(df, rep=rep, region=region, segment=segment, program=program).index
+    df = _with_pool_sums(_with_attributes(_aligned(accrual, forecast), given.customers))
+    chosen = where.apply(df).index
     selected = df.index.isin(chosen)
     by_id = _programs_info(programs, df["program_id"].astype(str).to_numpy())
     live = (df["days_left"].to_numpy() > 0) & selected
     found = []
 
     # pool baselines on all rows (growth thresholds are multiples of them)
-    pool_code = pd.factorize(df["program_id"].astype(str) + "\x1f" + df["pool_id"].astype(str))[0]
+    pool_code = pool_codes(df)
     base = df["baseline"].to_numpy(dtype=float) if "baseline" in df.columns else np.nan
     base = np.broadcast_to(base, (len(df),))
     has = ~np.isnan(base)
@@ -144,12 +190,9 @@ def risks(
         """The pool's rebate at the reference tier's threshold plus the revenue short of it."""
         if by_id is None:
             return frame["expected_rebate"].to_numpy(dtype=float)
-        from rebatelab.engine.settlement import evaluate, schedule
-
-        pset = _set(by_id)
-        pos = {pid: i for i, pid in enumerate(pset.ids)}
+        pos = {pid: i for i, pid in enumerate(programs.ids)}
         pidx = frame["program_id"].astype(str).map(pos).to_numpy(dtype=np.int64)
-        sched = schedule(pset, pidx, baseline=frame["_pool_baseline"].to_numpy(dtype=float))
+        sched = schedule(programs, pidx, baseline=frame["_pool_baseline"].to_numpy(dtype=float))
         thr = sched.thresholds[np.arange(len(frame)), np.maximum(ref - 1, 0)]
         pool_b = frame["pool_basis"].to_numpy(dtype=float)
         at = evaluate(sched, np.where(np.isfinite(thr), thr, pool_b))["earned"]
@@ -158,10 +201,10 @@ def risks(
         sales = (frame["basis_type"].astype(str) == "net_sales").to_numpy()
         return at + np.where(sales, np.maximum(short, 0.0), 0.0)
 
-    if data is not None and programs is not None:
-        ref = _last_period_tier(df, data, programs)
+    if given.can_reduce:
+        ref = _last_period_tier(df, given.reduction)
         p_hold = _p_at_least(df, ref)
-        m = live & (ref >= 1) & (p_hold < hold_below)
+        m = live & (ref >= 1) & (p_hold < rules.hold_below)
         if m.any():
             f = df[m].assign(reference_tier=ref[m], p_hold=p_hold[m], p_hold_before=np.nan)
             f = _one_row_per_pool(f)
@@ -171,10 +214,8 @@ def risks(
 
     if previous is not None:
         _need(previous, ["program_id", "customer_id"], "previous")
-        prev = previous.copy()
-        prev["_k"] = prev["program_id"].astype(str) + "\x1f" + prev["customer_id"].astype(str)
-        key = df["program_id"].astype(str) + "\x1f" + df["customer_id"].astype(str)
-        prev = prev.drop_duplicates("_k").set_index("_k").reindex(key.to_numpy())
+        prev = previous.set_index(_row_keys(previous))
+        prev = prev[~prev.index.duplicated()].reindex(_row_keys(df))
         if "most_likely_tier" in prev.columns:
             ref = prev["most_likely_tier"].fillna(0).to_numpy(dtype=np.int64)
         else:
@@ -182,7 +223,7 @@ def risks(
         had = prev["program_id"].notna().to_numpy()
         p_now = _p_at_least(df, ref)
         p_before = _p_at_least(prev.fillna(0.0).reset_index(drop=True), ref)
-        m = live & had & (ref >= 1) & (p_before - p_now >= drop)
+        m = live & had & (ref >= 1) & (p_before - p_now >= rules.drop)
         if m.any():
             f = df[m].assign(reference_tier=ref[m], p_hold=p_now[m], p_hold_before=p_before[m])
             f = _one_row_per_pool(f)
@@ -190,12 +231,12 @@ def risks(
             f["value_at_risk"] = (1 - f["p_hold"]) * ref_value(f, f["reference_tier"].to_numpy())
             found.append(f)
 
-    if data is not None and programs is not None and as_of is not None:
-        last = _last_purchase(data, programs, df, as_of)
+    if given.can_reduce:
+        last = _last_purchase(given.reduction, df)
         as_of_ts = np.datetime64(pd.Timestamp(as_of).normalize().to_datetime64(), "ns")
         quiet_for = (as_of_ts - last).astype("timedelta64[D]").astype(float)
         quiet_for = np.where(np.isnat(last), np.inf, quiet_for)
-        m = live & ~np.isnat(last) & (quiet_for > quiet_days)
+        m = live & ~np.isnat(last) & (quiet_for > rules.quiet_days)
         if m.any():
             f = df[m].copy()
             f["risk"] = "quiet"
@@ -235,17 +276,11 @@ def risks(
     if "last_purchase" not in out.columns:
         out["last_purchase"] = pd.NaT
     out["value_at_risk"] = np.round(out["value_at_risk"].to_numpy(dtype=float), 2)
-    out = out[out["value_at_risk"].to_numpy() >= min_value]
+    out = out[out["value_at_risk"].to_numpy() >= rules.min_value]
     out["sentence"] = _risk_sentences(out, by_id, as_of, currency)
     out = out.sort_values("value_at_risk", ascending=False, kind="stable").reset_index(drop=True)
     out.insert(0, "rank", np.arange(1, len(out) + 1))
     return out[cols]
-
-
-def _set(by_id: dict):
-    from rebatelab.programs.terms import ProgramSet
-
-    return ProgramSet(list(by_id.values()))
 
 
 def _risk_sentences(df: pd.DataFrame, by_id, as_of, currency: str) -> list[str]:

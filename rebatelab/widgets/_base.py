@@ -10,12 +10,14 @@ from __future__ import annotations
 import abc
 import html
 import io
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 import ipywidgets as w
 import pandas as pd
 
 from rebatelab.errors import RebateLabError
+from rebatelab.money import money as _money
+from rebatelab.report.html import html_table
 
 __all__ = [
     "View", "new_figure", "figure_png", "show", "html_table", "money", "currency_of", "ALL",
@@ -108,8 +110,12 @@ def show(fig_or_ax, *, dpi: int = 90):
 
 
 def currency_of(data) -> str:
-    """The data's single currency code (``currency`` column of the lines), else ``""``."""
-    cur = data.transactions.get("currency")
+    """The data's single currency code (``currency`` column of the lines), else ``""``.
+
+    A Reduction carries no lines, hence no code: ``""``.
+    """
+    lines = getattr(data, "transactions", None)
+    cur = None if lines is None else lines.get("currency")
     if cur is None:
         return ""
     values = pd.unique(cur.dropna())
@@ -117,54 +123,11 @@ def currency_of(data) -> str:
 
 
 def money(value, currency: str = "") -> str:
-    """``12,345`` (or ``12,345 USD``); an en dash for a missing value."""
-    if value is None or pd.isna(value):
-        return "\u2013"
-    text = f"{value:,.0f}"
-    return f"{text} {currency}".strip()
+    """``12,345`` (or ``12,345 USD``); an en dash for a missing value.
 
-
-def html_table(
-    df: pd.DataFrame,
-    *,
-    formats: Mapping[str, Callable[[object], str]] | None = None,
-    max_rows: int = 50,
-    empty: str = "Nothing to show.",
-) -> str:
-    """A small, escaped HTML table of a DataFrame, numbers right-aligned.
-
-    Parameters
-    ----------
-    df : DataFrame
-        Shown with its columns as headers (the index is not shown).
-    formats : mapping, optional
-        Column -> function turning one value into text; other cells use ``str``.
-    max_rows : int
-        Rows shown; a last line says how many more there are.
-    empty : str
-        Text shown when ``df`` has no rows.
+    The views' style of :func:`rebatelab.money.money`: no symbol, the code after the number.
     """
-    if len(df) == 0:
-        return f"<div class='rl-table'><i>{html.escape(empty)}</i></div>"
-    formats = dict(formats or {})
-    shown = df.head(max_rows)
-    numeric = {c for c in df.columns if pd.api.types.is_numeric_dtype(df[c].dtype)}
-
-    def cell(col, value, tag):
-        cls = " class='num'" if col in numeric else ""
-        text = formats[col](value) if col in formats else ("" if pd.isna(value) else str(value))
-        return f"<{tag}{cls}>{html.escape(text)}</{tag}>"
-
-    head = "".join(
-        f"<th{' class=num' if c in numeric else ''}>{html.escape(str(c))}</th>" for c in df.columns
-    )
-    body = "".join(
-        "<tr>" + "".join(cell(c, v, "td") for c, v in zip(df.columns, row, strict=True)) + "</tr>"
-        for row in shown.itertuples(index=False, name=None)
-    )
-    more = len(df) - len(shown)
-    tail = f"<div><i>{more:,} more rows not shown.</i></div>" if more > 0 else ""
-    return f"<div class='rl-table'><table><tr>{head}</tr>{body}</table>{tail}</div>"
+    return _money(value, currency="", code=currency, missing="\u2013")
 
 
 class View(abc.ABC):

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import html
 import warnings
 
 import ipywidgets as w
 import pandas as pd
 
 from rebatelab.engine.accrual import accrue
+from rebatelab.engine.stage_one import Reduction, reduce
 from rebatelab.forecasting.projection import forecast
 from rebatelab.plotting.review import plot_forecast_fan, plot_money_map
-from rebatelab.programs.terms import load_programs
+from rebatelab.report.html import escape
 from rebatelab.report.statement import statement
 from rebatelab.review.moneymap import money_map
 from rebatelab.review.opportunities import opportunities
@@ -41,15 +41,18 @@ def _choices(values) -> list[str]:
 class OpportunityReview(View):
     """Ranked opportunities with filters, and one customer's statement and forecast fan.
 
-    The accrual and the forecast are computed once; the filters call
-    :func:`rebatelab.review.opportunities.opportunities` again.
+    The lines are reduced once (stage one's :class:`~rebatelab.engine.stage_one.Reduction`),
+    the accrual and the forecast computed once from it; the filters call
+    :func:`rebatelab.review.opportunities.opportunities` again on them.
 
     Parameters
     ----------
-    data : RebateData
-    programs : ProgramSet or path
+    data : Reduction or RebateData
+        Stage one's result (then ``programs`` and ``as_of`` are its own), or the data.
+    programs : ProgramSet, optional
+        With a RebateData (a path is read by :func:`rebatelab.reduce`).
     as_of : date-like, optional
-        Default: the last transaction date.
+        With a RebateData; default: the last transaction date.
     method : str, optional
         Forecast method (:func:`rebatelab.forecasting`).
     top : int
@@ -68,23 +71,30 @@ class OpportunityReview(View):
         (:func:`rebatelab.report.statement.statement`).
     result : DataFrame
         The filtered, ranked opportunities (:func:`rebatelab.review.opportunities.opportunities`).
+    reduction : Reduction
+        Stage one's result everything above is computed from.
     """
 
-    def __init__(self, data, programs, *, as_of=None, method=None, top: int = 12):
+    def __init__(self, data, programs=None, as_of=None, *, method=None, top: int = 12):
         super().__init__()
-        self.data = data
-        self.programs = load_programs(programs)
-        self.as_of = pd.Timestamp(as_of if as_of is not None else data.date_range[1]).normalize()
+        if isinstance(data, Reduction):
+            red = data
+        else:
+            day = as_of if as_of is not None else data.date_range[1]
+            red = reduce(data, programs, day)
+        self.reduction = red
+        self.programs = red.programs
+        self.as_of = red.as_of
         self.currency = currency_of(data)
         self.top = top
-        self.accrual = accrue(data, self.programs, self.as_of)
+        self.accrual = accrue(red)
         kw = {} if method is None else {"method": method}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            self.forecast = forecast(data, self.programs, self.as_of, **kw)
+            self.forecast = forecast(red, **kw)
         self.money_map = money_map(self.accrual, self.forecast, programs=self.programs)
         self.result: pd.DataFrame | None = None
-        cust = data.customers
+        cust = red.customers
         max_days = int(self.accrual["days_left"].max()) if len(self.accrual) else 0
 
         style = {"description_width": "initial"}
@@ -132,9 +142,7 @@ class OpportunityReview(View):
         opp = opportunities(
             self.accrual,
             self.forecast,
-            data=self.data,
-            programs=self.programs,
-            as_of=self.as_of,
+            data=self.reduction,
             rep=self._value(self.rep),
             region=self._value(self.region),
             program=self._value(self.program),
@@ -185,8 +193,7 @@ class OpportunityReview(View):
         pid, cid = self.customer.value
         acc, fc = self.accrual, self.forecast
         fig, axes = new_figure(ncols=2, width=11.0, height=4.4)
-        plot_forecast_fan(acc, fc, pid, cid, data=self.data, programs=self.programs,
-                          as_of=self.as_of, ax=axes[0])  # fmt: skip
+        plot_forecast_fan(acc, fc, pid, cid, data=self.reduction, ax=axes[0])
         unit = "units" if self.programs[pid].basis == "quantity" else self.currency or "currency"
         axes[0].set_ylabel(f"basis [{unit}]")
         axes[0].set_xlabel("date")
@@ -196,8 +203,8 @@ class OpportunityReview(View):
         )  # fmt: skip (keep the rungs visible)
         plot_money_map(self.money_map, pid, ax=axes[1])
         self._show("drilldown", fig)
-        page = statement(cid, acc, fc, data=self.data, programs=self.programs, as_of=self.as_of)
+        page = statement(cid, acc, fc, data=self.reduction)
         self.detail.value = (
-            f"<iframe srcdoc=\"{html.escape(page, quote=True)}\" title='statement' "
+            f"<iframe srcdoc=\"{escape(page, quote=True)}\" title='statement' "
             "style='width:100%;height:560px;border:1px solid #dde3ea'></iframe>"
         )

@@ -1,6 +1,7 @@
 """Review for sales managers: one digest per rep (CSV and HTML) and an overall ranking.
 
-Accrues and forecasts every program as of --as-of, then writes to --out:
+Reduces the lines once (stage one), accrues and forecasts every program as of --as-of, then
+writes to --out:
 ``overall_opportunities.csv``, ``overall_risks.csv``, ``eligible_not_enrolled.csv``,
 ``money_map.csv``, ``overall.html`` and, per rep, ``reps/<rep>.csv`` and ``reps/<rep>.html``
 with the rep's opportunities (with the sentence to say), risks and eligible customers.
@@ -23,6 +24,7 @@ from rebatelab.cli.commands._common import (
     write_table,
 )
 from rebatelab.engine.accrual import accrue
+from rebatelab.engine.stage_one import reduce
 from rebatelab.errors import ParameterError
 from rebatelab.io.folders import load_data
 from rebatelab.programs.terms import load_programs
@@ -72,8 +74,9 @@ def run(args) -> int:
     data = load_data(args.data)
     programs = load_programs(programs_path(args))
     kw = {} if args.method is None else {"method": args.method}
-    acc = accrue(data, programs, as_of)
-    fc = forecast(data, programs, as_of, **kw)
+    red = reduce(data, programs, as_of)
+    acc = accrue(red)
+    fc = forecast(red, **kw)
     previous = None
     before = (pd.Timestamp(as_of) - pd.DateOffset(months=1)).date()
     try:
@@ -81,12 +84,9 @@ def run(args) -> int:
     except ParameterError as exc:
         warnings.warn(f"no forecast a month earlier ({before}): {exc}", stacklevel=1)
     filters = dict(rep=args.rep, region=args.region, segment=args.segment, program=args.program)
-    common = dict(data=data, programs=programs, as_of=as_of, **filters)
-    opp = opportunities(acc, fc, **common)
-    rsk = risks(acc, fc, previous=previous, **common)
-    eli = (
-        None if args.no_eligible else eligible_not_enrolled(data, programs, as_of, **kw, **filters)
-    )
+    opp = opportunities(acc, fc, data=red, **filters)
+    rsk = risks(acc, fc, data=red, previous=previous, **filters)
+    eli = None if args.no_eligible else eligible_not_enrolled(red, **kw, **filters)
     out = Path(args.out)
     write_table(opp, out / "overall_opportunities.csv")
     write_table(rsk, out / "overall_risks.csv")
@@ -97,7 +97,7 @@ def run(args) -> int:
     (out / "overall.html").write_text(
         digest_html(table, title=f"Rebate review as of {as_of}: all reps", top=args.top)
     )
-    reps = sorted(set(data.customers.get("rep", pd.Series(dtype=str)).dropna().astype(str)))
+    reps = sorted(set(red.customers.get("rep", pd.Series(dtype=str)).dropna().astype(str)))
     if args.rep:
         reps = [r for r in reps if r in set(args.rep)]
     (out / "reps").mkdir(parents=True, exist_ok=True)
@@ -118,9 +118,7 @@ def run(args) -> int:
         acc_r, fc_r = acc.reset_index(drop=True), fc.reset_index(drop=True)
         groups = acc_r.groupby(acc_r["customer_id"].astype(str), sort=True).indices
         for cid, rows in groups.items():  # one file per customer: I/O, not computation
-            page = statement(
-                cid, acc_r.iloc[rows], fc_r.iloc[rows], data=data, programs=programs, as_of=as_of
-            )
+            page = statement(cid, acc_r.iloc[rows], fc_r.iloc[rows], data=red)
             (out / "statements" / f"{_slug(cid)}.html").write_text(page)
         n_statements = len(groups)
     print(
