@@ -565,13 +565,3 @@ def liability(
     res = liability_from(acc, fc, programs=red.programs, options=opts)
     res.as_of = red.as_of
     return res
-
-
-def _forecast_quantiles(forecast: pd.DataFrame):
-    """``(basis quantiles, levels)`` of a forecast's ``q_<level>`` columns, or ``(None, None)``.
-
-    Kept for :func:`rebatelab.plotting.review.plot_forecast_fan` until it calls
-    :func:`rebatelab.forecasting.quantiles.quantile_columns` itself.
-    """
-    levels, values = quantile_columns(forecast)
-    return (values, levels) if levels.size else (None, None)
