@@ -9,6 +9,8 @@ Public names (each also importable from the module in parentheses):
 - ``LedgerView`` (close): Everything recorded in a workspace
 - ``BOOKS`` (close)
 - ``default_workspace`` (store): ``rebatelab.duckdb`` beside the data folder (inside it)
+- ``propose``, ``approve``, ``reject``, ``history``, ``apply_workspace``, ``discover``
+  (changes): governed change requests, decisions and program versions on record
 
 Not re-exported here, because a module of this room has the same name: ``close``
 (:func:`rebatelab.close`).
@@ -25,6 +27,12 @@ __all__ = [
     "LedgerView",
     "BOOKS",
     "default_workspace",
+    "propose",
+    "approve",
+    "reject",
+    "history",
+    "apply_workspace",
+    "discover",
 ]
 
 __getattr__, __dir__, _LAZY = lazy_exports(
@@ -32,5 +40,13 @@ __getattr__, __dir__, _LAZY = lazy_exports(
     {
         "rebatelab.workspace.close": ["ledger", "period_end", "Close", "LedgerView", "BOOKS"],
         "rebatelab.workspace.store": ["default_workspace"],
+        "rebatelab.workspace.changes": [
+            "propose",
+            "approve",
+            "reject",
+            "history",
+            "apply_workspace",
+            "discover",
+        ],
     },
 )

@@ -1,0 +1,758 @@
+"""Governed changes in the workspace: requests, decisions and program versions on record.
+
+Change requests (:class:`~rebatelab.programs.changes.Proposal`) and the decisions on them are
+stored in the same DuckDB workspace file as the ledger, in their own tables
+(``change_requests``, ``change_decisions``, ``program_versions``), append-only: a decision is
+a new row, nothing is updated or deleted. Each write is one transaction.
+
+- :func:`propose` checks a proposal against the terms in force (the program file plus the
+  approved requests) and records who, when, why, the proposed terms and the check's result.
+  A proposal that breaks a rule or a guardrail is recorded as ``refused`` and the error is
+  raised with the rule it breaks. A program with ``approval: {required: false}`` approves a
+  proposal that passes the checks at once.
+- :func:`approve` / :func:`reject` record a decision with its reason. The proposer cannot
+  decide on their own request; a program's ``approval: {approvers: [...]}`` restricts who
+  may. Approving a variant or a change records a new program version.
+- :func:`history` lists every request and decision in order; :func:`versions` and
+  :func:`diff` show the program versions field by field.
+- :func:`apply_workspace` gives the data and programs with the approved requests in force at
+  a date: only approved terms accrue. :func:`discover` lists, for one customer, the programs
+  they are enrolled in, eligible for, or have pending, with what each would pay.
+
+Identity: there is no login. The user name is what the caller says (``--user``, or the
+environment's ``REBATELAB_USER`` / ``USER``); it is recorded and the separation of proposer
+and approver is enforced on it. This is an audit trail, not access control: a deployment
+would add authentication and a roles table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rebatelab.data.tables import RebateData
+from rebatelab.engine.eligibility import members
+from rebatelab.engine.stage_one import reduce
+from rebatelab.errors import DataValidationError, LedgerError, ParameterError, ProgramFileError
+from rebatelab.forecasting.projection import forecast
+from rebatelab.programs.changes import (
+    ChangeRequest,
+    ChangeRequestError,
+    Proposal,
+    check_proposal,
+    diff_terms,
+    effective_terms,
+)
+from rebatelab.programs.terms import ProgramSet, load_programs
+from rebatelab.review.eligibility import eligible_not_enrolled
+from rebatelab.workspace.store import _connect, default_workspace
+
+__all__ = [
+    "propose",
+    "approve",
+    "reject",
+    "history",
+    "requests",
+    "versions",
+    "diff",
+    "apply_workspace",
+    "discover",
+    "current_user",
+]
+
+
+_SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS change_requests (
+        request_id INTEGER PRIMARY KEY, kind VARCHAR NOT NULL, program_id VARCHAR NOT NULL,
+        customers VARCHAR NOT NULL, effective DATE, terms VARCHAR NOT NULL,
+        variant_id VARCHAR, reason VARCHAR NOT NULL, proposed_by VARCHAR NOT NULL,
+        proposed_at TIMESTAMP NOT NULL, check_result VARCHAR NOT NULL,
+        approval_required BOOLEAN NOT NULL, approvers VARCHAR, programs_source VARCHAR,
+        base_terms VARCHAR, new_terms VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS change_decisions (
+        request_id INTEGER PRIMARY KEY, decision VARCHAR NOT NULL,
+        decided_by VARCHAR NOT NULL, decided_at TIMESTAMP NOT NULL, reason VARCHAR NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS program_versions (
+        program_id VARCHAR NOT NULL, version INTEGER NOT NULL, effective DATE NOT NULL,
+        request_id INTEGER, terms VARCHAR NOT NULL, recorded_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (program_id, version))""",
+]
+
+#: Who records automatic decisions (checks failed, or no approval required).
+SYSTEM = "(rebatelab)"
+
+
+def current_user(user: str | None = None) -> str:
+    """The user name: ``user``, else ``$REBATELAB_USER``, else ``$USER``.
+
+    Raises
+    ------
+    ParameterError
+        When none is set (or it is blank).
+    """
+    name = user if user is not None else os.environ.get("REBATELAB_USER") or os.environ.get("USER")
+    name = (name or "").strip()
+    if not name:
+        raise ParameterError("no user name: pass --user NAME (or set REBATELAB_USER)")
+    return name
+
+
+def _now(now) -> dt.datetime:
+    if now is None:
+        return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    return pd.Timestamp(now).to_pydatetime().replace(tzinfo=None)
+
+
+def _reason(reason) -> str:
+    text = (reason or "").strip()
+    if not text:
+        raise ParameterError("give a reason (--reason TEXT): it is recorded with the request")
+    return text
+
+
+def _workspace(data, workspace) -> Path:
+    return Path(workspace) if workspace is not None else default_workspace(data)
+
+
+def _open(path: Path, *, read_only: bool = False):
+    con = _connect(path, read_only=read_only)
+    if not read_only:
+        for ddl in _SCHEMA:
+            con.execute(ddl)
+    return con
+
+
+def _has_tables(con) -> bool:
+    names = {
+        r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+    }
+    return "change_requests" in names
+
+
+_REQUEST_SQL = """
+    SELECT r.*, d.decision, d.decided_by, d.decided_at, d.reason AS decision_reason
+    FROM change_requests r LEFT JOIN change_decisions d USING (request_id)
+    ORDER BY r.request_id"""
+
+
+def _frame(con) -> pd.DataFrame:
+    return con.execute(_REQUEST_SQL).fetchdf()
+
+
+def _records(df: pd.DataFrame) -> list[ChangeRequest]:
+    out = []
+    for r in df.itertuples(index=False):  # one object per recorded request (a handful)
+        eff = None if pd.isna(r.effective) else pd.Timestamp(r.effective).date()
+        prop = Proposal(
+            r.kind,
+            r.program_id,
+            tuple(json.loads(r.customers)),
+            eff,
+            json.loads(r.terms),
+            None if pd.isna(r.variant_id) else r.variant_id,
+            r.reason,
+        )
+        decided = None if pd.isna(r.decided_at) else pd.Timestamp(r.decided_at).to_pydatetime()
+        out.append(
+            ChangeRequest(
+                int(r.request_id),
+                prop,
+                r.proposed_by,
+                pd.Timestamp(r.proposed_at).to_pydatetime(),
+                status="pending" if pd.isna(r.decision) else r.decision,
+                check=r.check_result,
+                decided_by=None if pd.isna(r.decided_by) else r.decided_by,
+                decided_at=decided,
+                decision_reason=None if pd.isna(r.decision_reason) else r.decision_reason,
+            )
+        )
+    return out
+
+
+def _load(path: Path) -> list[ChangeRequest]:
+    """Every recorded request ([] when the workspace or its tables do not exist)."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    con = _open(path, read_only=True)
+    try:
+        if not _has_tables(con):
+            return []
+        return _records(con.execute(_REQUEST_SQL).fetchdf())
+    finally:
+        con.close()
+
+
+def _transaction(path: Path, write):
+    con = _open(path)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            out = write(con)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return out
+    finally:
+        con.close()
+
+
+def _decide(con, request_id: int, decision: str, user: str, at: dt.datetime, reason: str) -> None:
+    con.execute(
+        "INSERT INTO change_decisions VALUES (?, ?, ?, ?, ?)",
+        [request_id, decision, user, at, reason],
+    )
+
+
+def _record_version(con, request_id: int, at: dt.datetime) -> None:
+    """A new program version for an approved variant or change (the base first, if new)."""
+    kind, pid, vid, eff, base, new = con.execute(
+        "SELECT kind, program_id, variant_id, effective, base_terms, new_terms "
+        "FROM change_requests WHERE request_id = ?",
+        [request_id],
+    ).fetchone()
+    if kind == "enrollment":
+        return
+    target = vid if kind == "variant" else pid
+    (last,) = con.execute(
+        "SELECT max(version) FROM program_versions WHERE program_id = ?", [target]
+    ).fetchone()
+    if last is None and kind == "change":
+        start = json.loads(base)["start"]
+        con.execute(
+            "INSERT INTO program_versions VALUES (?, 1, ?, NULL, ?, ?)", [target, start, base, at]
+        )
+        last = 1
+    con.execute(
+        "INSERT INTO program_versions VALUES (?, ?, ?, ?, ?, ?)",
+        [target, (last or 0) + 1, eff, request_id, new, at],
+    )
+
+
+def _check_members(data: RebateData, programs: ProgramSet, enrollments, checked) -> None:
+    """The customers exist and pass the program's customer filter (the engine's messages)."""
+    prop = checked.proposal
+    known = set(data.customers["customer_id"].astype(str))
+    unknown = [c for c in prop.customers if c not in known]
+    if unknown:
+        raise DataValidationError(f"{data.source}: unknown customers {unknown[:5]}")
+    rec = ChangeRequest(0, prop, "", dt.datetime.min, status="approved", decided_at=dt.datetime.min)
+    trial_programs, trial_en = effective_terms(programs, enrollments, [rec], None)
+    trial = dataclasses.replace(data, enrollments=trial_en, cache={})
+    members(trial, trial_programs.subset([prop.variant_id or prop.program_id]))
+
+
+def propose(
+    data: RebateData,
+    programs: ProgramSet,
+    proposal: Proposal,
+    *,
+    user: str | None = None,
+    workspace=None,
+    now=None,
+) -> ChangeRequest:
+    """Record a change request, checked against the terms in force.
+
+    Parameters
+    ----------
+    data : RebateData
+        The data folder (its customers and enrollments; its folder locates the workspace).
+    programs : ProgramSet
+        The program file's programs (a path is accepted).
+    proposal : Proposal
+        :meth:`Proposal.enrollment`, :meth:`Proposal.variant` or :meth:`Proposal.change`,
+        with its ``reason``.
+    user : str, optional
+        Who proposes (default :func:`current_user`).
+    workspace : path, optional
+        The workspace file (default ``rebatelab.duckdb`` in the data folder).
+    now : datetime-like, optional
+        When (default: the clock, UTC). Its day decides whether a program is active.
+
+    Returns
+    -------
+    ChangeRequest
+        Status ``"pending"``, or ``"approved"`` when the program requires no approval.
+
+    Raises
+    ------
+    ProgramFileError
+        The proposed terms break a program-file rule or a guardrail: the request is
+        recorded as ``refused`` with this message, then the error is raised.
+    ChangeRequestError
+        Refused by a rule of the workflow (active program edited in place, already enrolled,
+        already pending...): recorded as ``refused`` too. An unknown program is not recorded.
+    ParameterError
+        No reason or no user name.
+    """
+    user = current_user(user)
+    reason = _reason(proposal.reason)
+    programs = load_programs(programs)
+    at = _now(now)
+    path = _workspace(data, workspace)
+    if proposal.program_id not in programs:
+        raise ChangeRequestError(
+            f"unknown program {proposal.program_id!r}; known: {programs.ids[:10]}"
+        )
+    rule = programs[programs[proposal.program_id].variant_of or proposal.program_id].approval
+
+    def write(con):
+        recorded = _records(_frame(con))
+        in_force, en = effective_terms(programs, data.enrollments, recorded, None)
+        error, checked = None, None
+        try:
+            dup = [
+                r.request_id
+                for r in recorded
+                if r.status == "pending"
+                and r.proposal.kind == proposal.kind
+                and r.proposal.program_id == proposal.program_id
+                and set(r.proposal.customers) == set(proposal.customers)
+            ]
+            if dup:
+                raise ChangeRequestError(
+                    f"request {dup[0]} for the same {proposal.kind} of {proposal.program_id} "
+                    "is still pending: approve or reject it first"
+                )
+            checked = check_proposal(in_force, en, proposal, today=at.date())
+            _check_members(data, in_force, en, checked)
+        except (ProgramFileError, ChangeRequestError, DataValidationError) as exc:
+            error = exc
+        prop = checked.proposal if checked is not None else proposal
+        (last,) = con.execute("SELECT max(request_id) FROM change_requests").fetchone()
+        rid = int(last or 0) + 1
+        con.execute(
+            "INSERT INTO change_requests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                rid,
+                prop.kind,
+                prop.program_id,
+                json.dumps(list(prop.customers)),
+                prop.effective,
+                json.dumps(prop.terms),
+                prop.variant_id,
+                reason,
+                user,
+                at,
+                "ok" if error is None else str(error),
+                True if rule is None else bool(rule.required),
+                None
+                if rule is None or rule.approvers is None
+                else json.dumps(list(rule.approvers)),
+                programs.source,
+                None if checked is None or checked.base is None else json.dumps(checked.base),
+                None if checked is None or checked.terms is None else json.dumps(checked.terms),
+            ],
+        )
+        if error is not None:
+            _decide(con, rid, "refused", SYSTEM, at, str(error))
+        elif rule is not None and not rule.required:
+            _decide(con, rid, "approved", SYSTEM, at, "no approval required for this program")
+            _record_version(con, rid, at)
+        return rid, error
+
+    rid, error = _transaction(path, write)
+    if error is not None:
+        raise error
+    return _one(path, rid)
+
+
+def _one(path: Path, request_id: int) -> ChangeRequest:
+    for r in _load(path):
+        if r.request_id == request_id:
+            return r
+    raise ChangeRequestError(f"{path}: no change request {request_id}")
+
+
+def _decision(workspace, request_id, decision: str, *, user, reason, now) -> ChangeRequest:
+    user = current_user(user)
+    reason = _reason(reason)
+    at = _now(now)
+    path = Path(workspace)
+    if not path.exists():
+        raise LedgerError(f"no workspace at {path}")
+    try:
+        request_id = int(request_id)
+    except (TypeError, ValueError):
+        raise ParameterError(f"request id must be a number, got {request_id!r}") from None
+
+    def write(con):
+        byid = {r.request_id: r for r in _records(_frame(con))}
+        r = byid.get(request_id)
+        if r is None:
+            pending = [k for k, v in byid.items() if v.status == "pending"]
+            raise ChangeRequestError(
+                f"{path}: no change request {request_id}; pending: {pending[:10] or 'none'}"
+            )
+        if r.status != "pending":
+            raise ChangeRequestError(
+                f"request {request_id} was already {r.status} by {r.decided_by} on "
+                f"{r.decided_at:%Y-%m-%d %H:%M}"
+            )
+        if user == r.proposed_by:
+            raise ChangeRequestError(
+                f"request {request_id} was proposed by {user}: a user cannot approve or reject "
+                "their own request"
+            )
+        (approvers,) = con.execute(
+            "SELECT approvers FROM change_requests WHERE request_id = ?", [request_id]
+        ).fetchone()
+        allowed = None if approvers is None else json.loads(approvers)
+        if allowed is not None and user not in allowed:
+            raise ChangeRequestError(
+                f"program {r.proposal.program_id}'s approvers are {allowed}: {user} may not "
+                f"decide on request {request_id}"
+            )
+        _decide(con, request_id, decision, user, at, reason)
+        if decision == "approved":
+            _record_version(con, request_id, at)
+
+    _transaction(path, write)
+    return _one(path, request_id)
+
+
+def approve(workspace, request_id: int, *, user=None, reason, now=None) -> ChangeRequest:
+    """Approve a pending request: its terms accrue from its effective day.
+
+    Parameters
+    ----------
+    workspace : path
+        The workspace file.
+    request_id : int
+    user : str, optional
+        Who approves (default :func:`current_user`); not the proposer, and one of the
+        program's ``approval: approvers`` when it lists them.
+    reason : str
+        Why (recorded).
+    now : datetime-like, optional
+        When (default: the clock, UTC).
+
+    Returns
+    -------
+    ChangeRequest
+
+    Raises
+    ------
+    ChangeRequestError
+        Unknown or already decided request, self-approval, a user not among the approvers.
+    """
+    return _decision(workspace, request_id, "approved", user=user, reason=reason, now=now)
+
+
+def reject(workspace, request_id: int, *, user=None, reason, now=None) -> ChangeRequest:
+    """Reject a pending request (same rules as :func:`approve`); its terms never accrue."""
+    return _decision(workspace, request_id, "rejected", user=user, reason=reason, now=now)
+
+
+def requests(workspace, *, status: str | None = None) -> list[ChangeRequest]:
+    """The recorded requests (optionally only those with ``status``), by request id."""
+    out = _load(Path(workspace))
+    return [r for r in out if status is None or r.status == status]
+
+
+_HISTORY_COLUMNS = [
+    "seq",
+    "at",
+    "event",
+    "request_id",
+    "kind",
+    "program_id",
+    "customers",
+    "effective",
+    "user",
+    "reason",
+    "terms",
+    "check",
+    "status",
+]
+
+
+def history(workspace, *, program: str | None = None, customer: str | None = None) -> pd.DataFrame:
+    """Every request and decision in order, for audit.
+
+    Parameters
+    ----------
+    workspace : path
+    program : str, optional
+        Only requests about this program (as parent of a variant, or the variant's id).
+    customer : str, optional
+        Only requests naming this customer.
+
+    Returns
+    -------
+    DataFrame
+        One row per event (``proposed``, then ``approved`` / ``rejected`` / ``refused``) in
+        the order they happened (ties: by request, the proposal first): ``seq, at, event,
+        request_id, kind, program_id, customers`` (comma-separated), ``effective, user,
+        reason, terms`` (JSON), ``check`` (``ok`` or the rule broken) and the request's
+        current ``status``.
+    """
+    rows = []
+    for r in _load(Path(workspace)):
+        pr = r.proposal
+        if program is not None and program not in (pr.program_id, pr.variant_id):
+            continue
+        if customer is not None and customer not in pr.customers:
+            continue
+        common = {
+            "request_id": r.request_id,
+            "kind": pr.kind,
+            "program_id": pr.variant_id or pr.program_id if pr.kind == "variant" else pr.program_id,
+            "customers": ", ".join(pr.customers),
+            "effective": pr.effective,
+            "terms": json.dumps(pr.terms),
+            "check": r.check,
+            "status": r.status,
+        }
+        rows.append(
+            {
+                **common,
+                "at": r.proposed_at,
+                "event": "proposed",
+                "user": r.proposed_by,
+                "reason": pr.reason,
+                "_order": 0,
+            }
+        )
+        if r.status != "pending":
+            rows.append(
+                {
+                    **common,
+                    "at": r.decided_at,
+                    "event": r.status,
+                    "user": r.decided_by,
+                    "reason": r.decision_reason,
+                    "_order": 1,
+                }
+            )
+    if not rows:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in _HISTORY_COLUMNS})
+    df = pd.DataFrame(rows).sort_values(["at", "request_id", "_order"], kind="stable")
+    df = df.reset_index(drop=True)
+    df["seq"] = np.arange(1, len(df) + 1)
+    return df[_HISTORY_COLUMNS]
+
+
+def versions(workspace, program: str | None = None) -> pd.DataFrame:
+    """The recorded program versions: ``program_id, version, effective, request_id, terms``.
+
+    Version 1 of a changed program is its program-file terms; each approved change adds one.
+    A variant's first version is its approved terms. ``terms`` are JSON text.
+    """
+    cols = ["program_id", "version", "effective", "request_id", "recorded_at", "terms"]
+    path = Path(workspace)
+    if not path.exists():
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
+    con = _open(path, read_only=True)
+    try:
+        names = {
+            r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+        }
+        if "program_versions" not in names:
+            return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
+        where, args = ("WHERE program_id = ?", [program]) if program is not None else ("", [])
+        return con.execute(
+            f"SELECT {', '.join(cols)} FROM program_versions {where} ORDER BY program_id, version",
+            args,
+        ).fetchdf()
+    finally:
+        con.close()
+
+
+def diff(workspace, program: str) -> pd.DataFrame:
+    """Field-by-field changes between consecutive versions of ``program``.
+
+    Returns
+    -------
+    DataFrame
+        ``program_id, from_version, to_version, effective, request_id, field, before, after``
+        (values as JSON text), one row per changed field (:func:`diff_terms`); a changed
+        program's version 1 (the program file's terms) is the reference; a variant's first
+        version is compared with nothing (every field ``before`` empty).
+    """
+    v = versions(workspace, program)
+    cols = [
+        "program_id",
+        "from_version",
+        "to_version",
+        "effective",
+        "request_id",
+        "field",
+        "before",
+        "after",
+    ]
+    parts = []
+    prev = {}
+    for row in v.itertuples(index=False):  # one per version
+        terms = json.loads(row.terms)
+        if pd.isna(row.request_id):  # version 1 of a changed program: the program file's terms
+            prev = terms
+            continue
+        d = diff_terms(prev, terms)
+        d.insert(0, "request_id", row.request_id)
+        d.insert(0, "effective", row.effective)
+        d.insert(0, "to_version", int(row.version))
+        d.insert(0, "from_version", int(row.version) - 1)
+        d.insert(0, "program_id", row.program_id)
+        parts.append(d)
+        prev = terms
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
+    return pd.concat(parts, ignore_index=True)[cols]
+
+
+def apply_workspace(
+    data: RebateData, programs: ProgramSet, workspace, as_of, *, known_at=None
+) -> tuple[RebateData, ProgramSet]:
+    """The data and programs with the approved requests in force on ``as_of``.
+
+    Parameters
+    ----------
+    data : RebateData
+    programs : ProgramSet
+        The program file's programs (a path is accepted).
+    workspace : path or None
+        The workspace file; None: ``rebatelab.duckdb`` in the data folder. A workspace that
+        does not exist (or has no requests) changes nothing.
+    as_of : date-like
+        The as-of day: requests effective after it are not in force.
+    known_at : datetime-like, optional
+        Only decisions taken by then (to re-run an earlier close as it was).
+
+    Returns
+    -------
+    data : RebateData
+        ``data`` itself when no enrollment is in force, else a copy with the approved
+        enrollments added (``enrolled_on`` = the effective day).
+    programs : ProgramSet
+        ``programs`` itself when no variant or version is in force, else the terms in force.
+        Pending, rejected and refused requests never count.
+    """
+    programs = load_programs(programs)
+    path = _workspace(data, workspace)
+    recorded = _load(path)
+    new_programs, en = effective_terms(
+        programs, data.enrollments, recorded, as_of, known_at=known_at
+    )
+    if en is not data.enrollments:
+        data = dataclasses.replace(data, enrollments=en, cache={})
+    return data, new_programs
+
+
+def discover(data: RebateData, programs, customer_id: str, as_of, workspace=None) -> pd.DataFrame:
+    """The programs open to one customer: enrolled in, eligible for, or pending.
+
+    Parameters
+    ----------
+    data : RebateData
+    programs : ProgramSet
+        The program file's programs (a path is accepted).
+    customer_id : str
+    as_of : date-like
+        Programs whose period ended before this day are left out.
+    workspace : path, optional
+        Approved requests in force count, pending ones are listed; default
+        ``rebatelab.duckdb`` in the data folder, when it exists.
+
+    Returns
+    -------
+    DataFrame
+        One row per program: ``program_id, name, status`` (``enrolled``, ``pending``: a
+        request waits for approval, ``eligible``: passes the filters but not enrolled),
+        ``request_id`` (pending), ``enrollment, start, end, basis`` (to date),
+        ``expected_rebate`` [currency] (on the forecast; for an eligible or pending customer,
+        what they would likely earn if enrolled; NaN for a program not started yet).
+    """
+    programs = load_programs(programs)
+    customer_id = str(customer_id)
+    if customer_id not in set(data.customers["customer_id"].astype(str)):
+        raise DataValidationError(f"{data.source}: unknown customer {customer_id!r}")
+    day = pd.Timestamp(as_of).normalize()
+    path = None
+    if workspace is not None:
+        path = Path(workspace)
+    elif not str(getattr(data, "source", "<")).startswith("<"):
+        path = default_workspace(data)
+    if path is not None:
+        data, programs = apply_workspace(data, programs, path, day)
+    recorded = _load(path) if path is not None else []
+    pending = {}
+    for r in recorded:
+        if r.status == "pending" and customer_id in r.proposal.customers:
+            pending.setdefault(r.proposal.program_id, r.request_id)
+    open_ = [p for p in programs if p.end >= day.date()]
+    running = [p.id for p in open_ if p.start <= day.date()]
+    cols = [
+        "program_id",
+        "name",
+        "status",
+        "request_id",
+        "enrollment",
+        "start",
+        "end",
+        "basis",
+        "expected_rebate",
+    ]
+    found = {}
+    if running:
+        red = reduce(data, programs.subset(running), day)
+        fc = forecast(red)
+        mine = fc[fc["customer_id"].astype(str) == customer_id]
+        for row in mine.itertuples(index=False):
+            found[str(row.program_id)] = (
+                "enrolled",
+                float(row.basis_to_date),
+                float(row.expected_rebate),
+            )
+        cand = red.candidates
+        if len(cand) and (cand["customer_id"].astype(str) == customer_id).any():
+            en = eligible_not_enrolled(red)
+            en = en[en["customer_id"].astype(str) == customer_id]
+            for row in en.itertuples(index=False):
+                found.setdefault(
+                    str(row.program_id), ("eligible", float(row.basis), float(row.expected_rebate))
+                )
+    for p in open_:
+        if p.id in running:
+            continue
+        en = data.enrollments
+        enrolled = bool(
+            (
+                (en["program_id"].astype(str) == p.id)
+                & (en["customer_id"].astype(str) == customer_id)
+            )
+            .to_numpy(dtype=bool)
+            .any()
+        ) or customer_id in (p.customers_only or ())
+        if enrolled:
+            found[p.id] = ("enrolled", np.nan, np.nan)
+    rows = []
+    for p in open_:
+        status, basis, expected = found.get(p.id, (None, np.nan, np.nan))
+        if p.id in pending and status != "enrolled":
+            status = "pending"
+        if status is None:
+            continue
+        rows.append(
+            {
+                "program_id": p.id,
+                "name": p.name or p.id,
+                "status": status,
+                "request_id": pending.get(p.id) if status == "pending" else None,
+                "enrollment": "variant" if p.variant_of else p.enrollment,
+                "start": p.start,
+                "end": p.end,
+                "basis": basis,
+                "expected_rebate": expected,
+            }
+        )
+    out = pd.DataFrame(rows, columns=cols)
+    out["request_id"] = out["request_id"].astype("Int64")
+    return out
