@@ -11,7 +11,6 @@ from rebatelab.datasets import load_sample, sample_path
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = sample_path()  # the bundled sample (rebatelab/datasets/sample)
-REAL_DATA = ROOT.parent / "shared" / "data" / "online_retail.parquet"
 
 
 def make_frames():
@@ -113,12 +112,6 @@ def small_programs():
 def sample():
     """The bundled sample, loaded afresh for each test: ``(data, programs)``."""
     return load_sample()
-
-
-@pytest.fixture(scope="session")
-def sample_folder() -> Path:
-    """The bundled sample's folder (for the CLI and loaders that take a path)."""
-    return sample_path()
 
 
 def write_folder(path: Path, tx, cu, pr, en=None, *, fmt="csv") -> Path:

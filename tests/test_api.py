@@ -147,14 +147,13 @@ def test_workflow_needs_no_plotting_or_widgets():
     assert json.loads(_run(code).splitlines()[-1]) == []
 
 
-def test_load_sample_matches_the_folder():
-    from rebatelab.datasets import Sample, load_sample, sample_path
+def test_load_sample_matches_the_folder(sample):
+    from rebatelab.datasets import Sample, sample_path
 
     folder = sample_path()
     assert (folder / "programs.yaml").is_file()
     assert (folder / "transactions.parquet").is_file()
     assert (folder / "truth" / "simulation.json").is_file()
-    sample = load_sample()
     assert isinstance(sample, Sample)
     data, programs = sample
     assert len(data.customers) == 400
