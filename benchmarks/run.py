@@ -81,24 +81,8 @@ def _tree_rss(proc) -> int:
     return total
 
 
-def run_process(cmd: list[str], *, cwd: Path, max_rss: float, timeout: float) -> dict:
-    """Run ``cmd`` under ``/usr/bin/time -v``: wall time [s], peak RSS [bytes], status.
-
-    A watchdog kills the process group when the resident memory of the tree exceeds
-    ``max_rss`` or when it runs longer than ``timeout`` seconds (shared machine).
-    """
-    with tempfile.NamedTemporaryFile("r", suffix=".time", delete=False) as fh:
-        tfile = fh.name
-    full = ["/usr/bin/time", "-v", "-o", tfile, *cmd]
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(
-        full,
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+def _watch(proc, t0: float, *, max_rss: float, timeout: float):
+    """Wait for ``proc``; kill its group above ``max_rss`` bytes or after ``timeout`` s."""
     killed, watched = None, 0
     while True:
         try:
@@ -118,6 +102,33 @@ def run_process(cmd: list[str], *, cwd: Path, max_rss: float, timeout: float) ->
             os.killpg(proc.pid, signal.SIGKILL)
             out, err = proc.communicate()
             break
+    return out, err, killed, watched
+
+
+def run_process(cmd: list[str], *, cwd: Path, max_rss: float, timeout: float) -> dict:
+    """Run ``cmd`` under ``/usr/bin/time -v``: wall time [s], peak RSS [bytes], status.
+
+    A watchdog kills the process group when the resident memory of the tree exceeds
+    ``max_rss`` or when it runs longer than ``timeout`` seconds (shared machine).
+    """
+    with tempfile.NamedTemporaryFile("r", suffix=".time", delete=False) as fh:
+        tfile = fh.name
+    full = ["/usr/bin/time", "-v", "-o", tfile, *cmd]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        full,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    killed, watched = None, 0
+    try:
+        out, err, killed, watched = _watch(proc, t0, max_rss=max_rss, timeout=timeout)
+    except BaseException:  # interrupted: do not leave the measured process running
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise
     wall = time.perf_counter() - t0
     peak = 0
     try:
@@ -136,8 +147,15 @@ def run_process(cmd: list[str], *, cwd: Path, max_rss: float, timeout: float) ->
     return res
 
 
+#: A command whose first run takes longer than this [s] is not repeated.
+SLOW = 60.0
+
+
 def repeat_process(cmd, *, runs: int, cwd: Path, max_rss: float, timeout: float) -> dict:
-    """``runs`` runs of one command: min and median wall time, max peak RSS."""
+    """``runs`` runs of one command: min and median wall time, max peak RSS.
+
+    A command whose first run takes longer than :data:`SLOW` seconds runs once.
+    """
     walls, peaks, last = [], [], {}
     for _ in range(runs):
         last = run_process(cmd, cwd=cwd, max_rss=max_rss, timeout=timeout)
@@ -145,6 +163,8 @@ def repeat_process(cmd, *, runs: int, cwd: Path, max_rss: float, timeout: float)
             break
         walls.append(last["wall"])
         peaks.append(last["peak"])
+        if last["wall"] > SLOW:
+            break
     out = {"cmd": " ".join(cmd), "runs": len(walls)}
     if walls:
         out.update(min=min(walls), median=statistics.median(walls), peak=max(peaks))
@@ -610,7 +630,8 @@ def write_results(results: dict, out: Path) -> str:
         "one statement over the same Parquet files writing the same CSV "
         "(`benchmarks/analyst.py sql`); *pandas* = an analyst's pandas code "
         "(`analyst.py pandas`); *lower bound* = DuckDB reading `customer_id, net_amount` "
-        "and one GROUP BY (`analyst.py lower-bound`). Ratios = median / median.",
+        "and one GROUP BY (`analyst.py lower-bound`). Ratios = median / median. A single "
+        "figure = one run (pandas, or a first run over 60 s).",
         "",
         "| lines | customers | programs | rows | rebatelab | peak | + --exclusions | peak "
         "| DuckDB SQL | peak | pandas | peak | lower bound | peak | rebatelab / SQL "
@@ -761,6 +782,7 @@ def main(argv=None) -> int:
     ap.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--reference", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up children on kill
     if args.worker == "warm":
         try:
             res = warm_worker(args.folder, args.repeat, args.reference)
