@@ -11,7 +11,7 @@ from rebatelab.engine.settlement import evaluate, schedule
 from rebatelab.errors import ParameterError
 from rebatelab.programs.terms import ProgramSet, load_programs
 from rebatelab.simulation.generator import simulate_data
-from rebatelab.simulation.response import _scenario_eval, threshold_response
+from rebatelab.simulation.response import threshold_response
 from rebatelab.simulation.whatif import (
     METRICS,
     _gamma_poisson_rates,
@@ -45,7 +45,7 @@ def true_base(sim):
 TWO_TIERS = [{"from": 1500, "rate": 0.02}, {"from": 4000, "rate": 0.03}]
 
 
-# ---- the fast scenario evaluation agrees with the engine --------------------------------
+# ---- the what-if's scenario evaluation (the engine on pools x scenarios) ----------------
 ENGINE_CASES = [
     prog("R", [{"from": 1000, "rate": 0.02}, {"from": 3000, "rate": 0.04}]),
     prog("I", [{"from": 0, "rate": 0.01}, {"from": 2000, "rate": 0.03}], method="incremental"),
@@ -61,7 +61,9 @@ ENGINE_CASES = [
 
 
 @pytest.mark.parametrize("raw", ENGINE_CASES, ids=lambda r: r["id"])
-def test_scenario_eval_matches_the_engine(raw):
+def test_scenario_evaluation_matches_the_engine_row_by_row(raw):
+    # the what-if evaluates a (pools x scenarios) basis in one call; the reference is the
+    # engine on one scenario (a 1-D basis) at a time, and Program.earned pool by pool
     programs = load_programs([raw])
     p = list(programs)[0]
     rng = np.random.default_rng(1)
@@ -71,20 +73,30 @@ def test_scenario_eval_matches_the_engine(raw):
     baseline = rng.uniform(500, 4000, n_pools)
     baseline[:3] = [np.nan, 0.0, -5.0]  # unusable baselines
     sched = schedule(programs, np.zeros(n_pools, dtype=int), baseline=baseline)
-    ref = evaluate(sched, b)
-    got = _scenario_eval(p, baseline, b)
+    got = evaluate(sched, b)
+    cols = [evaluate(sched, b[:, j]) for j in range(n_scen)]
+    ref = {k: np.stack([c[k] for c in cols], axis=1) for k in cols[0]}
     np.testing.assert_array_equal(got["tier"], ref["tier"])
     np.testing.assert_allclose(got["earned"], ref["earned"], rtol=1e-12, atol=1e-9)
     np.testing.assert_allclose(got["payable"], ref["payable"], rtol=1e-12, atol=1e-9)
     np.testing.assert_allclose(got["next_threshold"], ref["next_threshold"], rtol=1e-12)
     np.testing.assert_allclose(got["gap_to_next"], ref["gap_to_next"], rtol=1e-12, atol=1e-9)
     # payable if the basis rose to the next threshold: the engine evaluated at that threshold
-    # (not the engine's earned_at_next, which adds the gap back to a negative basis and can
-    # land a rounding error below the threshold)
+    # (not a basis plus the gap, which can land a rounding error below the threshold)
     top = np.isnan(ref["next_threshold"])
     at = evaluate(sched, np.where(top, b, ref["next_threshold"]))
     ref_pay_next = np.where(top, 0.0, at["payable"])
-    np.testing.assert_allclose(got["payable_at_next"], ref_pay_next, rtol=1e-12, atol=1e-9)
+    got_pay_next = np.where(top, 0.0, got["payable_at_next"])
+    np.testing.assert_allclose(got_pay_next, ref_pay_next, rtol=1e-12, atol=1e-9)
+    assert np.isnan(got["payable_at_next"][top]).all()
+    # the program's own terms (tiers.earned then the cap), pool by pool
+    usable = np.isfinite(baseline) & (baseline > 0)
+    for i in range(n_pools):
+        if p.is_growth and not usable[i]:
+            np.testing.assert_array_equal(got["earned"][i], 0.0)  # no tier can be reached
+            continue
+        own = np.asarray(p.earned(b[i], baseline=baseline[i] if p.is_growth else None), dtype=float)
+        np.testing.assert_allclose(got["earned"][i], own, rtol=1e-12, atol=1e-9)
 
 
 # ---- the response rule ------------------------------------------------------------------

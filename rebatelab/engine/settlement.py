@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, fields
 
 import numpy as np
 
+from rebatelab.errors import ParameterError
 from rebatelab.money import largest_remainder
 from rebatelab.programs import tiers
 from rebatelab.programs.terms import load_programs
 
-__all__ = ["Schedule", "schedule", "evaluate"]
+__all__ = ["Schedule", "schedule", "evaluate", "rebate_base"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,36 @@ class Schedule:
     excess: np.ndarray
     baseline: np.ndarray
     no_baseline: np.ndarray
+
+    def take(self, rows) -> Schedule:
+        """The schedules of some rows (integer positions or a boolean mask).
+
+        Parameters
+        ----------
+        rows : array_like of int or bool
+
+        Returns
+        -------
+        Schedule
+        """
+        return Schedule(**{f.name: getattr(self, f.name)[rows] for f in fields(self)})
+
+    def trimmed(self) -> Schedule:
+        """The same schedules without the padding tiers no row has (``+inf`` in every row).
+
+        Padding never changes a figure; dropping it saves work when the rows all belong to
+        programs with fewer tiers than the widest of the set (a what-if candidate).
+        """
+        real = (
+            np.any(np.isfinite(self.thresholds), axis=0)
+            | np.any(self.rates != 0, axis=0)
+            | np.any(self.amounts != 0, axis=0)
+        )
+        k = max(int(np.flatnonzero(real).max(initial=0)) + 1, 1)
+        if k == self.thresholds.shape[1]:
+            return self
+        cut = {n: getattr(self, n)[:, :k] for n in ("thresholds", "rates", "amounts")}
+        return dataclasses.replace(self, **cut)
 
 
 def schedule(programs, program_idx, *, baseline=None) -> Schedule:
@@ -83,49 +115,106 @@ def evaluate(sched: Schedule, basis) -> dict[str, np.ndarray]:
         From :func:`schedule`, one row per pool.
     basis : array_like, shape (n,) or (n, m)
         End-of-period (or to-date) pool basis [basis unit]; a 2-D array evaluates ``m``
-        values per row at once (e.g. forecast quantiles or scenarios).
+        values per row at once (forecast quantiles, what-if scenarios), without repeating
+        the schedule.
 
     Returns
     -------
     dict of ndarray
-        ``tier, rate, earned, payable, next_threshold, gap_to_next, earned_at_next, capped``,
-        each of the shape of ``basis``. ``earned`` is after the cap; ``payable`` applies the
-        minimum payout.
+        Each of the shape of ``basis``: ``tier`` (0 = none), ``rate`` [fraction], ``earned``
+        [currency] (after the cap), ``payable`` [currency] (``earned`` when it reaches the
+        minimum payout, else 0), ``next_threshold`` [basis unit], ``gap_to_next`` [basis
+        unit], ``earned_at_next`` and ``payable_at_next`` [currency] (the same amounts were
+        the basis exactly the next threshold), ``capped`` (bool). The four next-tier figures
+        are NaN at the top tier (or when no tier can be reached). Arrays may share memory
+        (``payable`` is ``earned`` when no row has a minimum payout): copy before writing.
+
+    Notes
+    -----
+    Growth programs paying on the excess multiply the rate by
+    :func:`~rebatelab.programs.tiers.excess_over` of the basis, re-derived at the next
+    threshold (shifting a base clipped at 0 by the gap would overstate it).
+
+    Examples
+    --------
+    Worked example 2 of DOMAIN.md, retroactive, at two bases at once:
+
+    >>> from rebatelab.programs.terms import ProgramSet
+    >>> ps = ProgramSet.from_programs([{"id": "X", "start": "2025-01-01",
+    ...     "end": "2025-12-31", "tiers": [{"from": 100_000, "rate": 0.01},
+    ...                                    {"from": 200_000, "rate": 0.02}]}])
+    >>> ev = evaluate(schedule(ps, [0]), [[150_000.0, 250_000.0]])
+    >>> ev["earned"].tolist(), ev["payable_at_next"].tolist()
+    ([[1500.0, 5000.0]], [[4000.0, nan]])
     """
     b = np.asarray(basis, dtype=float)
-    shape = b.shape
-    reps = 1 if b.ndim == 1 else shape[1]
+    n = len(sched.thresholds)
+    if b.ndim not in (1, 2) or b.shape[0] != n:
+        raise ParameterError(
+            f"basis must have shape ({n},) or ({n}, m) for a schedule of {n} rows; got {b.shape}"
+        )
 
-    def rows(a):
-        return a if reps == 1 else np.repeat(a, reps, axis=0)
+    def rows(a):  # per-row values broadcast along the columns of a 2-D basis
+        return a if b.ndim == 1 else a[:, None]
 
-    flat = b.reshape(-1)
-    thr, rates, amounts = rows(sched.thresholds), rows(sched.rates), rows(sched.amounts)
-    method = rows(sched.method)
-    base_line = rows(sched.baseline)
-    rebate_base = np.where(rows(sched.excess), np.maximum(flat - base_line, 0.0), flat)
-    kw = dict(thresholds=thr, rates=rates, amounts=amounts, method=method)
-    raw = tiers.earned(flat, rebate_base=rebate_base, **kw)
-    cap = rows(sched.cap)
-    earned = tiers.apply_cap(raw, cap=cap)
-    # evaluated at the next threshold itself; the excess over the baseline is re-derived there
-    # (shifting a base clipped at 0 by the gap would overstate it)
-    nxt = tiers.next_threshold(flat, thresholds=thr)
-    at_base = np.where(rows(sched.excess), np.maximum(nxt - base_line, 0.0), nxt)
-    at_next = tiers.apply_cap(tiers.earned(nxt, rebate_base=at_base, **kw), cap=cap)
-    at_next = np.where(np.isnan(nxt), np.nan, at_next)
-    gap = nxt - flat
-    out = {
-        "tier": tiers.tier_reached(flat, thresholds=thr),
-        "rate": tiers.tier_rate(flat, thresholds=thr, rates=rates),
+    kw = dict(
+        thresholds=sched.thresholds, rates=sched.rates, amounts=sched.amounts, method=sched.method
+    )
+    capped_rows = not np.all(np.isnan(sched.cap))
+    cap, min_payout = rows(sched.cap), rows(sched.min_payout)
+
+    minimum_rows = not np.all(np.isnan(sched.min_payout))
+
+    def apply_cap(e):
+        return tiers.apply_cap(e, cap=cap) if capped_rows else e
+
+    def payable(e):  # without a minimum payout in any row, the earned array itself
+        return tiers.payable(e, min_payout=min_payout) if minimum_rows else e
+
+    fig = tiers.tier_figures(b, rebate_base=rebate_base(sched, b), **kw)
+    raw = fig["earned"]
+    earned = apply_cap(raw)
+    nxt = fig["next_threshold"]
+    top = np.isnan(nxt)
+    at_next = apply_cap(tiers.earned(nxt, rebate_base=rebate_base(sched, nxt), **kw))
+    at_next = np.where(top, np.nan, at_next)
+    return {
+        "tier": fig["tier"],
+        "rate": fig["rate"],
         "earned": earned,
-        "payable": tiers.payable(earned, min_payout=rows(sched.min_payout)),
+        "payable": payable(earned),
         "next_threshold": nxt,
-        "gap_to_next": gap,
+        "gap_to_next": nxt - b,
         "earned_at_next": at_next,
+        "payable_at_next": np.where(top, np.nan, payable(at_next)),
         "capped": raw > earned,
     }
-    return {k: v.reshape(shape) for k, v in out.items()}
+
+
+def rebate_base(sched: Schedule, basis) -> np.ndarray:
+    """What the retroactive rate multiplies [basis unit]: the basis, or its growth excess.
+
+    Rows of growth programs paying on the excess get
+    :func:`~rebatelab.programs.tiers.excess_over` the row's baseline; the others the basis.
+
+    Parameters
+    ----------
+    sched : Schedule
+    basis : array_like, shape (n,) or (n, m)
+
+    Returns
+    -------
+    ndarray
+        Of the shape of ``basis``.
+    """
+    b = np.asarray(basis, dtype=float)
+    extra = (1,) * (b.ndim - 1)
+    excess = sched.excess.reshape(-1, *extra)
+    if not excess.any():
+        return b
+    with np.errstate(invalid="ignore"):
+        over = tiers.excess_over(b, baseline=sched.baseline.reshape(-1, *extra))
+    return np.where(excess, over, b)
 
 
 def _shares(total_cents: np.ndarray, weights: np.ndarray, groups: np.ndarray) -> np.ndarray:

@@ -14,7 +14,11 @@ Conventions (stated once, tested in ``tests/test_tiers.py``):
 Every function takes the basis first (scalar, ndarray or Series; the same type comes back)
 and the schedule keyword-only. ``thresholds`` has shape ``(K,)`` (one schedule for all
 rows) or ``(n, K)`` (one schedule per row, padded on the right with ``+inf``), which is how
-many programs with different schedules are evaluated in one call.
+many programs with different schedules are evaluated in one call. The basis may also have
+shape ``(n, m)``: ``m`` values per schedule row (forecast quantiles, what-if scenarios),
+evaluated without repeating the schedule; per-row arrays given with it (``rebate_base``,
+``cap``, ``min_payout``) then broadcast against the basis (shape ``(n, 1)`` or ``(n, m)``).
+The computations loop over the ``K`` tiers (a handful) on whole arrays.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ __all__ = [
     "earned_at_next",
     "apply_cap",
     "payable",
+    "excess_over",
+    "tier_figures",
 ]
 
 
@@ -77,9 +83,39 @@ def _back(result: np.ndarray, basis, scalar: bool, name: str):
     return restore_type(result, basis, name=name)
 
 
+def _rows(a, ndim: int) -> np.ndarray:
+    """Per-row values ``(n,)`` shaped ``(n, 1, ...)`` to broadcast against an ``ndim`` basis."""
+    a = np.asarray(a)
+    return a.reshape(a.shape[:1] + (1,) * (ndim - 1))
+
+
 def _tier_index(b: np.ndarray, t: np.ndarray) -> np.ndarray:
     # count of thresholds at or below the basis; NaN basis reaches nothing
-    return np.sum(b[:, None] >= t, axis=1)
+    k = np.zeros(b.shape, dtype=np.intp)
+    for j in range(t.shape[1]):
+        k += b >= _rows(t[:, j], b.ndim)
+    return k
+
+
+def _pick(a: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``a[i, idx[i, ...]]``: the schedule value at column ``idx`` of each basis value."""
+    n = a.shape[0]
+    if n > 1 and np.array_equal(a, np.broadcast_to(a[:1], a.shape)):
+        return np.take(a[0], idx)  # one schedule for every row (a what-if's program)
+    flat = idx[:, None] if idx.ndim == 1 else idx.reshape(n, int(np.prod(idx.shape[1:])))
+    return np.take_along_axis(a, flat, 1).reshape(idx.shape)
+
+
+def _at_tier(a: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """Value of tier ``k`` (1-based) of each row, 0 for tier 0."""
+    return _pick(np.concatenate([np.zeros((a.shape[0], 1)), a], axis=1), k)
+
+
+def _next(t: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """Lower bound of the tier after tier ``k``; NaN at the top."""
+    padded = np.concatenate([t, np.full((t.shape[0], 1), np.inf)], axis=1)
+    nxt = _pick(padded, k)
+    return np.where(np.isfinite(nxt), nxt, np.nan)
 
 
 def tier_reached(basis, *, thresholds):
@@ -113,8 +149,7 @@ def tier_rate(basis, *, thresholds, rates):
     """Rate [fraction] of the tier reached; 0 when no tier is reached."""
     b, scalar = _flat(basis)
     t, r = _schedule(b, thresholds, rates)
-    k = _tier_index(b, t)
-    rate = np.where(k > 0, np.take_along_axis(r, np.maximum(k - 1, 0)[:, None], 1)[:, 0], 0.0)
+    rate = _at_tier(r, _tier_index(b, t))
     return _back(rate, basis, scalar, "rate")
 
 
@@ -128,11 +163,7 @@ def next_threshold(basis, *, thresholds):
     """
     b, scalar = _flat(basis)
     (t,) = _schedule(b, thresholds)
-    k = _tier_index(b, t)
-    padded = np.concatenate([t, np.full((len(b), 1), np.inf)], axis=1)
-    nxt = np.take_along_axis(padded, k[:, None], 1)[:, 0]
-    nxt = np.where(np.isfinite(nxt), nxt, np.nan)
-    return _back(nxt, basis, scalar, "next_threshold")
+    return _back(_next(t, _tier_index(b, t)), basis, scalar, "next_threshold")
 
 
 def gap_to_next(basis, *, thresholds):
@@ -159,20 +190,42 @@ def _method_mask(method, n: int) -> np.ndarray:
     return np.broadcast_to(m == "incremental", (n,))
 
 
-def _earned(b, t, r, a, incremental, base):
-    k = _tier_index(b, t)
-    idx = np.maximum(k - 1, 0)[:, None]
-    rate = np.take_along_axis(r, idx, 1)[:, 0]
-    amount = np.take_along_axis(a, idx, 1)[:, 0]
-    retro = np.where(k > 0, rate * base + amount, 0.0)
-    upper = np.concatenate([t[:, 1:], np.full((len(b), 1), np.inf)], axis=1)
-    with np.errstate(invalid="ignore"):
-        inside = np.clip(np.minimum(b[:, None], upper) - t, 0.0, None)
-    inside = np.where(np.isnan(inside), 0.0, inside)
-    incr = np.sum(r * inside, axis=1)
-    out = np.where(incremental, incr, retro)
-    out = np.where(b > 0, out, 0.0)
-    return np.where(np.isnan(b), np.nan, out)
+def _incremental(b, t, r):
+    """``sum_i r_i (min(b, t_{i+1}) - t_i)^+``, summed over the tiers in order."""
+    n_tiers = t.shape[1]
+    terms = []
+    for j in range(n_tiers):
+        upper = _rows(t[:, j + 1], b.ndim) if j + 1 < n_tiers else np.inf
+        with np.errstate(invalid="ignore"):
+            # fmax: the part inside the tier, 0 where it is NaN (inf - inf, a NaN basis)
+            inside = np.fmax(np.minimum(b, upper) - _rows(t[:, j], b.ndim), 0.0)
+        terms.append(_rows(r[:, j], b.ndim) * inside)
+    if n_tiers >= 8:
+        # numpy's pairwise summation order (the result does not depend on the basis' shape)
+        return np.sum(np.stack(terms, axis=-1), axis=-1)
+    out = terms[0]
+    for term in terms[1:]:
+        out = out + term  # below 8 terms numpy's sum adds in order too
+    return out
+
+
+def _earned(b, t, r, a, incremental, base, k=None, rate=None):
+    if k is None:
+        k = _tier_index(b, t)
+    incremental = _rows(incremental, b.ndim)
+    positive = b > 0  # a basis <= 0 earns 0
+    out = 0.0
+    if not np.all(incremental):
+        rate = _at_tier(r, k) if rate is None else rate
+        with np.errstate(invalid="ignore"):
+            retro = rate * base
+            if np.any(a):  # lump sums (x + 0.0 is x: skipping zeros changes nothing)
+                retro = retro + _at_tier(a, k)
+        out = np.where(positive & (k > 0), retro, 0.0)
+    if np.any(incremental):
+        out = np.where(incremental & positive, _incremental(b, t, r), out)
+    missing = np.isnan(b)
+    return np.where(missing, np.nan, out) if missing.any() else out
 
 
 def earned(basis, *, thresholds, rates, amounts=None, method="retroactive", rebate_base=None):
@@ -221,6 +274,48 @@ def earned(basis, *, thresholds, rates, amounts=None, method="retroactive", reba
     return _back(out, basis, scalar, "earned")
 
 
+def tier_figures(
+    basis, *, thresholds, rates, amounts=None, method="retroactive", rebate_base=None
+) -> dict:
+    """Tier reached, its rate, the earned rebate and the next threshold, in one pass.
+
+    The same numbers as :func:`tier_reached`, :func:`tier_rate`, :func:`earned` and
+    :func:`next_threshold` (the tiers are counted once for all four), for ndarray bases.
+
+    Parameters
+    ----------
+    basis : array_like, shape (n,) or (n, m)
+        Qualifying basis [basis unit].
+    thresholds, rates, amounts, method, rebate_base
+        As for :func:`earned`.
+
+    Returns
+    -------
+    dict of ndarray
+        ``tier`` (int), ``rate`` [fraction], ``earned`` [currency] (before cap and minimum
+        payout), ``next_threshold`` [basis unit] (NaN at the top tier), each of the shape
+        of ``basis``.
+
+    Examples
+    --------
+    >>> f = tier_figures([150_000.0, 250_000.0], thresholds=[100_000, 200_000],
+    ...                  rates=[0.01, 0.02])
+    >>> f["tier"].tolist(), f["earned"].tolist(), f["next_threshold"].tolist()
+    ([1, 2], [1500.0, 5000.0], [200000.0, nan])
+    """
+    b = np.atleast_1d(as_float_array(basis))
+    t, r, a = _schedule(b, thresholds, rates, amounts)
+    base = b if rebate_base is None else np.broadcast_to(as_float_array(rebate_base), b.shape)
+    k = _tier_index(b, t)
+    rate = _at_tier(r, k)
+    return {
+        "tier": k,
+        "rate": rate,
+        "earned": _earned(b, t, r, a, _method_mask(method, len(b)), base, k=k, rate=rate),
+        "next_threshold": _next(t, k),
+    }
+
+
 def earned_at_next(
     basis, *, thresholds, rates, amounts=None, method="retroactive", rebate_base=None
 ):
@@ -251,13 +346,49 @@ def earned_at_next(
     return _back(np.where(np.isnan(nxt), np.nan, out), basis, scalar, "earned_at_next")
 
 
+def excess_over(basis, *, baseline):
+    """The base a growth program paying on the excess multiplies: ``max(basis - baseline, 0)``.
+
+    Parameters
+    ----------
+    basis : float, array_like or Series
+        Qualifying basis [basis unit].
+    baseline : float or array_like
+        Baseline basis [basis unit], broadcast against ``basis``.
+
+    Returns
+    -------
+    float, ndarray or Series
+        The excess over the baseline [basis unit], >= 0.
+
+    Examples
+    --------
+    The worked example 3 of DOMAIN.md: 3% of the excess over a baseline of 2,000,000.
+
+    >>> excess_over(2_350_000, baseline=2_000_000)
+    350000.0
+    >>> round(0.03 * excess_over(2_350_000, baseline=2_000_000), 2)
+    10500.0
+    """
+    b, scalar = _flat(basis)
+    out = np.maximum(b - as_float_array(baseline), 0.0)
+    return _back(out, basis, scalar, "excess")
+
+
 def apply_cap(earned_amount, *, cap=None):
     """Limit earned amounts to a cap [currency]; ``cap`` NaN or None means no cap."""
     e, scalar = _flat(earned_amount)
     if cap is None:
         return earned_amount
-    c = np.broadcast_to(as_float_array(cap), e.shape)
-    out = np.where(np.isnan(c), e, np.minimum(e, c))
+    c = as_float_array(cap)
+    np.broadcast_to(c, e.shape)  # raises when the caps do not broadcast against the amounts
+    none = np.isnan(c)
+    if np.all(none):
+        out = e.copy()
+    elif np.any(none):
+        out = np.where(none, e, np.minimum(e, c))
+    else:
+        out = np.minimum(e, c)
     return _back(out, earned_amount, scalar, "earned")
 
 
@@ -274,6 +405,11 @@ def payable(earned_amount, *, min_payout=None):
     e, scalar = _flat(earned_amount)
     if min_payout is None:
         return _back(e.copy(), earned_amount, scalar, "payable")
-    m = np.broadcast_to(as_float_array(min_payout), e.shape)
-    out = np.where(np.isnan(m) | (e >= m), e, 0.0)
+    m = as_float_array(min_payout)
+    np.broadcast_to(m, e.shape)  # raises when the minimums do not broadcast against the amounts
+    none = np.isnan(m)
+    if np.all(none):
+        out = e.copy()
+    else:
+        out = np.where((none | (e >= m)) if np.any(none) else (e >= m), e, 0.0)
     return _back(out, earned_amount, scalar, "payable")

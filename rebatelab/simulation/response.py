@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from rebatelab.engine.eligibility import product_eligibility
+from rebatelab.engine.settlement import evaluate, schedule
 from rebatelab.errors import ParameterError
 from rebatelab.programs.terms import load_programs
 from rebatelab.simulation.base import _layouts_from_sums
@@ -80,63 +81,32 @@ def _check_fraction(name, v):
         raise ParameterError(f"{name} must be within [0, 1]; got {v!r}")
 
 
-def _scenario_eval(prog, baseline, b) -> dict[str, np.ndarray]:
-    """Tier figures of one program for pool bases ``b`` (pools x scenarios), capped.
+def _pool_response(sched, b0, cap_pool, hc_pool, u_pool, vpu_pool, strength):
+    """Settle pool bases ``b0`` (pools x scenarios, or pools) with the threshold response.
 
-    The engine's :func:`~rebatelab.engine.settlement.evaluate` handles a different schedule per
-    row; here
-    every row shares one program, so the tiers are looped over (K is small) on whole arrays,
-    which is what keeps a what-if run fast. ``tests/test_whatif.py`` checks both agree.
+    Parameters
+    ----------
+    sched : rebatelab.engine.settlement.Schedule
+        One row per pool.
+    b0 : ndarray
+        Pool bases before the response [basis unit].
+    cap_pool, hc_pool, u_pool, vpu_pool : ndarray
+        Capacity, holding cost, uniforms and value per unit of each pool, as
+        :func:`threshold_response` takes them.
+    strength : float
+        Response strength [0, 1].
+
+    Returns
+    -------
+    ev0 : dict of ndarray
+        :func:`~rebatelab.engine.settlement.evaluate` at ``b0``.
+    ev1 : dict of ndarray
+        ``tier`` and ``payable`` after the response (responders evaluated at the threshold
+        they reach).
+    bought : ndarray
+        Purchase added [basis unit], 0 where the pool does not respond.
     """
-    b = np.asarray(b, dtype=float)
-    col = (slice(None), None) if b.ndim == 2 else (slice(None),)
-    thr = np.atleast_2d(prog.basis_thresholds(baseline))  # (1, K) or (pools, K)
-    rates, amounts = prog.rates, prog.amounts
-    k_max = thr.shape[1]
-    excess = prog.is_growth and prog.growth.rebate_on == "excess"
-    base_line = np.asarray(baseline, dtype=float)[col] if excess else None
-    cap = np.inf if prog.cap is None else prog.cap
-    min_pay = 0.0 if prog.min_payout is None else prog.min_payout
-    t = [thr[:, k][col] for k in range(k_max)]
-    r_pad, a_pad = np.r_[0.0, rates, 0.0], np.r_[0.0, amounts, 0.0]
-
-    tier = np.zeros(b.shape, dtype=np.int64)
-    for k in range(k_max):
-        tier += b >= t[k]
-    nxt = np.full(b.shape, np.inf)
-    for k in range(k_max):
-        nxt = np.where(tier == k, t[k], nxt)
-    top = ~np.isfinite(nxt)
-    if prog.method == "incremental":
-        raw = np.zeros(b.shape)
-        for k in range(k_max):
-            upper = t[k + 1] if k + 1 < k_max else np.inf
-            raw += rates[k] * np.clip(np.minimum(b, upper) - t[k], 0.0, None)
-        # at the next threshold the marginal rate of the current tier applies to the gap
-        with np.errstate(invalid="ignore"):
-            raw_next = raw + np.take(r_pad, tier) * np.maximum(nxt - np.maximum(b, 0.0), 0.0)
-    else:
-        rb = np.maximum(b - base_line, 0.0) if excess else b
-        with np.errstate(invalid="ignore"):
-            raw = np.where(tier > 0, np.take(r_pad, tier) * rb + np.take(a_pad, tier), 0.0)
-        with np.errstate(invalid="ignore"):
-            rb_next = np.maximum(nxt - base_line, 0.0) if excess else nxt
-            raw_next = np.take(r_pad, tier + 1) * rb_next + np.take(a_pad, tier + 1)
-    e = np.minimum(np.where(b > 0, raw, 0.0), cap)
-    e_next = np.where(top, 0.0, np.minimum(np.where(nxt > 0, raw_next, 0.0), cap))
-    return {
-        "tier": tier,
-        "earned": e,
-        "payable": np.where(e >= min_pay, e, 0.0),
-        "next_threshold": np.where(top, np.nan, nxt),
-        "gap_to_next": np.where(top, np.nan, nxt - b),
-        "payable_at_next": np.where(~top & (e_next >= min_pay), e_next, 0.0),
-    }
-
-
-def _pool_response(prog, lay, b0, cap_pool, hc_pool, u_pool, vpu_pool, strength):
-    """Evaluate a program on pool bases ``b0`` (pools x scenarios) with the response."""
-    ev0 = _scenario_eval(prog, lay.baseline, b0)
+    ev0 = evaluate(sched, b0)
     gain = np.where(np.isnan(ev0["gap_to_next"]), 0.0, ev0["payable_at_next"] - ev0["payable"])
     bought = threshold_response(
         b0,
@@ -152,13 +122,13 @@ def _pool_response(prog, lay, b0, cap_pool, hc_pool, u_pool, vpu_pool, strength)
     if strength > 0 and np.any(hit):
         # re-evaluate only the responders, at their new tier
         rows = np.nonzero(hit)[0]
-        sub = _scenario_eval(prog, np.asarray(lay.baseline)[rows], ev0["next_threshold"][hit])
+        sub = evaluate(sched.take(rows), ev0["next_threshold"][hit])
         ev1 = {k: ev0[k].copy() for k in ("tier", "payable")}
         for k in ev1:
             ev1[k][hit] = sub[k]
     else:
         ev1 = ev0
-    return ev0, ev1, bought, len(prog.tiers)
+    return ev0, ev1, bought
 
 
 def apply_response(sim, *, rng):
@@ -224,8 +194,9 @@ def apply_response(sim, *, rng):
         lead_upv[lay.pool[order][first]] = upv_lead[order][first]
         vpu = 1.0 / lead_upv if qty else np.ones(lay.n_pools)
         u = rng.random(lay.n_pools)
-        _, _, bought, _ = _pool_response(
-            prog, lay, b0, cap_pool, truth["holding_cost"].to_numpy()[lead], u, vpu,
+        sched = schedule(programs, np.full(lay.n_pools, pi), baseline=lay.baseline).trimmed()
+        _, _, bought = _pool_response(
+            sched, b0, cap_pool, truth["holding_cost"].to_numpy()[lead], u, vpu,
             p.response_strength,
         )  # fmt: skip
         resp = np.flatnonzero(bought > 0)

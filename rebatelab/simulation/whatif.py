@@ -42,6 +42,7 @@ import pandas as pd
 
 from rebatelab.data.tables import RebateData
 from rebatelab.engine.lines import prepare_lines, to_day
+from rebatelab.engine.settlement import schedule
 from rebatelab.errors import ParameterError
 from rebatelab.programs.terms import ProgramSet, load_programs
 from rebatelab.simulation.base import WhatIfBase, _layouts
@@ -388,9 +389,10 @@ def simulate_program(
     daily_value = lam / days * base.mean_order_value  # expected spend per day [currency]
 
     metrics, tier_counts = {}, {}
-    for lay, prog in zip(_layouts(base, programs), programs, strict=True):
+    for pi, (lay, prog) in enumerate(zip(_layouts(base, programs), programs, strict=True)):
+        sched = schedule(programs, np.full(lay.n_pools, pi), baseline=lay.baseline).trimmed()
         m, tc = _evaluate(
-            prog, lay, spend, u, base, daily_value,
+            prog, sched, lay, spend, u, base, daily_value,
             strength=response_strength,
             pull_forward_days=pull_forward_days,
             incremental_share=incremental_share,
@@ -433,6 +435,7 @@ def _draws(base: WhatIfBase, start, end, *, n_scenarios: int, seed):
 
 def _evaluate(
     prog,
+    sched,
     lay,
     spend,
     u,
@@ -466,10 +469,11 @@ def _evaluate(
         vpu = np.where(vpu > 0, vpu, 1.0)
     else:
         vpu = np.ones(lay.n_pools)
-    ev0, ev1, bought, k = _pool_response(
-        prog, lay, b0, cap_pool[:, None], base.holding_cost[lead][:, None],
+    ev0, ev1, bought = _pool_response(
+        sched, b0, cap_pool[:, None], base.holding_cost[lead][:, None],
         u[lead], vpu[:, None], strength,
     )  # fmt: skip
+    k = len(prog.tiers)
     uplift = (bought * vpu[:, None]).sum(axis=0)
     total = ev1["payable"].sum(axis=0)
     sales = value.sum(axis=0) + uplift
