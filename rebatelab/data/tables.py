@@ -15,7 +15,7 @@ import pandas as pd
 
 from rebatelab.errors import DataValidationError
 
-__all__ = ["RebateData", "SCHEMAS"]
+__all__ = ["RebateData", "SCHEMAS", "check_lines_frame"]
 
 
 #: Required and optional columns of each table, with their kind.
@@ -207,9 +207,18 @@ class RebateData:
 
     @property
     def date_range(self) -> tuple[pd.Timestamp, pd.Timestamp]:
-        """First and last transaction date."""
+        """First and last transaction date (of the files, for lines left in them)."""
+        store = self.cache.get("line_store")
+        if store is not None:
+            return store.first_date, store.last_date
         d = self.transactions["date"]
         return d.min(), d.max()
+
+    @property
+    def n_lines(self) -> int:
+        """Number of transaction lines (in memory or in the files)."""
+        store = self.cache.get("line_store")
+        return store.n_lines if store is not None else len(self.transactions)
 
 
 def _validated(
@@ -225,22 +234,11 @@ def _validated(
     tx, cu, pr = out["transactions"], out["customers"], out["products"]
     _unique(cu, ["customer_id"], names["customers"])
     _unique(pr, ["product_id"], names["products"])
-    dup = tx.duplicated(keep="first").to_numpy()
-    if dup.any():
-        raise _fail(
-            names["transactions"],
-            "(all columns)",
-            "exactly repeat an earlier line (the same line loaded twice?)",
-            _rows(dup),
-            tx.loc[dup, "invoice_id"],
-        )
+    store = None
     if check_lines is not None:  # the lines stay in their files: the reader checks them there
-        check_lines(cu, pr)
-    elif unknown_ids == "error":
-        _known(
-            tx["customer_id"], cu["customer_id"], names["transactions"], "customer_id", "customers"
-        )
-        _known(tx["product_id"], pr["product_id"], names["transactions"], "product_id", "products")
+        store = check_lines(cu, pr)
+    else:
+        check_lines_frame(tx, cu, pr, where=names["transactions"], unknown_ids=unknown_ids)
     if "enrollments" in out:
         en = out["enrollments"]
         _unique(en, ["program_id", "customer_id"], names["enrollments"])
@@ -256,4 +254,29 @@ def _validated(
         _known(pay["customer_id"], cu["customer_id"], names["payments"], "customer_id", "customers")
     if "buying_group" not in cu.columns:
         cu["buying_group"] = pd.Series(pd.NA, index=cu.index, dtype="string")
-    return RebateData(**out, source=source, unknown_ids=unknown_ids, lines_path=lines_path)
+    data = RebateData(**out, source=source, unknown_ids=unknown_ids, lines_path=lines_path)
+    if store is not None:
+        data.cache["line_store"] = store
+    return data
+
+
+def check_lines_frame(tx, customers, products, *, where: str, unknown_ids: str) -> None:
+    """The checks of converted transaction lines: exact repeats, then unknown ids.
+
+    Raises
+    ------
+    DataValidationError
+        Naming the table, the column, the rows (1-based data rows) and the first values.
+    """
+    dup = tx.duplicated(keep="first").to_numpy()
+    if dup.any():
+        raise _fail(
+            where,
+            "(all columns)",
+            "exactly repeat an earlier line (the same line loaded twice?)",
+            _rows(dup),
+            tx.loc[dup, "invoice_id"],
+        )
+    if unknown_ids == "error":
+        _known(tx["customer_id"], customers["customer_id"], where, "customer_id", "customers")
+        _known(tx["product_id"], products["product_id"], where, "product_id", "products")

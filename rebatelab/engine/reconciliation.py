@@ -7,13 +7,20 @@ import pandas as pd
 
 from rebatelab.data.tables import RebateData
 from rebatelab.engine.eligibility import customer_eligibility, members, product_eligibility
-from rebatelab.engine.lines import prepare_lines
+from rebatelab.engine.lines import lines_from_frame, prepare_lines
 from rebatelab.engine.reduction import period_sums
 from rebatelab.engine.sums import _period_days, _program_codes
+from rebatelab.errors import ParameterError
 from rebatelab.money import cents
 from rebatelab.programs.terms import load_programs
 
-__all__ = ["exclusions", "reconcile", "reconciliation_totals", "EXCLUSION_REASONS"]
+__all__ = [
+    "exclusions",
+    "reconcile",
+    "reconciliation_totals",
+    "explain",
+    "EXCLUSION_REASONS",
+]
 
 
 #: Why a line dated inside a program's period did not count toward it, in order of precedence.
@@ -212,3 +219,117 @@ def finish_reconciliation(rows) -> pd.DataFrame:
         raise AssertionError(f"reconciliation does not tie for programs {list(inp.index[off])}")
     out["net_amount"] = np.round(out["net_amount"], 2)
     return out
+
+
+#: Reasons :func:`explain` gives, besides :data:`EXCLUSION_REASONS`.
+EXPLAIN_REASONS = ("counted", "outside_period")
+
+
+def explain(data: RebateData, programs, as_of, *, invoice_id, program_id=None) -> pd.DataFrame:
+    """Why each line of one invoice counted, or did not count, toward each program.
+
+    Reads only that invoice's lines (from memory, or one scan of the files for data
+    loaded with ``lines="lazy"``), so it answers without listing every exclusion.
+
+    Parameters
+    ----------
+    data : RebateData
+    programs : ProgramSet
+    as_of : date-like
+    invoice_id : str
+        The invoice.
+    program_id : str, optional
+        Only this program (default: every program).
+
+    Returns
+    -------
+    DataFrame
+        One row per (line, program): ``program_id``, ``row`` (the line's row number in the
+        transactions, from 0), ``invoice_id, date, customer_id, product_id, quantity,
+        net_amount``, ``counted`` (bool), ``reason`` (``"counted"``, ``"outside_period"`` or
+        one of :data:`EXCLUSION_REASONS`) and ``why`` (a sentence).
+
+    Raises
+    ------
+    ParameterError
+        When no line has this invoice id, or the program is unknown.
+    """
+    programs = load_programs(programs)
+    as_of = pd.Timestamp(as_of).normalize()
+    chosen = [programs[program_id]] if program_id is not None else list(programs)
+    tx = _invoice_lines(data, invoice_id)
+    if not len(tx):
+        raise ParameterError(f"{data.source}: no line has invoice_id {str(invoice_id)!r}")
+    cust_index = pd.Index(data.customers["customer_id"])
+    lines = lines_from_frame(tx, cust_index, pd.Index(data.products["product_id"]))
+    mem = members(data, programs)
+    order = lines.row  # position in tx of each (day-sorted) line
+    parts = []
+    for p in chosen:
+        pi = programs.ids.index(p.id)
+        reason = np.full(len(order), len(EXCLUSION_REASONS) + 1)  # outside the period
+        got = _reasons(data, programs, lines, mem, pi, p, as_of)
+        if got is not None:
+            w, r = got
+            reason[w] = np.where(r >= 0, r, len(EXCLUSION_REASONS))
+        names = np.asarray([*EXCLUSION_REASONS, *EXPLAIN_REASONS], dtype=object)[reason]
+        sub = tx.iloc[order].reset_index(drop=True)
+        sub.insert(0, "program_id", p.id)
+        sub["counted"] = names == "counted"
+        sub["reason"] = names
+        sub["why"] = [
+            _why(p, programs, mem, pi, r, as_of) for r in sub.itertuples(index=False)
+        ]  # one sentence per line of one invoice
+        parts.append(sub)
+    out = pd.concat(parts, ignore_index=True)
+    out["program_id"] = out["program_id"].astype("string")
+    cols = ["program_id", "row", "invoice_id", "date", "customer_id", "product_id"]
+    cols += ["quantity", "net_amount", "counted", "reason", "why"]
+    return out[cols]
+
+
+def _invoice_lines(data: RebateData, invoice_id) -> pd.DataFrame:
+    store = data.cache.get("line_store")
+    if store is None and getattr(data, "lines_path", None) is not None:
+        from rebatelab.engine.backends.store import line_store
+
+        store = line_store(data)
+    if store is not None:
+        return store.invoice_lines(str(invoice_id))
+    tx = data.transactions
+    hit = tx.index[(tx["invoice_id"] == str(invoice_id)).to_numpy(dtype=bool)]
+    cols = ["invoice_id", "date", "customer_id", "product_id", "quantity", "net_amount"]
+    out = tx.loc[hit, cols].reset_index(drop=True)
+    out.insert(0, "row", np.asarray(hit, dtype=np.int64))
+    return out
+
+
+def _why(p, programs, mem, pi, line, as_of) -> str:
+    reason = line.reason
+    c, prod, date = line.customer_id, line.product_id, pd.Timestamp(line.date).date()
+    if reason == "counted":
+        return f"counts toward {p.id}"
+    if reason == "outside_period":
+        end = min(p.end, as_of.date())
+        if end < p.start:
+            return f"{p.id}'s period starts on {p.start}, after the as-of date {as_of.date()}"
+        return f"dated {date}, outside {p.id}'s period counted so far ({p.start} to {end})"
+    if reason == "unknown_customer":
+        return f"customer {c!r} is not in the customers table"
+    if reason == "unknown_product":
+        return f"product {prod!r} is not in the products table"
+    if reason == "customer_not_eligible":
+        return f"customer {c} does not pass {p.id}'s customer filter {p.customers}"
+    if reason == "customer_not_enrolled":
+        return f"customer {c} is not enrolled in {p.id} (enrollment: {p.enrollment})"
+    if reason == "customer_in_variant":
+        ids = [v.id for v in programs.variants_of(p.id) if c in set(v.customers_only)]
+        return f"customer {c} counts under the variant {', '.join(ids)} instead"
+    if reason == "before_enrollment":
+        rows = mem[(mem["program_idx"] == pi) & (mem["customer_id"] == c)]
+        on = pd.Timestamp(rows["enrolled_on"].iloc[0]).date() if len(rows) else "?"
+        return f"dated {date}, before customer {c} enrolled in {p.id} on {on}"
+    return (
+        f"product {prod} does not pass {p.id}'s product filters "
+        f"(products {p.products or 'all'}, excluded {p.exclude_products or 'none'})"
+    )

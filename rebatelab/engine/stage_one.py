@@ -210,8 +210,8 @@ def reduce(
     if backend not in BACKENDS:
         raise ParameterError(f"backend must be one of {list(BACKENDS)}, got {backend!r}")
     as_of = pd.Timestamp(as_of).normalize()
-    if getattr(data, "lines_path", None) is not None:
-        from rebatelab.engine.backends.duckdb import reduce_files
+    if getattr(data, "lines_path", None) is not None:  # the lines stay in their files
+        from rebatelab.engine.backends.sql_reduce import reduce_files
 
         return reduce_files(data, programs, as_of, **_duckdb_options(backend, backend_options))
     opts = dict(backend=backend, **backend_options)
@@ -350,7 +350,7 @@ def customer_daily(data: RebateData, *, as_of) -> pd.DataFrame:
     DataFrame
         :data:`CUSTOMER_DAILY_COLUMNS`: ``net_amount`` [currency], ``quantity`` [units],
         ``n_lines`` and ``n_invoices`` (distinct invoices); sorted by customer (customer-table
-        order, unknown ids after, by first appearance) then date.
+        order, unknown ids after, sorted) then date.
     """
     lines = prepare_lines(data)
     w = lines.window(lines.day[0] if len(lines.day) else 0, to_day(as_of))
@@ -359,7 +359,7 @@ def customer_daily(data: RebateData, *, as_of) -> pd.DataFrame:
     unknown = cust == lines.n_customers
     ids = np.asarray(data.customers["customer_id"], dtype=object)
     if unknown.any():  # unknown ids (unknown_ids="exclude") keep their own code
-        codes, extra = pd.factorize(tx_ids.to_numpy()[lines.row[w][unknown]])
+        codes, extra = pd.factorize(tx_ids.to_numpy()[lines.row[w][unknown]], sort=True)
         cust = cust.copy()
         cust[unknown] = lines.n_customers + codes
         ids = np.concatenate([ids, np.asarray(extra, dtype=object)])

@@ -6,10 +6,22 @@ from pathlib import Path
 
 import pandas as pd
 
-from rebatelab.data.tables import OPTIONAL_TABLES, SCHEMAS, RebateData, _validated
+from rebatelab.data.tables import (
+    OPTIONAL_TABLES,
+    SCHEMAS,
+    RebateData,
+    _validate,
+    _validated,
+    check_lines_frame,
+)
 from rebatelab.errors import DataValidationError
 
 __all__ = ["load_data", "read_table", "find_table"]
+
+
+#: On a problem in lazily read CSV lines up to this size [bytes], the file is re-read in
+#: memory to give the in-memory loader's message (with data row numbers).
+EXACT_MESSAGE_BYTES = 256 << 20
 
 
 def find_table(folder: Path, name: str) -> Path | None:
@@ -49,12 +61,14 @@ def load_data(
         Lines referencing a customer or product not in the master files are an error
         (default) or kept and reported as excluded by :func:`rebatelab.reconcile`.
     lines : {"memory", "lazy"}
-        ``"memory"`` (default) reads the transactions into memory. ``"lazy"`` keeps them in
-        their Parquet file or folder of parts (larger than memory): DuckDB checks them where
-        they are, with the same rules and messages except that bad rows are counted and shown
-        by value but not by row number, and only :func:`rebatelab.accrue` /
-        :func:`rebatelab.period_sums` with ``backend="duckdb"`` or ``"dask"`` can use them.
-        Needs ``duckdb``.
+        ``"memory"`` (default) reads the transactions into memory. ``"lazy"`` leaves them
+        to DuckDB (CSV or Parquet, a file or a folder of parts): it reads them once into a
+        table of integer codes (for Parquet over 1 GB, it reads the files at each query), and
+        checks them there with the same rules and messages (Parquet rows are named by file
+        and row; small CSV files are re-read on a problem for the data row numbers).
+        :func:`rebatelab.reduce` then reduces them in SQL (see
+        :mod:`rebatelab.engine.backends.sql_reduce`); ``accrue`` / ``period_sums`` with
+        ``backend="duckdb"`` or ``"dask"`` also read them. Needs ``duckdb``.
     memory_limit : str, optional
         DuckDB memory limit for checking lazy lines, e.g. ``"2GB"`` (DuckDB spills to disk
         beyond it); default DuckDB's (80% of RAM).
@@ -81,8 +95,8 @@ def load_data(
     for table in SCHEMAS:
         path = find_table(folder, table)
         if table == "transactions" and lines == "lazy" and path is not None:
-            lines_path = _parquet_parts(path)
-            frames[table] = _empty_like_parquet(lines_path)
+            lines_path = _line_files(path)
+            frames[table] = _empty_like(lines_path)
             names[table] = str(path)
             continue
         if path is None:
@@ -99,15 +113,26 @@ def load_data(
     if lines_path is not None:
 
         def check_lines(customers, products):
-            from rebatelab.engine.backends.duckdb import validate_lines
+            from rebatelab.engine.backends.store import load_lines
 
-            validate_lines(
+            where = names["transactions"]
+
+            def exact_message():  # small CSV: the in-memory loader's message, with rows
+                if lines_path[0].endswith(".csv") and len(lines_path) == 1:
+                    if Path(lines_path[0]).stat().st_size <= EXACT_MESSAGE_BYTES:
+                        tx = _validate(read_table(Path(lines_path[0])), "transactions", where)
+                        check_lines_frame(
+                            tx, customers, products, where=where, unknown_ids=unknown_ids
+                        )
+
+            return load_lines(
                 lines_path,
                 customers,
                 products,
-                where=names["transactions"],
+                where=where,
                 unknown_ids=unknown_ids,
                 memory_limit=memory_limit,
+                on_error=exact_message,
             )
 
     return _validated(
@@ -120,24 +145,31 @@ def load_data(
     )
 
 
-def _parquet_parts(path: Path) -> tuple[str, ...]:
-    """The Parquet files of a table given as a file or a folder of parts."""
+def _line_files(path: Path) -> tuple[str, ...]:
+    """The files of the lines: a CSV or Parquet file, or a folder of Parquet or CSV parts."""
     if path.is_dir():
         parts = sorted(str(p) for p in path.rglob("*.parquet"))
-    elif path.suffix == ".parquet":
+        if not parts:
+            parts = sorted(str(p) for p in path.rglob("*.csv"))
+    elif path.suffix in (".parquet", ".csv"):
         parts = [str(path)]
     else:
         parts = []
     if not parts:
         raise DataValidationError(
-            f"{path}: lines='lazy' needs the transactions as Parquet (a .parquet file or a "
-            "folder of .parquet parts)"
+            f"{path}: lines='lazy' needs the transactions as CSV or Parquet (a file, or a "
+            "folder of .parquet or .csv parts)"
         )
     return tuple(parts)
 
 
-def _empty_like_parquet(parts: tuple[str, ...]) -> pd.DataFrame:
-    """A zero-row frame with the columns (and types) of the first Parquet part."""
+def _empty_like(parts: tuple[str, ...]) -> pd.DataFrame:
+    """A zero-row frame with the columns (and, for Parquet, types) of the first part."""
+    if parts[0].endswith(".csv"):
+        try:
+            return pd.read_csv(parts[0], dtype=str, nrows=0)
+        except (OSError, ValueError) as exc:
+            raise DataValidationError(f"{parts[0]}: cannot be read: {exc}") from None
     import pyarrow.parquet as pq
 
     try:

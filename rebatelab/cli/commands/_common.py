@@ -5,8 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-import pandas as pd
-
 from rebatelab.errors import ParameterError
 
 __all__ = ["add_data_arguments", "parse_date", "write_table"]
@@ -38,7 +36,7 @@ def programs_path(args) -> Path:
     return args.programs if args.programs is not None else args.data / "programs.yaml"
 
 
-def write_table(df: pd.DataFrame, path: Path, *, sheet: str = "data") -> Path:
+def write_table(df, path: Path, *, sheet: str = "data") -> Path:
     """Write a table as CSV, Parquet or xlsx, chosen by the file extension."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

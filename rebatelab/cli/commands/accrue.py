@@ -1,8 +1,14 @@
-"""Accrue every program and member customer as of a date, and list excluded lines.
+"""Accrue every program and member customer as of a date, and reconcile the lines.
 
 Writes one row per (program, customer): basis, tier, rate, earned, payable, next threshold,
 gap to it, earned at the next tier, days left and flags. The output format follows the
 extension of --out (.csv, .parquet, .xlsx).
+
+By default the lines of the data folder (CSV or Parquet, a file or a folder of parts) are
+read, checked, reduced and reconciled by DuckDB, in time proportional to the lines and
+memory bounded by the result; --backend numpy (or duckdb, dask) loads them in memory as
+the Python API does. --exclusions writes the detail of every (line, program) pair that did
+not count, streamed; 'rebatelab explain' tells why one invoice's lines counted or not.
 """
 
 from __future__ import annotations
@@ -15,11 +21,7 @@ from rebatelab.cli.commands._common import (
     programs_path,
     write_table,
 )
-from rebatelab.engine.accrual import accrue
-from rebatelab.engine.reconciliation import exclusions, reconcile
 from rebatelab.errors import ParameterError
-from rebatelab.io.folders import load_data
-from rebatelab.programs.terms import load_programs
 
 NAME = "accrue"
 
@@ -45,14 +47,15 @@ def add_arguments(parser) -> None:
     parser.add_argument(
         "--backend",
         choices=["numpy", "duckdb", "dask"],
-        default="numpy",
-        help="engine of the line reduction (default numpy, in memory)",
+        default=None,
+        help="load the lines in memory and reduce them with this engine (default: DuckDB "
+        "reads, checks and reduces the files without loading the lines)",
     )
     parser.add_argument(
         "--lazy",
         action="store_true",
-        help="leave the transaction lines on disk (Parquet) and stream them with DuckDB or Dask; "
-        "files may be larger than memory (no reconciliation or exclusions then)",
+        help="with --backend duckdb or dask: leave the lines in their Parquet files and "
+        "stream them through that backend's period sums (no reconciliation)",
     )
     parser.add_argument("--memory-limit", default=None, help="DuckDB memory limit, e.g. 2GB")
     parser.add_argument(
@@ -61,7 +64,7 @@ def add_arguments(parser) -> None:
 
 
 def _backend_options(args) -> dict:
-    if args.lazy and args.backend == "numpy":
+    if args.lazy and args.backend not in ("duckdb", "dask"):
         raise ParameterError("--lazy needs --backend duckdb or --backend dask")
     if args.scheduler and args.backend != "dask":
         raise ParameterError("--scheduler needs --backend dask")
@@ -75,9 +78,27 @@ def _backend_options(args) -> dict:
     return options
 
 
+def _summary(acc, rec, out) -> str:
+    counted = rec[rec["reason"] == "counted"]["lines"].sum()
+    excluded = rec[~rec["reason"].isin(["counted", "in_period"])]["lines"].sum()
+    return (
+        f"{len(acc)} rows for {acc['program_id'].nunique()} programs -> {out}; "
+        f"(line, program) pairs counted {counted}, excluded {excluded}; "
+        f"earned {acc['earned'].sum():,.2f}, payable {acc['payable'].sum():,.2f}"
+    )
+
+
 def run(args) -> int:
+    from rebatelab.io.folders import load_data
+    from rebatelab.programs.terms import load_programs
+
     as_of = parse_date(args.as_of)
     options = _backend_options(args)
+    if args.backend is None:
+        return _run_files(args, as_of)
+    from rebatelab.engine.accrual import accrue
+    from rebatelab.engine.reconciliation import exclusions, reconcile
+
     data = load_data(
         args.data,
         unknown_ids=args.unknown_ids,
@@ -93,15 +114,46 @@ def run(args) -> int:
             f"(lines streamed by {args.backend}; no reconciliation with --lazy)"
         )
         return 0
-    exc = exclusions(data, programs, as_of=as_of)
-    rec = reconcile(data, programs, as_of=as_of, excluded=exc)
-    counted = rec[rec["reason"] == "counted"]["lines"].sum()
-    excluded = rec[~rec["reason"].isin(["counted", "in_period"])]["lines"].sum()
     if args.exclusions is not None:
+        exc = exclusions(data, programs, as_of=as_of)
+        rec = reconcile(data, programs, as_of=as_of, excluded=exc)
         write_table(exc, args.exclusions, sheet="exclusions")
-    print(
-        f"{len(acc)} rows for {acc['program_id'].nunique()} programs -> {args.out}; "
-        f"(line, program) pairs counted {counted}, excluded {excluded}; "
-        f"earned {acc['earned'].sum():,.2f}, payable {acc['payable'].sum():,.2f}"
+    else:
+        rec = reconcile(data, programs, as_of=as_of)
+    print(_summary(acc, rec, args.out))
+    return 0
+
+
+def _run_files(args, as_of) -> int:
+    """The default path: DuckDB reads, checks, reduces and reconciles the files."""
+    from rebatelab.engine.accrual import accrue_sums
+    from rebatelab.engine.backends.sql_reduce import (
+        export_exclusions,
+        period_and_baseline,
+        store_reconciliation,
     )
+    from rebatelab.io.folders import load_data
+    from rebatelab.programs.terms import load_programs
+
+    programs = load_programs(programs_path(args))  # a bad program file fails before the scan
+    data = load_data(
+        args.data, unknown_ids=args.unknown_ids, lines="lazy", memory_limit=args.memory_limit
+    )
+    period, baseline = period_and_baseline(data, programs, as_of)
+    acc = accrue_sums(programs, as_of, period, baseline)
+    write_table(acc, args.out, sheet="accrual")
+    rec = store_reconciliation(data, programs, as_of=as_of, sums=period)
+    if args.exclusions is not None:
+        suffix = args.exclusions.suffix.lower()
+        if suffix in (".csv", ".parquet"):
+            args.exclusions.parent.mkdir(parents=True, exist_ok=True)
+            export_exclusions(data, programs, as_of, args.exclusions, fmt=suffix[1:])
+        else:
+            from rebatelab.engine.reconciliation import exclusions
+
+            raise ParameterError(
+                f"--exclusions: {suffix!r} is not streamed; use .csv or .parquet "
+                f"(or --backend numpy to write {exclusions.__name__} to {suffix})"
+            )
+    print(_summary(acc, rec, args.out))
     return 0

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from rebatelab.data.tables import SCHEMAS, RebateData
+from rebatelab.engine.backends.store import number_expr
 from rebatelab.engine.sums import SUM_COLUMNS, finish_sums, sum_plan
 from rebatelab.errors import DataValidationError, ParameterError
 
@@ -100,7 +101,9 @@ def lines_relation(con, data: RebateData) -> str:
     ``net_amount`` and ``quantity``.
     """
     if data.lines_path is not None:
-        source = _parquet_source(data.lines_path)
+        from rebatelab.engine.backends.store import source_sql
+
+        source = source_sql(data.lines_path)
     else:
         cols = ["date", "customer_id", "product_id", "quantity", "net_amount"]
         con.register("rl_transactions", data.transactions[cols])
@@ -110,8 +113,8 @@ def lines_relation(con, data: RebateData) -> str:
         f"SELECT {_id_expr('customer_id', typ['customer_id'])} AS customer_id, "
         f"{_id_expr('product_id', typ['product_id'])} AS product_id, "
         f"({_date_expr('date', typ['date'])} - DATE '1970-01-01') AS day, "
-        f'CAST("net_amount" AS DOUBLE) AS net_amount, '
-        f'CAST("quantity" AS DOUBLE) AS quantity FROM {source}'
+        f"{number_expr('net_amount', typ['net_amount'])} AS net_amount, "
+        f"{number_expr('quantity', typ['quantity'])} AS quantity FROM {source}"
     )
 
 
