@@ -8,6 +8,7 @@ Public names (each also importable from the module in parentheses):
   distribution, notes) and their xlsx export
 - ``liability_from`` (liability): the liability from an accrual and a forecast frame
 - ``liability_forecast`` (liability): the forecast the liability and the close both use
+- ``reduction_for`` (liability): stage one's Reduction given, or reduced once
 - ``align_forecast`` (liability): forecast rows matched to the accrual's by
   (program_id, customer_id)
 - ``pool_rebate_atoms``, ``tier_calibrated_atoms``, ``AMOUNTS`` (outcomes): rebate outcomes
@@ -35,6 +36,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "liability_from",
             "liability_forecast",
             "align_forecast",
+            "reduction_for",
         ],
         "rebatelab.finance.outcomes": ["pool_rebate_atoms", "tier_calibrated_atoms", "AMOUNTS"],
         "rebatelab.finance.rollforward": ["contract_cents", "cumulative_catch_up"],

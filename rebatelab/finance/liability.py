@@ -75,6 +75,7 @@ __all__ = [
     "liability_forecast",
     "liability_from",
     "pool_rebate_atoms",
+    "reduction_for",
     "tier_calibrated_atoms",
 ]
 
@@ -476,8 +477,27 @@ def _notes(opts: LiabilityOptions, step: float, method: str | None) -> pd.DataFr
     return pd.DataFrame({"item": list(items), "value": list(items.values())})
 
 
-def _reduction(data, programs, as_of) -> Reduction:
-    """Stage one's result: ``data`` itself, or reduced once here."""
+def reduction_for(data, programs=None, as_of=None) -> Reduction:
+    """Stage one's result for a workflow step: ``data`` itself, or reduced once here.
+
+    Parameters
+    ----------
+    data : RebateData or Reduction
+    programs : ProgramSet, optional
+        Required with a RebateData; with a Reduction, None or the reduction's own.
+    as_of : date-like, optional
+        Required with a RebateData; with a Reduction, None or the reduction's own day.
+
+    Returns
+    -------
+    Reduction
+
+    Raises
+    ------
+    ParameterError
+        A DataFrame (an accrual) given as the data, a Reduction with other programs or
+        another day, or a RebateData without programs or as-of day.
+    """
     if isinstance(data, pd.DataFrame):
         raise ParameterError(
             "liability(data, programs, as_of) takes a RebateData or a Reduction; for an "
@@ -489,6 +509,10 @@ def _reduction(data, programs, as_of) -> Reduction:
             raise ParameterError(
                 f"as_of {pd.Timestamp(as_of).date()} differs from the reduction's "
                 f"{data.as_of.date()}; pass as_of=None with a Reduction"
+            )
+        if programs is not None and list(load_programs(programs).ids) != list(data.programs.ids):
+            raise ParameterError(
+                "programs differ from the reduction's; pass programs=None with a Reduction"
             )
         return data
     if programs is None or as_of is None:
@@ -518,7 +542,7 @@ def liability_forecast(data, programs=None, as_of=None, *, method=None, n_levels
     DataFrame
         :func:`rebatelab.forecast`'s result, with ``q_<level>`` columns at those levels.
     """
-    red = _reduction(data, programs, as_of)
+    red = reduction_for(data, programs, as_of)
     kw = {} if method is None else {"method": method}
     return _forecast(red, levels=liability_levels(n_levels), **kw)
 
@@ -559,7 +583,7 @@ def liability(
     ...                  options=rl.finance.LiabilityOptions(percentile=0.9))  # doctest: +SKIP
     """
     opts = LiabilityOptions() if options is None else options
-    red = _reduction(data, programs, as_of)
+    red = reduction_for(data, programs, as_of)
     acc = accrue(red)
     fc = liability_forecast(red, method=opts.method, n_levels=opts.n_levels)
     res = liability_from(acc, fc, programs=red.programs, options=opts)

@@ -12,15 +12,18 @@ import pandas as pd
 
 from rebatelab.data.tables import RebateData
 from rebatelab.engine.accrual import accrue
-from rebatelab.engine.stage_one import Reduction, reduce
-from rebatelab.errors import ParameterError
-from rebatelab.finance.liability import LiabilityOptions, liability_forecast, liability_from
+from rebatelab.engine.stage_one import Reduction
+from rebatelab.finance.liability import (
+    LiabilityOptions,
+    liability_forecast,
+    liability_from,
+    reduction_for,
+)
 from rebatelab.plotting.liability import (
     plot_liability,
     plot_rollforward,
     plot_total_distribution,
 )
-from rebatelab.programs.terms import load_programs
 from rebatelab.widgets._base import ALL, View, currency_of, html_table, money, new_figure
 from rebatelab.workspace.close import ledger
 
@@ -78,16 +81,9 @@ class LiabilityForecast(View):
         self, data, programs=None, *, as_of=None, method=None, workspace=None, export_dir="."
     ):
         super().__init__()
-        if isinstance(data, Reduction):
-            red = data
-            if as_of is not None and pd.Timestamp(as_of).normalize() != red.as_of:
-                raise ParameterError(
-                    f"as_of {pd.Timestamp(as_of).date()} differs from the reduction's "
-                    f"{red.as_of.date()}"
-                )
-        else:
-            day = as_of if as_of is not None else data.date_range[1]
-            red = reduce(data, load_programs(programs), pd.Timestamp(day).normalize())
+        if not isinstance(data, Reduction) and as_of is None:
+            as_of = data.date_range[1]
+        red = reduction_for(data, programs, as_of)
         self.data = data
         self.reduction = red
         self.programs = red.programs

@@ -266,6 +266,10 @@ def close(
                 f"the reduction is as of {data.as_of.date()}; closing {period} needs one as of "
                 f"{as_of}"
             )
+        if programs is not None and list(load_programs(programs).ids) != list(data.programs.ids):
+            raise ParameterError(
+                "programs differ from the reduction's; pass programs=None with a Reduction"
+            )
         red = data
     else:
         if period is None:
