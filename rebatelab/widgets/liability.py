@@ -10,7 +10,6 @@ from pathlib import Path
 import ipywidgets as w
 import pandas as pd
 
-from rebatelab.data.tables import RebateData
 from rebatelab.engine.accrual import accrue
 from rebatelab.engine.stage_one import Reduction
 from rebatelab.finance.liability import (
@@ -88,8 +87,7 @@ class LiabilityForecast(View):
         self.reduction = red
         self.programs = red.programs
         self.as_of = red.as_of
-        # the lines' currency needs the lines: a Reduction shows amounts without a code
-        self.currency = currency_of(data) if isinstance(data, RebateData) else ""
+        self.currency = currency_of(data)  # "" for a Reduction (it carries no lines)
         self.export_dir = Path(export_dir)
         self.exported_path: Path | None = None
         self.options = LiabilityOptions(method=method)
