@@ -382,3 +382,26 @@ def test_truth_expected_spend_shortcut(tmp_path):
     pd.testing.assert_series_equal(
         sim.ground_truth().expected_spend("2025-01-01", "2025-03-31"), direct
     )
+
+
+def test_a_draw_without_orders_gives_empty_valid_tables(tmp_path):
+    # 5 customers over one month: seed 1 places no order (the docstring example of issue 10)
+    from rebatelab.io.folders import load_data
+    from rebatelab.io.simulated import load_simulated
+
+    sim = simulate_data(5, start="2025-01-01", end="2025-01-31", seed=1, programs=None)
+    assert len(sim.transactions) == 0
+    with_orders = simulate_data(5, start="2025-01-01", end="2025-01-31", seed=0, programs=None)
+    assert len(with_orders.transactions) > 0
+    # the same columns and dtypes as a draw with orders
+    assert list(sim.transactions.columns) == list(with_orders.transactions.columns)
+    assert sim.transactions.dtypes.to_dict() == with_orders.transactions.dtypes.to_dict()
+    data = sim.to_rebate_data()
+    assert len(data.transactions) == 0 and len(data.customers) == 5
+    # with the default programs and the response, written and read back
+    full = simulate_data(5, start="2025-01-01", end="2025-01-31", seed=1)
+    assert len(full.transactions) == 0 and len(full.response) == 0
+    folder = write_data_folder(full, tmp_path / "empty")
+    assert len(load_data(folder).transactions) == 0
+    loaded, truth = load_simulated(folder)
+    assert len(loaded.customers) == 5 and len(truth.customers) == 5

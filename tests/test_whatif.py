@@ -234,12 +234,33 @@ def test_pooled_growth_quantity_and_filtered_programs_run(sim, base):
     assert (res.metrics["SEG"]["total_payout"] <= 100 * n_retail + 1e-9).all()
 
 
-def test_runs_on_a_folder_path(tmp_path, sim):
+def test_runs_on_a_folder_read_by_io(tmp_path, sim):
+    from rebatelab.io.folders import load_data
+    from rebatelab.io.simulated import load_simulated
     from rebatelab.simulation.generator import write_data_folder
 
     folder = write_data_folder(sim, tmp_path / "f")
-    res = simulate_program(folder, [prog("A", TWO_TIERS)], n_scenarios=20, seed=1)
+    data, truth = load_simulated(folder)
+    res = simulate_program(whatif_base(data, truth=truth), [prog("A", TWO_TIERS)],
+                           n_scenarios=20, seed=1)  # fmt: skip
     assert res.metrics["A"]["total_payout"].shape == (20,)
+    # the folder's truth gives the base the simulated data gives in memory
+    from_folder, in_memory = whatif_base(data, truth=truth), whatif_base(sim)
+    np.testing.assert_array_equal(from_folder.order_rate, in_memory.order_rate)
+    np.testing.assert_array_equal(from_folder.holding_cost, in_memory.holding_cost)
+    np.testing.assert_allclose(from_folder.mean_order_value, in_memory.mean_order_value)
+    # an ordinary folder has no truth; whatif_base itself reads no files
+    plain = write_data_folder(sim, tmp_path / "plain")
+    (plain / "truth" / "simulation.json").unlink()
+    assert load_simulated(plain, require_truth=False).truth is None
+    with pytest.raises(ParameterError, match="no ground truth"):
+        load_simulated(plain)
+    estimated = whatif_base(load_data(plain))
+    assert estimated.truth is None
+    with pytest.raises(ParameterError, match="loaded data"):
+        whatif_base(folder)
+    with pytest.raises(ParameterError, match="loaded data"):
+        simulate_program(folder, [prog("A", TWO_TIERS)], n_scenarios=20, seed=1)
 
 
 def test_gamma_poisson_rates_shrink_toward_the_population():

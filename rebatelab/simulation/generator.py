@@ -236,6 +236,10 @@ def _credits_and_extras(cust, day, value, o, prod, qty, amount, p: SimulationPar
 
 
 def _ids(prefix: str, k: np.ndarray, width: int = 7) -> np.ndarray:
+    """``prefix`` + the numbers ``k`` zero-padded to ``width`` digits (empty for no ``k``)."""
+    k = np.asarray(k)
+    if k.size == 0:  # np.char.zfill takes a maximum, which an empty array has not
+        return np.empty(k.shape, dtype=f"<U{len(prefix) + width}")
     return np.char.add(prefix, np.char.zfill(k.astype(str), width))
 
 
@@ -344,6 +348,13 @@ def simulate_data(
     >>> sim = simulate_data(20, start="2025-01-01", end="2025-03-31", seed=1, programs=None)
     >>> sorted(sim.transactions.columns)[:3]
     ['customer_id', 'date', 'invoice_id']
+
+    A small base over a short window may place no order at all: the tables are then empty
+    and valid.
+
+    >>> quiet = simulate_data(5, start="2025-01-01", end="2025-01-31", seed=1, programs=None)
+    >>> len(quiet.transactions), len(quiet.to_rebate_data().customers)
+    (0, 5)
     """
     if not isinstance(n_customers, int | np.integer) or n_customers < 1:
         raise ParameterError(f"n_customers must be a positive integer; got {n_customers!r}")
@@ -398,8 +409,9 @@ def simulate_data(
         {
             "invoice_id": cat["invoice_id"].astype(str),
             "date": days[0] + cat["day"].astype("timedelta64[D]"),
-            "customer_id": truth["customer_id"].to_numpy()[cat["cust"]],
-            "product_id": products["product_id"].to_numpy()[cat["prod"]],
+            # dtype "str" also when there are no lines (an empty object array would not say)
+            "customer_id": pd.array(truth["customer_id"].to_numpy()[cat["cust"]], dtype="str"),
+            "product_id": pd.array(products["product_id"].to_numpy()[cat["prod"]], dtype="str"),
             "line_no": cat["line_no"].astype(np.int64),
             "quantity": cat["quantity"],
             "net_amount": cat["net_amount"],

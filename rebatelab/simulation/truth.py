@@ -42,6 +42,7 @@ def eligible_share(truth: pd.DataFrame, product_truth: pd.DataFrame, products) -
 
     Examples
     --------
+    >>> from rebatelab.simulation.generator import simulate_data
     >>> sim = simulate_data(5, start="2025-01-01", end="2025-01-31", seed=1, programs=None)
     >>> share = eligible_share(sim.truth, sim.product_truth, sim.product_truth["product_id"])
     >>> bool(np.allclose(share, 1.0))

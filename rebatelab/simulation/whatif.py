@@ -79,20 +79,28 @@ def _gamma_poisson_rates(x: np.ndarray, t: np.ndarray) -> np.ndarray:
 def whatif_base(
     data,
     *,
+    truth=None,
     as_of=None,
     lookback_days: int = 365,
     value_shape: float | None = None,
     holding_cost: float = 0.01,
     seed: int = 0,
 ) -> WhatIfBase:
-    """Estimate each customer's spend model from a data folder's history.
+    """Estimate each customer's spend model from the history of loaded data.
 
     Parameters
     ----------
-    data : RebateData, SimulatedData or path
-        The history. A :class:`~rebatelab.simulation.generator.SimulatedData` (or a simulated
-        folder with
-        ``truth/``) gives a base with the *true* parameters instead of estimates.
+    data : RebateData or SimulatedData
+        The history (reading a folder is :mod:`rebatelab.io`'s job:
+        :func:`rebatelab.io.folders.load_data`, or
+        :func:`rebatelab.io.simulated.load_simulated` for a simulated folder with its truth).
+        A :class:`~rebatelab.simulation.generator.SimulatedData` gives a base with the
+        *true* parameters instead of estimates.
+    truth : Truth, optional
+        The ground truth of a simulated ``data``
+        (:class:`~rebatelab.simulation.generator.Truth`, as ``load_simulated`` or
+        :meth:`SimulatedData.ground_truth` give it): the base then uses the true parameters.
+        Default: the truth of a ``SimulatedData``, none for a ``RebateData``.
     as_of : date-like, optional
         End of the history window; default the last transaction date.
     lookback_days : int
@@ -110,6 +118,11 @@ def whatif_base(
     -------
     WhatIfBase
 
+    Raises
+    ------
+    ParameterError
+        ``data`` is not loaded data (e.g. a folder path), or a parameter is out of range.
+
     Notes
     -----
     Order rates are the posterior means ``(r + x_i) / (alpha + T_i)`` of a gamma-Poisson (NBD)
@@ -118,22 +131,30 @@ def whatif_base(
     start and the customer's first purchase. Mean order values are shrunk toward the
     population mean with the weight of one pseudo-order. Dropout is not modelled here
     (forecasting does that).
-    """
-    from rebatelab.simulation.generator import SimulatedData, read_truth
 
-    truth = params = origin = None
+    Examples
+    --------
+    >>> from rebatelab.simulation.generator import simulate_data
+    >>> sim = simulate_data(30, start="2025-01-01", end="2025-12-31", seed=3, programs=None)
+    >>> true_base = whatif_base(sim)  # the true parameters
+    >>> estimated = whatif_base(sim.to_rebate_data())  # estimates from the lines
+    >>> true_base.n_customers == estimated.n_customers == 30
+    True
+    """
+    from rebatelab.simulation.generator import SimulatedData
+
+    params = origin = None
     if isinstance(data, SimulatedData):
-        truth, params, origin = data.truth, data.params, data.start
+        truth = data.ground_truth() if truth is None else truth
         data = data.to_rebate_data()
     elif not isinstance(data, RebateData):
-        from pathlib import Path
-
-        from rebatelab.io.folders import load_data
-
-        folder = Path(data)
-        data = load_data(folder)
-        if (folder / "truth" / "simulation.json").exists():
-            truth, _, params, origin = read_truth(folder)
+        raise ParameterError(
+            f"whatif_base takes loaded data (RebateData or SimulatedData); got "
+            f"{type(data).__name__}. Read a folder with rebatelab.io.folders.load_data, or "
+            f"rebatelab.io.simulated.load_simulated for a simulated folder with its truth"
+        )
+    if truth is not None:
+        truth, params, origin = truth.customers, truth.params, truth.start
     if lookback_days < 1:
         raise ParameterError(f"lookback_days must be >= 1; got {lookback_days!r}")
     _check_nonneg("holding_cost", holding_cost)
@@ -327,8 +348,8 @@ def simulate_program(
 
     Parameters
     ----------
-    base : WhatIfBase, RebateData, SimulatedData or path
-        The customer base (:func:`whatif_base`; other inputs are passed to it).
+    base : WhatIfBase, RebateData or SimulatedData
+        The customer base (:func:`whatif_base`; loaded data is passed to it).
     candidates : ProgramSet, Program, list of Program, YAML text or path
         The candidate programs; all must share one measurement period. Their members follow
         the engine's rules (enrollments of the candidate's id for ``enrollment: required``;
