@@ -137,6 +137,8 @@ def test_self_approval_refused_and_approvers_enforced(sample, tmp_path):
     )
     with pytest.raises(ChangeRequestError, match="cannot approve or reject their own request"):
         approve(ws, req.request_id, user="rita", reason="looks good to me")
+    with pytest.raises(ChangeRequestError, match="their own request"):
+        reject(ws, req.request_id, user=" Rita ", reason="same person, other spelling")
     with pytest.raises(ChangeRequestError, match=r"approvers are \['max'\]: ann may not"):
         approve(ws, req.request_id, user="ann", reason="fine")
     assert requests_status(ws) == ["pending"]
@@ -518,6 +520,8 @@ def test_backdated_approval_is_a_catch_up_in_the_next_close(sample, tmp_path):
     closed_at = view.closes.set_index("period").loc["2026-08", "closed_at"]
     d8, p8 = apply_workspace(data, programs, ws, "2026-08-31", known_at=closed_at)
     assert d8 is data
+    assert len(ws_changes.in_force(ws, "2026-08-31", known_at=closed_at)) == 0
+    assert list(ws_changes.in_force(ws, "2026-09-30")["request_id"]) == [req.request_id]
     again = accrue(d8, p8, "2026-08-31")
     key = ["program_id", "customer_id"]
     mine = aug[[*key, "accrued"]].sort_values(key).reset_index(drop=True)
@@ -542,8 +546,10 @@ def test_discover_enrolled_eligible_pending(sample, tmp_path):
         workspace=ws,
         now=JUNE,
     )
-    a = discover(data, programs, c1, AS_OF, workspace=ws).set_index("program_id")
-    b = discover(data, programs, c2, AS_OF, workspace=ws).set_index("program_id")
+    # run_rate: the quick forecast (the statuses do not depend on the method)
+    a = discover(data, programs, c1, AS_OF, workspace=ws, method="run_rate")
+    b = discover(data, programs, c2, AS_OF, workspace=ws, method="run_rate")
+    a, b = a.set_index("program_id"), b.set_index("program_id")
     assert a.loc[GOLD, "status"] == "eligible" and a.loc[GOLD, "expected_rebate"] > 0
     assert b.loc[GOLD, "status"] == "pending" and b.loc[GOLD, "request_id"] == 1
     assert "GOLD-2025" not in a.index  # ended

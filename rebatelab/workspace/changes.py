@@ -45,6 +45,7 @@ from rebatelab.programs.changes import (
     ChangeRequest,
     ChangeRequestError,
     Proposal,
+    _in_force,
     check_proposal,
     diff_terms,
     effective_terms,
@@ -62,6 +63,7 @@ __all__ = [
     "versions",
     "diff",
     "apply_workspace",
+    "in_force",
     "discover",
     "current_user",
 ]
@@ -396,7 +398,7 @@ def _decision(workspace, request_id, decision: str, *, user, reason, now) -> Cha
                 f"request {request_id} was already {r.status} by {r.decided_by} on "
                 f"{r.decided_at:%Y-%m-%d %H:%M}"
             )
-        if user == r.proposed_by:
+        if user.casefold() == r.proposed_by.casefold():
             raise ChangeRequestError(
                 f"request {request_id} was proposed by {user}: a user cannot approve or reject "
                 "their own request"
@@ -405,7 +407,7 @@ def _decision(workspace, request_id, decision: str, *, user, reason, now) -> Cha
             "SELECT approvers FROM change_requests WHERE request_id = ?", [request_id]
         ).fetchone()
         allowed = None if approvers is None else json.loads(approvers)
-        if allowed is not None and user not in allowed:
+        if allowed is not None and user.casefold() not in {a.casefold() for a in allowed}:
             raise ChangeRequestError(
                 f"program {r.proposal.program_id}'s approvers are {allowed}: {user} may not "
                 f"decide on request {request_id}"
@@ -646,7 +648,41 @@ def apply_workspace(
     return data, new_programs
 
 
-def discover(data: RebateData, programs, customer_id: str, as_of, workspace=None) -> pd.DataFrame:
+def in_force(workspace, as_of, *, known_at=None) -> pd.DataFrame:
+    """The approved requests in force on ``as_of``: what a close should record it used.
+
+    Parameters
+    ----------
+    workspace : path
+    as_of : date-like
+    known_at : datetime-like, optional
+        Only decisions taken by then.
+
+    Returns
+    -------
+    DataFrame
+        ``request_id, kind, program_id`` (the variant's id for a variant), ``customers``
+        (comma-separated), ``effective, decided_at`` in the order they apply; with
+        :func:`apply_workspace` and the same ``known_at`` it reproduces the terms.
+    """
+    rows = [
+        {
+            "request_id": r.request_id,
+            "kind": r.proposal.kind,
+            "program_id": r.proposal.variant_id or r.proposal.program_id,
+            "customers": ", ".join(r.proposal.customers),
+            "effective": r.proposal.effective,
+            "decided_at": r.decided_at,
+        }
+        for r in _in_force(_load(Path(workspace)), as_of, known_at)
+    ]
+    cols = ["request_id", "kind", "program_id", "customers", "effective", "decided_at"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def discover(
+    data: RebateData, programs, customer_id: str, as_of, workspace=None, *, method=None
+) -> pd.DataFrame:
     """The programs open to one customer: enrolled in, eligible for, or pending.
 
     Parameters
@@ -660,6 +696,8 @@ def discover(data: RebateData, programs, customer_id: str, as_of, workspace=None
     workspace : path, optional
         Approved requests in force count, pending ones are listed; default
         ``rebatelab.duckdb`` in the data folder, when it exists.
+    method : str, optional
+        Forecast method (default: the forecast's default, ``hierarchical``).
 
     Returns
     -------
@@ -703,7 +741,8 @@ def discover(data: RebateData, programs, customer_id: str, as_of, workspace=None
     found = {}
     if running:
         red = reduce(data, programs.subset(running), day)
-        fc = forecast(red)
+        kw = {} if method is None else {"method": method}
+        fc = forecast(red, **kw)
         mine = fc[fc["customer_id"].astype(str) == customer_id]
         for row in mine.itertuples(index=False):
             found[str(row.program_id)] = (
@@ -713,7 +752,7 @@ def discover(data: RebateData, programs, customer_id: str, as_of, workspace=None
             )
         cand = red.candidates
         if len(cand) and (cand["customer_id"].astype(str) == customer_id).any():
-            en = eligible_not_enrolled(red)
+            en = eligible_not_enrolled(red, method=method)
             en = en[en["customer_id"].astype(str) == customer_id]
             for row in en.itertuples(index=False):
                 found.setdefault(
