@@ -233,7 +233,7 @@ def _tree_convolve(buckets: dict[int, tuple[np.ndarray, np.ndarray]], size: int)
     multiplied in the Fourier domain (circular convolution). Returns ``(pmf, offset,
     circular)``: a linear pmf starting at grid index ``offset``, or a circular one.
     """
-    phase = []
+    phase: list[np.ndarray] = []
     while buckets:
         L = min(buckets)
         if sum(len(o) for _, o in buckets.values()) == 1 and not phase:

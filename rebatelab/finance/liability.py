@@ -190,7 +190,7 @@ class Liability:
     by_customer: pd.DataFrame
     distribution: pd.DataFrame
     notes: pd.DataFrame
-    dist: SumDistribution = field(repr=False, default=None)
+    dist: SumDistribution | None = field(repr=False, default=None)
     options: LiabilityOptions = field(default_factory=LiabilityOptions)
     as_of: pd.Timestamp | None = None
     method: str | None = None
