@@ -176,42 +176,42 @@ def run_sql(folder: Path, out: Path, sql: str, *, threads: int | None = None) ->
     con.close()
 
 
-def _tier_row(basis, baseline, thresholds, rates, amounts, method, growth, excess, cap):
-    """What a spreadsheet formula does, for one row: tier, rate and earned."""
-    import math
+def _tiers(basis, baseline, thresholds, rates, amounts, method, growth, excess, cap):
+    """Tier, rate and earned of each pool, vectorized over the pools of one program."""
+    import numpy as np
 
+    th = np.asarray(thresholds, dtype=float)[None, :]
     if growth:
-        if not (baseline > 0):
-            return 0, 0.0, 0.0
-        thresholds = [baseline * (1 + t) for t in thresholds]
-    tier = 0
-    for k, t in enumerate(thresholds):
-        if basis >= t:
-            tier = k + 1
-    if basis <= 0 or tier == 0:
-        return tier, 0.0, 0.0
-    rate = rates[tier - 1]
-    if method == "incremental":
-        earned = 0.0
-        for k in range(tier):
-            hi = thresholds[k + 1] if k + 1 < len(thresholds) else math.inf
-            earned += rates[k] * (min(basis, hi) - thresholds[k])
-    elif amounts[tier - 1] > 0:
-        earned = amounts[tier - 1]
-    elif excess:
-        earned = rate * max(basis - baseline, 0.0)
+        ok = baseline > 0
+        th = np.where(ok[:, None], baseline[:, None] * (1 + th), np.inf)
     else:
-        earned = rate * basis
+        th = np.broadcast_to(th, (len(basis), th.shape[1]))
+    tier = (basis[:, None] >= th).sum(axis=1)
+    rates, amounts = np.asarray(rates, dtype=float), np.asarray(amounts, dtype=float)
+    idx = np.maximum(tier - 1, 0)
+    rate = np.where(tier > 0, rates[idx], 0.0)
+    if method == "incremental":
+        hi = np.concatenate([th[:, 1:], np.full((len(basis), 1), np.inf)], axis=1)
+        k = np.arange(th.shape[1])[None, :]
+        part = rates[None, :] * (np.minimum(basis[:, None], hi) - th)
+        earned = np.where(k < tier[:, None], part, 0.0).sum(axis=1)
+    else:
+        earned = np.where(
+            amounts[idx] > 0,
+            amounts[idx],
+            rate * (np.maximum(basis - baseline, 0.0) if excess else basis),
+        )
     if cap == cap:  # not NaN
-        earned = min(earned, cap)
-    return tier, rate, round(earned, 2)
+        earned = np.minimum(earned, cap)
+    off = (basis <= 0) | (tier == 0)
+    return tier, np.where(off, 0.0, rate), np.round(np.where(off, 0.0, earned), 2)
 
 
 def pandas_accrue(tx, membership, elig, terms, tiers):
     """The accrual as an analyst writes it in pandas.
 
     Per program: filter the lines by date and product, merge with the members, group by
-    customer, and a per-row ``apply`` for the tiers.
+    customer and pool, and the tiers on the pools' arrays.
     """
     import numpy as np
     import pandas as pd
@@ -243,17 +243,18 @@ def pandas_accrue(tx, membership, elig, terms, tiers):
         pool = df.groupby("pool_id").agg(pool_basis=("basis", "sum"), baseline=("baseline", "sum"))
         pool["pool_basis"] = pool["pool_basis"].round(6)
         t = tiers_by[p.program_id]
-        th, ra, am = t["from_"].tolist(), t["rate"].tolist(), t["amount"].tolist()
-        res = pool.apply(
-            lambda r, th=th, ra=ra, am=am, p=p: pd.Series(
-                _tier_row(
-                    r["pool_basis"], r["baseline"], th, ra, am, p.method, p.growth, p.excess, p.cap
-                ),
-                index=["tier", "rate", "pool_earned"],
-            ),
-            axis=1,
+        tier, rate, earned = _tiers(
+            pool["pool_basis"].to_numpy(),
+            pool["baseline"].to_numpy(),
+            t["from_"].to_numpy(),
+            t["rate"].to_numpy(),
+            t["amount"].to_numpy(),
+            p.method,
+            p.growth,
+            p.excess,
+            p.cap,
         )
-        pool = pool.join(res)
+        pool = pool.assign(tier=tier, rate=rate, pool_earned=earned)
         df = df.merge(pool[["pool_basis", "tier", "rate", "pool_earned"]], on="pool_id")
         weight = df["basis"].clip(lower=0).groupby(df["pool_id"]).transform("sum")
         count = df.groupby("pool_id")["basis"].transform("size")
