@@ -12,6 +12,8 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rebatelab import accrue, load_data, load_programs
 from rebatelab.cli.main import main
@@ -263,6 +265,28 @@ def test_pending_not_accrued_approved_accrued_from_its_effective_date(sample, tm
     )
 
 
+def test_overlapping_pending_variants_refused(sample, tmp_path):
+    data, programs = sample
+    ws = tmp_path / "ws.duckdb"
+    c1, c2 = _candidates(data, programs, 2)
+    terms = {"cap": 700}
+    propose(
+        data,
+        programs,
+        Proposal.variant(GOLD, [c1], terms=terms, reason="x"),
+        user="a",
+        workspace=ws,
+    )
+    with pytest.raises(ChangeRequestError, match=f"request 1 \\(variant of {GOLD} for {c1}\\)"):
+        propose(
+            data,
+            programs,
+            Proposal.variant(GOLD, [c2, c1], terms=terms, variant_id="V2", reason="x"),
+            user="b",
+            workspace=ws,
+        )
+
+
 def test_approved_variant_accrues_under_its_terms(sample, tmp_path):
     data, programs = sample
     ws = tmp_path / "ws.duckdb"
@@ -343,6 +367,21 @@ def test_active_program_edited_in_place_refused_new_version_instead(sample, tmp_
     _, p_aug = apply_workspace(data, programs, ws, "2026-08-31")
     assert (p_aug[GOLD].cap, p_aug[GOLD].min_payout) == (700, 10)
     assert list(diff(ws, GOLD)["field"]) == ["cap", "min_payout"]
+    assert list(diff(ws, GOLD)["to_version"]) == [2, 3]
+    # versions take effect in order; one pending change per program at a time
+    with pytest.raises(ChangeRequestError, match="version in force from 2026-08-01"):
+        propose(
+            data,
+            programs,
+            Proposal.change(GOLD, terms={"cap": 800}, effective="2026-07-15", reason="x"),
+            user="rita",
+            workspace=ws,
+            now=JUNE,
+        )
+    later = Proposal.change(GOLD, terms={"cap": 800}, effective="2026-09-01", reason="x")
+    propose(data, programs, later, user="rita", workspace=ws, now=JUNE)
+    with pytest.raises(ChangeRequestError, match="is still pending"):
+        propose(data, programs, later, user="sam", workspace=ws, now=JUNE)
 
 
 def test_program_not_yet_active_edited_in_place():
@@ -404,6 +443,63 @@ def test_effective_terms_known_at_and_order():
     assert effective_terms(ps, en, rs, "2026-05-31", known_at="2026-04-15")[0] is ps
     rejected = [dataclass_replace(r, status="rejected") for r in rs]
     assert effective_terms(ps, en, rejected, None)[0] is ps
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["A", "B", "C", "D"]),
+            st.integers(0, 364),
+            st.sampled_from(["approved", "pending", "rejected", "refused"]),
+        ),
+        max_size=8,
+    ),
+    st.integers(0, 364),
+)
+def test_effective_enrollments_property(reqs, as_of_day):
+    """Added rows = approved, in force, not in the file; one per customer, the earliest."""
+    ps = ProgramSet.from_programs(
+        [
+            {
+                "id": "P",
+                "start": "2026-01-01",
+                "end": "2026-12-31",
+                "tiers": [{"from": 0, "rate": 0.01}],
+            }
+        ]
+    )
+    en = pd.DataFrame(
+        {
+            "program_id": pd.array(["P"], dtype="string"),
+            "customer_id": pd.array(["A"], dtype="string"),
+            "enrolled_on": pd.to_datetime(["2026-01-01"]),
+            "baseline": [np.nan],
+        }
+    )
+    day0 = pd.Timestamp("2026-01-01")
+    rs = [
+        ChangeRequest(
+            i,
+            Proposal.enrollment("P", c, effective=day0 + pd.Timedelta(days=d)),
+            "rita",
+            day0.to_pydatetime(),
+            status=status,
+            decided_at=(day0 + pd.Timedelta(days=i)).to_pydatetime(),
+        )
+        for i, (c, d, status) in enumerate(reqs, start=1)
+    ]
+    as_of = day0 + pd.Timedelta(days=as_of_day)
+    programs, out = effective_terms(ps, en, rs, as_of)
+    assert programs is ps
+    expect = {}
+    for c, d, status in sorted(reqs, key=lambda x: x[1]):
+        if status == "approved" and d <= as_of_day and c != "A":
+            expect.setdefault(c, day0 + pd.Timedelta(days=d))
+    got = dict(zip(out["customer_id"].iloc[1:], out["enrolled_on"].iloc[1:], strict=True))
+    assert got == expect
+    pd.testing.assert_frame_equal(out.iloc[:1], en)
+    assert out["customer_id"].dtype == en["customer_id"].dtype
 
 
 def dataclass_replace(obj, **kw):

@@ -442,9 +442,12 @@ def effective_terms(
         )
     if new_en:
         en = enrollments
-        keep = [
-            r for r in new_en if not _enrolled(en, r.proposal.program_id, r.proposal.customers[0])
-        ]
+        keep, seen = [], set()
+        for r in new_en:  # the first in force wins; the file's own rows win over requests
+            key = (r.proposal.program_id, r.proposal.customers[0])
+            if key not in seen and not _enrolled(en, *key):
+                keep.append(r)
+            seen.add(key)
         if keep:
             add = pd.DataFrame(
                 {

@@ -251,6 +251,42 @@ def _check_members(data: RebateData, programs: ProgramSet, enrollments, checked)
     members(trial, trial_programs.subset([prop.variant_id or prop.program_id]))
 
 
+def _check_pending(recorded: list[ChangeRequest], proposal: Proposal) -> None:
+    """One pending request at a time per program and customer (per program for a change)."""
+    for r in recorded:
+        pr = r.proposal
+        if (
+            r.status != "pending"
+            or pr.kind != proposal.kind
+            or pr.program_id != proposal.program_id
+        ):
+            continue
+        if proposal.kind == "change" or set(pr.customers) & set(proposal.customers):
+            who = "" if proposal.kind == "change" else f" for {', '.join(pr.customers)}"
+            raise ChangeRequestError(
+                f"request {r.request_id} ({pr.kind} of {pr.program_id}{who}) is still pending: "
+                "approve or reject it first"
+            )
+
+
+def _check_order(recorded: list[ChangeRequest], proposal: Proposal) -> None:
+    """A program's versions take effect in the order they are numbered."""
+    if proposal.kind != "change":
+        return
+    last = [
+        r.proposal.effective
+        for r in recorded
+        if r.status == "approved"
+        and r.proposal.kind == "change"
+        and r.proposal.program_id == proposal.program_id
+    ]
+    if last and proposal.effective < max(last):
+        raise ChangeRequestError(
+            f"program {proposal.program_id} has a version in force from {max(last)}: a new "
+            f"version takes effect on or after it, not from {proposal.effective}"
+        )
+
+
 def propose(
     data: RebateData,
     programs: ProgramSet,
@@ -310,20 +346,9 @@ def propose(
         in_force, en = effective_terms(programs, data.enrollments, recorded, None)
         error, checked = None, None
         try:
-            dup = [
-                r.request_id
-                for r in recorded
-                if r.status == "pending"
-                and r.proposal.kind == proposal.kind
-                and r.proposal.program_id == proposal.program_id
-                and set(r.proposal.customers) == set(proposal.customers)
-            ]
-            if dup:
-                raise ChangeRequestError(
-                    f"request {dup[0]} for the same {proposal.kind} of {proposal.program_id} "
-                    "is still pending: approve or reject it first"
-                )
+            _check_pending(recorded, proposal)
             checked = check_proposal(in_force, en, proposal, today=at.date())
+            _check_order(recorded, checked.proposal)
             _check_members(data, in_force, en, checked)
         except (ProgramFileError, ChangeRequestError, DataValidationError) as exc:
             error = exc
