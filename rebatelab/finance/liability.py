@@ -578,9 +578,15 @@ def liability(
 
     Examples
     --------
-    >>> import rebatelab as rl  # doctest: +SKIP
+    >>> import rebatelab as rl
+    >>> data, programs = rl.load_sample()
     >>> L = rl.liability(data, programs, "2026-09-30",
-    ...                  options=rl.finance.LiabilityOptions(percentile=0.9))  # doctest: +SKIP
+    ...                  options=LiabilityOptions(method="run_rate", percentile=0.9))
+    >>> t = L.total.iloc[0]
+    >>> float(t["accrued"]), L.method, str(L.as_of.date())
+    (84999.99, 'run_rate', '2026-09-30')
+    >>> bool(t["p10"] <= t["p50"] <= t["constrained"] <= t["p90"])
+    True
     """
     opts = LiabilityOptions() if options is None else options
     red = reduction_for(data, programs, as_of)

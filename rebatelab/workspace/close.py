@@ -251,9 +251,20 @@ def close(
 
     Examples
     --------
-    >>> import rebatelab as rl  # doctest: +SKIP
-    >>> data, programs = rl.load_sample()  # doctest: +SKIP
-    >>> rl.close(data, programs, "2026-03", workspace="ledger.duckdb")  # doctest: +SKIP
+    Close March 2026 of the sample, booking the amounts earned to date (no forecast):
+
+    >>> import tempfile, pathlib
+    >>> import rebatelab as rl
+    >>> data, programs = rl.load_sample()
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     ws = pathlib.Path(folder) / "ledger.duckdb"
+    ...     march = rl.close(data, programs, "2026-03", workspace=ws, book="accrued")
+    ...     ties = rl.ledger(ws).ties
+    >>> rf = march.rollforward.set_index("program_id")
+    >>> rf.loc["GOLD-2025", ["opening", "expense", "payments", "closing"]].tolist()
+    [0.0, 12523.39, 12523.39, 0.0]
+    >>> ties
+    True
     """
     if book not in BOOKS:
         raise ParameterError(f"book must be one of {list(BOOKS)}, got {book!r}")
