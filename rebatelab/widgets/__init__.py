@@ -3,6 +3,15 @@
 Each view is a class holding its controls as attributes and a ``refresh()`` method that
 calls the package's functions; display the object in a notebook to show it. Figures are
 rendered to PNG into ``ipywidgets.Image`` widgets (no Output widget, no pyplot).
+
+Public names:
+
+- views: ``ProgramDesigner`` (design), ``OpportunityReview`` (review), ``LiabilityForecast``
+  (liability), and their base class ``View`` (_base);
+- helpers (_base): ``show`` (a figure as a static PNG for a cell), ``new_figure``, ``figure_png``,
+  ``html_table``;
+- the liability plots, from :mod:`rebatelab.plotting.liability`: ``plot_monthly_sales``,
+  ``plot_liability``, ``plot_rollforward``, ``plot_total_distribution``.
 """
 
 from rebatelab.plotting.liability import (
