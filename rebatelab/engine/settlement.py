@@ -177,7 +177,10 @@ def evaluate(sched: Schedule, basis) -> dict[str, np.ndarray]:
     nxt = fig["next_threshold"]
     top = np.isnan(nxt)
     at_next = apply_cap(tiers.earned(nxt, rebate_base=rebate_base(sched, nxt), **kw))
-    at_next = np.where(top, np.nan, at_next)
+    np.copyto(at_next, np.nan, where=top)  # a fresh array (NaN there already, but capped)
+    pay_next = payable(at_next)
+    if pay_next is not at_next:
+        np.copyto(pay_next, np.nan, where=top)
     return {
         "tier": fig["tier"],
         "rate": fig["rate"],
@@ -186,7 +189,7 @@ def evaluate(sched: Schedule, basis) -> dict[str, np.ndarray]:
         "next_threshold": nxt,
         "gap_to_next": nxt - b,
         "earned_at_next": at_next,
-        "payable_at_next": np.where(top, np.nan, payable(at_next)),
+        "payable_at_next": pay_next,
         "capped": raw > earned,
     }
 

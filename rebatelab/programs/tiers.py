@@ -115,7 +115,8 @@ def _next(t: np.ndarray, k: np.ndarray) -> np.ndarray:
     """Lower bound of the tier after tier ``k``; NaN at the top."""
     padded = np.concatenate([t, np.full((t.shape[0], 1), np.inf)], axis=1)
     nxt = _pick(padded, k)
-    return np.where(np.isfinite(nxt), nxt, np.nan)
+    np.copyto(nxt, np.nan, where=~np.isfinite(nxt))
+    return nxt
 
 
 def tier_reached(basis, *, thresholds):
@@ -196,16 +197,19 @@ def _incremental(b, t, r):
     terms = []
     for j in range(n_tiers):
         upper = _rows(t[:, j + 1], b.ndim) if j + 1 < n_tiers else np.inf
+        part = np.minimum(b, upper)  # one array per tier, updated in place
         with np.errstate(invalid="ignore"):
-            # fmax: the part inside the tier, 0 where it is NaN (inf - inf, a NaN basis)
-            inside = np.fmax(np.minimum(b, upper) - _rows(t[:, j], b.ndim), 0.0)
-        terms.append(_rows(r[:, j], b.ndim) * inside)
+            np.subtract(part, _rows(t[:, j], b.ndim), out=part)
+        # fmax: the part inside the tier, 0 where it is NaN (inf - inf, a NaN basis)
+        np.fmax(part, 0.0, out=part)
+        np.multiply(_rows(r[:, j], b.ndim), part, out=part)
+        terms.append(part)
     if n_tiers >= 8:
         # numpy's pairwise summation order (the result does not depend on the basis' shape)
         return np.sum(np.stack(terms, axis=-1), axis=-1)
     out = terms[0]
     for term in terms[1:]:
-        out = out + term  # below 8 terms numpy's sum adds in order too
+        out += term  # below 8 terms numpy's sum adds in order too
     return out
 
 
@@ -218,14 +222,16 @@ def _earned(b, t, r, a, incremental, base, k=None, rate=None):
     if not np.all(incremental):
         rate = _at_tier(r, k) if rate is None else rate
         with np.errstate(invalid="ignore"):
-            retro = rate * base
+            out = rate * base
             if np.any(a):  # lump sums (x + 0.0 is x: skipping zeros changes nothing)
-                retro = retro + _at_tier(a, k)
-        out = np.where(positive & (k > 0), retro, 0.0)
+                out += _at_tier(a, k)
+        np.copyto(out, 0.0, where=~(positive & (k > 0)))
     if np.any(incremental):
         out = np.where(incremental & positive, _incremental(b, t, r), out)
     missing = np.isnan(b)
-    return np.where(missing, np.nan, out) if missing.any() else out
+    if missing.any():
+        np.copyto(out, np.nan, where=missing)
+    return out
 
 
 def earned(basis, *, thresholds, rates, amounts=None, method="retroactive", rebate_base=None):
