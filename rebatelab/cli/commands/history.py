@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
+
 from rebatelab.cli.commands._common import write_table
 from rebatelab.cli.commands.propose import workspace_path
 from rebatelab.errors import ParameterError
@@ -68,7 +70,13 @@ def run(args) -> int:
         print(f"rebatelab history {ws}: {n} request(s), {len(table)} event(s)")
         if len(table):
             shown = table[_SHOWN].copy()
-            shown["reason"] = shown["reason"].astype(str).str.slice(0, 70)
+            shown["at"] = pd.to_datetime(shown["at"]).dt.strftime("%Y-%m-%d %H:%M:%S")
+            shown["effective"] = (
+                shown["effective"].astype(object).where(shown["effective"].notna(), "")
+            )
+            reason = shown["reason"].astype(str)
+            long = reason.str.len() > 72
+            shown["reason"] = reason.where(~long, reason.str.slice(0, 69) + "...")
             print(shown.to_string(index=False))
     if args.out is not None:
         write_table(table, args.out, sheet="history")
