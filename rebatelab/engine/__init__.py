@@ -21,6 +21,8 @@ Public names (each also importable from the module in parentheses):
   program's period did not count
 - ``reconcile`` (reconciliation): Per program: lines in the period = lines counted + lines
   excluded (by reason), to the cent
+- ``explain`` (reconciliation): Why each line of one invoice counted, or did not count, toward
+  each program
 - ``EXCLUSION_REASONS`` (reconciliation)
 - ``Schedule`` (settlement): Per-row tier schedules of many programs, padded to a common number
   of tiers
@@ -46,6 +48,7 @@ __all__ = [
     "daily_sums",
     "exclusions",
     "reconcile",
+    "explain",
     "EXCLUSION_REASONS",
     "Schedule",
     "schedule",
@@ -59,7 +62,12 @@ __getattr__, __dir__, _LAZY = lazy_exports(
         "rebatelab.engine.accrual": ["accrue", "ACCRUAL_COLUMNS"],
         "rebatelab.engine.eligibility": ["members", "product_eligibility"],
         "rebatelab.engine.reduction": ["period_sums", "daily_sums"],
-        "rebatelab.engine.reconciliation": ["exclusions", "reconcile", "EXCLUSION_REASONS"],
+        "rebatelab.engine.reconciliation": [
+            "exclusions",
+            "reconcile",
+            "explain",
+            "EXCLUSION_REASONS",
+        ],
         "rebatelab.engine.settlement": ["Schedule", "schedule", "evaluate"],
     },
 )

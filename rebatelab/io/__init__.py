@@ -1,4 +1,4 @@
-"""Files: reading data folders and program files.
+"""Files: reading data folders (and simulated folders with their ground truth).
 
 Public names (each also importable from the module in parentheses):
 
@@ -7,6 +7,10 @@ Public names (each also importable from the module in parentheses):
   file/folder
 - ``find_table`` (folders): Path of a table in a data folder, or None; two candidates is an
   error
+- ``load_simulated`` (simulated): Read a folder written by
+  :func:`rebatelab.simulation.generator.write_data_folder`
+- ``SimulatedFolder`` (simulated): A simulated data folder read back: the validated tables and
+  the ground truth
 
 Names are imported on first use (:mod:`rebatelab._lazy`).
 """
@@ -17,11 +21,14 @@ __all__ = [
     "load_data",
     "read_table",
     "find_table",
+    "load_simulated",
+    "SimulatedFolder",
 ]
 
 __getattr__, __dir__, _LAZY = lazy_exports(
     __name__,
     {
         "rebatelab.io.folders": ["load_data", "read_table", "find_table"],
+        "rebatelab.io.simulated": ["load_simulated", "SimulatedFolder"],
     },
 )

@@ -1,5 +1,7 @@
 """Program terms: the tier math, the Program and ProgramSet models, the program file's rules.
 
+Also governed changes to the terms: change requests and the terms in force.
+
 Public names (each also importable from the module in parentheses):
 
 - ``Program`` (terms): Terms of one rebate program for one measurement period
@@ -21,6 +23,15 @@ Public names (each also importable from the module in parentheses):
 - ``apply_cap`` (tiers): Limit earned amounts to a cap [currency]; ``cap`` NaN or None means no
   cap
 - ``payable`` (tiers): Amount payable [currency]: earned when it reaches ``min_payout``, else 0
+- ``Proposal`` (changes): What a rep proposes
+- ``ChangeRequest`` (changes): A recorded request and where it stands
+- ``ChangeRequestError`` (changes): A change request or a decision on one was refused (not a
+  guardrail: see the message)
+- ``check_proposal`` (changes): Check a proposal against the program file's rules, its
+  guardrails and the enrollments
+- ``effective_terms`` (changes): The programs and enrollments in force on ``as_of``: the file's
+  plus approved requests
+- ``diff_terms`` (changes): Field-by-field differences between two sets of program-file terms
 
 Names are imported on first use (:mod:`rebatelab._lazy`).
 """
@@ -42,6 +53,12 @@ __all__ = [
     "earned_at_next",
     "apply_cap",
     "payable",
+    "Proposal",
+    "ChangeRequest",
+    "ChangeRequestError",
+    "check_proposal",
+    "effective_terms",
+    "diff_terms",
 ]
 
 __getattr__, __dir__, _LAZY = lazy_exports(
@@ -64,6 +81,14 @@ __getattr__, __dir__, _LAZY = lazy_exports(
             "earned_at_next",
             "apply_cap",
             "payable",
+        ],
+        "rebatelab.programs.changes": [
+            "Proposal",
+            "ChangeRequest",
+            "ChangeRequestError",
+            "check_proposal",
+            "effective_terms",
+            "diff_terms",
         ],
     },
 )
