@@ -135,3 +135,68 @@ def test_lazy_needs_a_streaming_backend(tmp_path):
         "--lazy",
     )
     assert r.returncode == 2 and "--lazy needs --backend duckdb" in r.stderr
+
+
+def test_default_accrue_on_files_equals_in_memory_path(tmp_path):
+    """The default path (DuckDB over the files) writes what the in-memory path writes."""
+    base = ["accrue", "--data", str(SAMPLE), "--as-of", "2026-06-30"]
+    files = tmp_path / "files.csv"
+    memory = tmp_path / "memory.csv"
+    assert main([*base, "--out", str(files), "--exclusions", str(tmp_path / "ef.csv")]) == 0
+    assert main([*base, "--out", str(memory), "--backend", "numpy",
+                 "--exclusions", str(tmp_path / "em.csv")]) == 0  # fmt: skip
+    assert files.read_bytes() == memory.read_bytes()
+    key = ["program_id", "row"]
+    a = pd.read_csv(tmp_path / "ef.csv").sort_values(key).reset_index(drop=True)
+    b = pd.read_csv(tmp_path / "em.csv").sort_values(key).reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_explain_verb(tmp_path):
+    tx, cu, pr, en = make_frames()
+    from tests.conftest import PROGRAMS_YAML
+
+    folder = write_folder(tmp_path / "d", tx, cu, pr, en)
+    (folder / "programs.yaml").write_text(PROGRAMS_YAML)
+    r = run("explain", "--data", str(folder), "--as-of", "2025-12-31", "--invoice", "I3",
+            "--program", "TOOLS", "--out", str(tmp_path / "why.csv"))  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "counts toward TOOLS" in r.stdout and "product P2 does not pass" in r.stdout
+    why = pd.read_csv(tmp_path / "why.csv")
+    assert why.set_index("product_id")["reason"].to_dict() == {
+        "P1": "counted",
+        "P2": "product_not_eligible",
+    }
+    r = run("explain", "--data", str(folder), "--as-of", "2025-12-31", "--invoice", "NOPE")
+    assert r.returncode == 2 and "no line has invoice_id 'NOPE'" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_parser_reads_commands_without_importing_them():
+    """`rebatelab --help` imports no command module and no pandas (start-up stays short)."""
+    code = (
+        "import sys\n"
+        "from rebatelab.cli.main import build_parser\n"
+        "build_parser(['--help'])\n"
+        "print(sorted(m for m in sys.modules if m.startswith('rebatelab.cli.commands.')))\n"
+        "print('pandas' in sys.modules, 'numpy' in sys.modules)\n"
+        "build_parser(['accrue', '--help'])\n"
+        "print('pandas' in sys.modules)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    lines = r.stdout.splitlines()
+    assert lines[0] == "[]"
+    assert lines[1] == "False False"
+    assert lines[2] == "False"  # the accrue module imports pandas inside run()
+
+
+def test_command_table_matches_the_modules():
+    import importlib
+
+    from rebatelab.cli.main import command_table
+
+    table = command_table()
+    assert {"accrue", "explain", "demo", "forecast"} <= set(table)
+    for name, (module, help_text, doc) in table.items():
+        mod = importlib.import_module(f"rebatelab.cli.commands.{module}")
+        assert (mod.NAME, mod.HELP, mod.__doc__.strip()) == (name, help_text, doc.strip())

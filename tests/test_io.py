@@ -132,3 +132,90 @@ def test_unknown_ids_can_be_kept_and_excluded(tmp_path):
     unknown = rec[rec["reason"] == "unknown_customer"]
     assert set(unknown["program_id"]) == {"TOOLS", "POOL", "GROW", "ALL"}
     assert (unknown["net_amount"] == 700).all()  # line I7
+
+
+# ------------------------------------------------------------------ lines left to DuckDB
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_lazy_folder_equals_in_memory(tmp_path, fmt):
+    pytest.importorskip("duckdb")
+    from rebatelab import accrue, load_programs, reduce
+    from tests.conftest import PROGRAMS_YAML
+
+    tx, cu, pr, en = make_frames()
+    folder = write_folder(tmp_path / fmt, tx, cu, pr, en, fmt=fmt)
+    lazy = load_data(folder, lines="lazy")
+    eager = load_data(folder)
+    assert lazy.lines_path is not None and len(lazy.transactions) == 0
+    assert lazy.n_lines == len(tx) and lazy.date_range == eager.date_range
+    programs = load_programs(PROGRAMS_YAML)
+    a, b = reduce(lazy, programs, "2025-12-31"), reduce(eager, programs, "2025-12-31")
+    pd.testing.assert_frame_equal(accrue(a), accrue(b))
+    pd.testing.assert_frame_equal(a.reconciliation, b.reconciliation)
+
+
+@pytest.mark.parametrize(
+    ("table", "mutate", "message"), [c for c in CASES if c[0] == "transactions"]
+)
+def test_lazy_csv_gives_the_same_messages(tmp_path, table, mutate, message):
+    """A small CSV with a problem is re-read in memory: the message names the data rows."""
+    pytest.importorskip("duckdb")
+    folder = _broken(tmp_path, table, mutate)
+    with pytest.raises(DataValidationError, match=message):
+        load_data(folder, lines="lazy")
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (
+            lambda d: d.assign(date=d["date"].where(d.index != 3, "2025-13-45")),
+            r"transactions.csv: column 'date': 1 row\(s\) are not dates \(values '2025-13-45'",
+        ),
+        (
+            lambda d: d.assign(customer_id=d["customer_id"].where(d.index != 2, "Z9")),
+            r"column 'customer_id': 1 row\(s\) reference ids not in customers \(values 'Z9'",
+        ),
+        (lambda d: pd.concat([d, d.iloc[[4]]]), r"1 row\(s\) exactly repeat an earlier line"),
+        (
+            lambda d: d.assign(quantity=d["quantity"].astype(object).where(d.index != 1, "x")),
+            r"column 'quantity': 1 row\(s\) are not numbers \(values 'x'\)",
+        ),
+    ],
+)
+def test_lazy_csv_messages_from_sql(tmp_path, monkeypatch, mutate, message):
+    """Past the size re-read in memory, DuckDB's own message: count and values."""
+    pytest.importorskip("duckdb")
+    from rebatelab.io import folders
+
+    monkeypatch.setattr(folders, "EXACT_MESSAGE_BYTES", 0)
+    folder = _broken(tmp_path, "transactions", mutate)
+    with pytest.raises(DataValidationError, match=message):
+        load_data(folder, lines="lazy")
+
+
+def test_lazy_csv_parts_and_unknown_ids_excluded(tmp_path):
+    pytest.importorskip("duckdb")
+    from rebatelab import load_programs, reconcile, reduce
+    from tests.conftest import PROGRAMS_YAML
+
+    tx, cu, pr, en = make_frames()
+    tx.loc[7, "customer_id"] = "Z9"
+    folder = write_folder(tmp_path / "d", tx.iloc[:0], cu, pr, en)
+    (folder / "transactions.csv").unlink()
+    (folder / "transactions").mkdir()
+    tx.iloc[:6].to_csv(folder / "transactions" / "a.csv", index=False)
+    tx.iloc[6:].to_csv(folder / "transactions" / "b.csv", index=False)
+    d = load_data(folder, lines="lazy", unknown_ids="exclude")
+    assert d.n_lines == len(tx)
+    rec = reduce(d, load_programs(PROGRAMS_YAML), "2025-12-31").reconciliation
+    unknown = rec[rec["reason"] == "unknown_customer"]
+    assert set(unknown["program_id"]) == {"TOOLS", "POOL", "GROW", "ALL"}
+    assert (unknown["net_amount"] == 700).all()  # line I7
+    want = reconcile(_eager(tx, cu, pr, en), load_programs(PROGRAMS_YAML), as_of="2025-12-31")
+    pd.testing.assert_frame_equal(rec, want)
+
+
+def _eager(tx, cu, pr, en):
+    from rebatelab import RebateData
+
+    return RebateData.from_frames(tx, cu, pr, en, unknown_ids="exclude")

@@ -61,10 +61,18 @@ def _classes(data, programs: ProgramSet):
     return elig, cls_of_prod, cls_elig > 0
 
 
+def _table(store: LineStore, name: str, frame: pd.DataFrame) -> None:
+    """A small frame as a DuckDB table (with statistics: joins build their hash on it)."""
+    store.register(f"{name}_frame", frame)
+    store.query(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_frame")
+    store.con.unregister(f"{name}_frame")
+
+
 def _register_joins(store: LineStore, mt: pd.DataFrame, pidx, cls_of_prod, cls_ok) -> None:
     """``rl_pcls`` (product -> class) and ``rl_mc`` (member x accepted class, with windows)."""
     n_prod = store.n_products
-    store.register(
+    _table(
+        store,
         "rl_pcls",
         pd.DataFrame(
             {
@@ -83,7 +91,7 @@ def _register_joins(store: LineStore, mt: pd.DataFrame, pidx, cls_of_prod, cls_o
     )
     mc = mt.iloc[rows].reset_index(drop=True)
     mc.insert(2, "cls", cls)
-    store.register("rl_mc", mc)
+    _table(store, "rl_mc", mc)
 
 
 _SUMS = """
