@@ -98,6 +98,13 @@ class _Layout:
     baseline: np.ndarray  # pool baseline [basis unit], NaN when none
 
 
+def _by_member(sums: pd.DataFrame, members: pd.DataFrame, col: str) -> np.ndarray:
+    """``sums[col]`` of each member row of ``members``, aligned on (program_id, customer_id)."""
+    key = ["program_id", "customer_id"]
+    values = sums.set_index(key)[col]
+    return values.reindex(pd.MultiIndex.from_frame(members[key])).to_numpy(dtype=float)
+
+
 def _layouts(base: WhatIfBase, programs: ProgramSet) -> list[_Layout]:
     key = ("layouts", tuple(p.model_dump_json() for p in programs))
     if key in base.cache:
@@ -138,7 +145,7 @@ def _layouts(base: WhatIfBase, programs: ProgramSet) -> list[_Layout]:
                 )
             col = "quantity" if p.basis == "quantity" else "net_amount"
             given = mem["baseline_given"].to_numpy(dtype=float)[rows]
-            measured = prior[col].to_numpy(dtype=float)[rows]
+            measured = _by_member(prior, mem.iloc[rows], col)
             b = np.where(np.isnan(given), measured, given)
             baseline = matrix @ b
         out.append(
@@ -176,6 +183,6 @@ def _layouts_from_sums(data, programs, sums, rows, pi, prog) -> _Layout:
         prior = period_sums(data, programs, as_of=prog.end, shift_years=1)
         col = "quantity" if prog.basis == "quantity" else "net_amount"
         given = sums["baseline_given"].to_numpy(dtype=float)[rows]
-        measured = prior[col].to_numpy(dtype=float)[rows]
+        measured = _by_member(prior, sums.iloc[rows], col)
         baseline = matrix @ np.where(np.isnan(given), measured, given)
     return _Layout(pi, codes, pool, len(keys), matrix, share, upv, baseline)
