@@ -10,7 +10,7 @@ import pandas as pd
 from rebatelab.errors import ParameterError
 from rebatelab.money import money, percent
 from rebatelab.report.html import escape, html_page, html_rows
-from rebatelab.review.frames import Inputs, _aligned
+from rebatelab.review.frames import Inputs, _aligned, _need
 from rebatelab.review.wording import _reach_words, describe_products
 
 __all__ = ["statement"]
@@ -71,8 +71,11 @@ def statement(
         HTML (all text escaped).
     """
     given = Inputs(data, programs, as_of)
-    df = _aligned(accrual, forecast)
-    rows = df[df["customer_id"].astype(str) == str(customer_id)]
+    mine = accrual[(accrual["customer_id"].astype(str) == str(customer_id)).to_numpy()]
+    if forecast is not None:  # the customer's rows of both, matched by key
+        _need(forecast, ["customer_id"], "forecast")
+        forecast = forecast[(forecast["customer_id"].astype(str) == str(customer_id)).to_numpy()]
+    rows = _aligned(mine, forecast)
     if rows.empty:
         raise ParameterError(f"customer {customer_id!r} is in no program of the accrual")
     by_id = {p.id: p for p in given.programs} if given.programs is not None else {}

@@ -103,8 +103,36 @@ class Inputs:
 # --------------------------------------------------------------------------------------------
 # Aligning accrual and forecast by key
 # --------------------------------------------------------------------------------------------
+def _codes(*columns: pd.Series) -> list[np.ndarray]:
+    """Integer codes of the values of several columns, shared across them (as text)."""
+    values = np.concatenate([c.astype(str).to_numpy(dtype=object) for c in columns])
+    codes = pd.factorize(values)[0]
+    return np.split(codes, np.cumsum([len(c) for c in columns])[:-1])
+
+
+def _pair_keys(*frames: pd.DataFrame, cols=KEYS) -> list[np.ndarray]:
+    """One int64 per row of each frame, equal exactly when the rows' ``cols`` values are."""
+    first = _codes(*(f[cols[0]] for f in frames))
+    second = _codes(*(f[cols[1]] for f in frames))
+    width = max([int(c.max()) + 1 if len(c) else 1 for c in second])
+    return [a.astype(np.int64) * width + b for a, b in zip(first, second, strict=True)]
+
+
 def _key_index(frame: pd.DataFrame) -> pd.MultiIndex:
     return pd.MultiIndex.from_arrays([frame[c].astype(str).to_numpy() for c in KEYS], names=KEYS)
+
+
+def _same_keys(a: pd.DataFrame, b: pd.DataFrame) -> bool:
+    """Whether ``a`` and ``b`` hold the same keys row by row (e.g. a forecast of ``a``)."""
+    if len(a) != len(b):
+        return False
+    try:
+        return all(
+            bool(np.array_equal(a[c].astype(object).to_numpy(), b[c].astype(object).to_numpy()))
+            for c in KEYS
+        )
+    except TypeError:  # missing keys compare as NA: take the general path
+        return False
 
 
 def align(accrual: pd.DataFrame, other: pd.DataFrame, *, what: str = "forecast") -> np.ndarray:
@@ -143,12 +171,14 @@ def align(accrual: pd.DataFrame, other: pd.DataFrame, *, what: str = "forecast")
             f"{what}: no {missing} column(s), so it cannot be aligned with the accrual by "
             f"(program_id, customer_id); have {list(other.columns)[:8]}"
         )
-    okey = _key_index(other)
-    if okey.has_duplicates:
-        dup = okey[okey.duplicated()].unique()[:5].tolist()
+    if _same_keys(accrual, other):  # already in the accrual's order: same answer, faster
+        return np.arange(len(accrual))
+    akey, okey = _pair_keys(accrual, other)
+    ok = pd.Index(okey)
+    if ok.has_duplicates:
+        dup = _key_index(other)[ok.duplicated()].unique()[:5].tolist()
         raise ParameterError(f"{what}: repeated (program_id, customer_id) keys {dup}")
-    akey = _key_index(accrual)
-    pos = okey.get_indexer(akey)
+    pos = ok.get_indexer(akey)
     lost = pos < 0
     extra = len(other) - int((~lost).sum())
     if lost.any() or extra:
@@ -156,10 +186,10 @@ def align(accrual: pd.DataFrame, other: pd.DataFrame, *, what: str = "forecast")
         if lost.any():
             parts.append(
                 f"{int(lost.sum())} accrual row(s) have no {what} row, e.g. "
-                f"{akey[lost][:5].tolist()}"
+                f"{_key_index(accrual)[lost][:5].tolist()}"
             )
         if extra:
-            gone = okey[~okey.isin(akey)][:5].tolist()
+            gone = _key_index(other)[~ok.isin(akey)][:5].tolist()
             parts.append(f"{extra} {what} row(s) are not in the accrual, e.g. {gone}")
         raise ParameterError(
             f"{what} and accrual are not aligned on (program_id, customer_id): " + "; ".join(parts)
@@ -180,9 +210,8 @@ def _aligned(accrual: pd.DataFrame, forecast: pd.DataFrame | None) -> pd.DataFra
 
 def pool_codes(df: pd.DataFrame) -> np.ndarray:
     """Code ``0 .. n_pools - 1`` of each row's (program_id, pool_id), in order of appearance."""
-    return pd.MultiIndex.from_arrays(
-        [df["program_id"].astype(str).to_numpy(), df["pool_id"].astype(str).to_numpy()]
-    ).factorize()[0]
+    (key,) = _pair_keys(df, cols=["program_id", "pool_id"])
+    return pd.factorize(key)[0]
 
 
 # --------------------------------------------------------------------------------------------
