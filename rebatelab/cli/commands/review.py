@@ -15,25 +15,13 @@ import re
 import warnings
 from pathlib import Path
 
-import pandas as pd
-
 from rebatelab.cli.commands._common import (
     add_data_arguments,
     parse_date,
     programs_path,
     write_table,
 )
-from rebatelab.engine.accrual import accrue
-from rebatelab.engine.stage_one import reduce
 from rebatelab.errors import ParameterError
-from rebatelab.io.folders import load_data
-from rebatelab.programs.terms import load_programs
-from rebatelab.report.digest import digest, digest_html
-from rebatelab.report.statement import statement
-from rebatelab.review.eligibility import eligible_not_enrolled
-from rebatelab.review.moneymap import money_map
-from rebatelab.review.opportunities import opportunities
-from rebatelab.review.risks import risks
 
 NAME = "review"
 
@@ -68,7 +56,20 @@ def _slug(text: str) -> str:
 
 
 def run(args) -> int:
+    # the package and pandas are imported here, so that the parser starts fast
+    import pandas as pd
+
+    from rebatelab.engine.accrual import accrue
+    from rebatelab.engine.stage_one import reduce
     from rebatelab.forecasting.projection import forecast
+    from rebatelab.io.folders import load_data
+    from rebatelab.programs.terms import load_programs
+    from rebatelab.report.digest import digest, digest_html
+    from rebatelab.report.statement import statement
+    from rebatelab.review.eligibility import eligible_not_enrolled
+    from rebatelab.review.moneymap import money_map
+    from rebatelab.review.opportunities import opportunities
+    from rebatelab.review.risks import risks
 
     as_of = parse_date(args.as_of)
     data = load_data(args.data)
