@@ -43,13 +43,6 @@ __all__ = ["METHODS", "DEFAULT_LEVELS", "forecast", "forecast_units", "basis_qua
 DEFAULT_LEVELS = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
 
 
-_SEASON_REF_DAYS = 91
-
-
-#: Fewest units with orders a program needs to fit its own population.
-_MIN_UNITS = 10
-
-
 #: Share the unit models of programs with the same members, products, basis and period.
 _DEDUPE = True
 
@@ -191,15 +184,13 @@ def _forecast_units(data, programs, as_of, *, method: str, tol: float):
     # each member's daily history (stage one's), for the representatives' members only
     daily = red.daily
     mrow = daily["member"].to_numpy(dtype=np.int64)
+    qty = daily["quantity"].to_numpy(dtype=float)
+    net = daily["net_amount"].to_numpy(dtype=float)
+    day = to_day(daily["date"].to_numpy())
     if reps.size < len(plist):
         mine = np.isin(pidx[mrow], reps)
-        daily, mrow = daily[mine], mrow[mine]
-    val = np.where(
-        is_qty[pidx[mrow]],
-        daily["quantity"].to_numpy(dtype=float),
-        daily["net_amount"].to_numpy(dtype=float),
-    )
-    day = to_day(daily["date"].to_numpy())
+        mrow, qty, net, day = mrow[mine], qty[mine], net[mine], day[mine]
+    val = np.where(is_qty[pidx[mrow]], qty, net)
     u = unit[mrow]
     # sum member days into unit days
     key = u.astype(np.int64) * (as_of_day + 1 - (day.min() if day.size else 0) + 1) + (
