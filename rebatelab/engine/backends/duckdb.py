@@ -17,15 +17,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from rebatelab.data.tables import SCHEMAS, RebateData
+from rebatelab.data.tables import RebateData
 from rebatelab.engine.backends.store import number_expr
 from rebatelab.engine.sums import SUM_COLUMNS, finish_sums, sum_plan
-from rebatelab.errors import DataValidationError, ParameterError
+from rebatelab.errors import ParameterError
 
-__all__ = ["connect", "period_sums", "validate_lines", "lines_relation"]
-
-
-_SHOW = 5
+__all__ = ["connect", "period_sums", "lines_relation"]
 
 
 def _duckdb():
@@ -59,11 +56,6 @@ def connect(*, memory_limit: str | None = None, threads: int | None = None, temp
     if temp_directory is not None:
         con.execute(f"SET temp_directory = '{temp_directory}'")
     return con
-
-
-def _parquet_source(paths) -> str:
-    files = ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths)
-    return f"read_parquet([{files}], union_by_name = true)"
 
 
 def _types(con, source: str) -> dict[str, str]:
@@ -224,94 +216,3 @@ def period_sums(
     for c in SUM_COLUMNS:
         sums[c][rows] = np.asarray(res[c], dtype=float)
     return finish_sums(plan, sums)
-
-
-def _bad(con, where: str, column: str, what: str, source: str, cond: str) -> None:
-    n = con.execute(f"SELECT count(*) FROM {source} WHERE {cond}").fetchall()[0][0]
-    if n:
-        sample = con.execute(
-            f'SELECT filename, file_row_number, CAST("{column}" AS VARCHAR) FROM {source} '
-            f"WHERE {cond} ORDER BY filename, file_row_number LIMIT {_SHOW}"
-        ).fetchall()
-        at = ", ".join(f"{f.rsplit('/', 1)[-1]} row {r + 1}" for f, r, _ in sample)
-        vals = ", ".join(repr(v) for *_, v in sample)
-        more = " ..." if n > _SHOW else ""
-        raise DataValidationError(
-            f"{where}: column {column!r}: {n} row(s) {what} (at {at}{more}; values {vals}{more})"
-        )
-
-
-def validate_lines(
-    paths,
-    customers: pd.DataFrame,
-    products: pd.DataFrame,
-    *,
-    where: str,
-    unknown_ids: str = "error",
-    memory_limit: str | None = None,
-) -> None:
-    """Check transaction lines in Parquet files where they are, as ``load_data`` checks frames.
-
-    Raises
-    ------
-    DataValidationError
-        Naming the file, the column, the number of bad rows, the first few (by file and row)
-        and their values: missing columns, missing values, numbers or dates that do not
-        parse, infinite numbers, unknown customer or product ids (unless
-        ``unknown_ids="exclude"``), and lines that exactly repeat an earlier line.
-    """
-    con = connect(memory_limit=memory_limit)
-    try:
-        files = ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths)
-        source = (
-            f"read_parquet([{files}], union_by_name = true, filename = true, "
-            "file_row_number = true)"
-        )
-        typ = _types(con, source)
-        found = [c for c in typ if c not in ("filename", "file_row_number")]
-        required = SCHEMAS["transactions"]["required"]
-        absent = [c for c in required if c not in typ]
-        if absent:
-            raise DataValidationError(
-                f"{where}: missing required column(s) {absent}; found {found}"
-            )
-        for col, kind in required.items():
-            t, q = typ[col], f'"{col}"'
-            if kind == "id":
-                _bad(con, where, col, "are missing", source, f"{_id_expr(col, t)} IS NULL")
-            else:
-                _bad(con, where, col, "are missing", source, f"{q} IS NULL")
-            if kind == "number":
-                _bad(con, where, col, "are not numbers", source,
-                     f"{q} IS NOT NULL AND TRY_CAST({q} AS DOUBLE) IS NULL")  # fmt: skip
-                _bad(con, where, col, "are infinite", source,
-                     f"isinf(TRY_CAST({q} AS DOUBLE))")  # fmt: skip
-            if kind == "date":
-                _bad(con, where, col, "are not dates", source,
-                     f"{q} IS NOT NULL AND {_date_expr(col, t)} IS NULL")  # fmt: skip
-        if unknown_ids == "error":
-            for col, table, name in (
-                ("customer_id", customers, "customers"),
-                ("product_id", products, "products"),
-            ):
-                con.register("rl_known", pd.DataFrame({"id": table[col].astype(object)}))
-                _bad(con, where, col, f"reference ids not in {name}", source,
-                     f"{_id_expr(col, typ[col])} NOT IN (SELECT id FROM rl_known)")  # fmt: skip
-                con.unregister("rl_known")
-        cols = ", ".join(f'"{c}"' for c in found)
-        dup = con.execute(
-            f"SELECT coalesce(sum(n - 1), 0), count(*) FROM (SELECT count(*) AS n FROM "
-            f"read_parquet([{files}], union_by_name = true) GROUP BY {cols} HAVING n > 1)"
-        ).fetchone()
-        if dup[0]:
-            sample = con.execute(
-                f"SELECT CAST(invoice_id AS VARCHAR) FROM read_parquet([{files}], "
-                f"union_by_name = true) GROUP BY {cols} HAVING count(*) > 1 LIMIT {_SHOW}"
-            ).fetchall()
-            vals = ", ".join(repr(v[0]) for v in sample)
-            raise DataValidationError(
-                f"{where}: column '(all columns)': {int(dup[0])} row(s) exactly repeat an "
-                f"earlier line (the same line loaded twice?) (invoices {vals})"
-            )
-    finally:
-        con.close()
