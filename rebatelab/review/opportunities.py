@@ -162,10 +162,15 @@ def opportunities(
 
     Examples
     --------
-    >>> import rebatelab as rl  # doctest: +SKIP
-    >>> red = rl.reduce(data, programs, "2026-06-30")  # doctest: +SKIP
-    >>> opp = rl.opportunities(rl.accrue(red), rl.forecast(red), data=red, rep="Ann")
-    ... # doctest: +SKIP
+    Reduce the bundled sample once; accrue, forecast and rank from the Reduction:
+
+    >>> import rebatelab as rl
+    >>> data, programs = rl.datasets.load_sample()
+    >>> red = rl.reduce(data, programs, "2026-06-30")
+    >>> acc, fc = rl.accrue(red), rl.forecast(red, method="run_rate")
+    >>> opp = opportunities(acc, fc, data=red, top=3)
+    >>> opp["rank"].tolist(), bool(opp["value_at_stake"].is_monotonic_decreasing)
+    ([1, 2, 3], True)
     """
     rules = OpportunityRules() if rules is None else rules
     where = Filters.of(filters, where="opportunities")
