@@ -293,12 +293,16 @@ def load_lines(
         f"isinf({e['net']})",
         f"{raw['net_amount']} IS NULL",
     ]
-    bad = " | ".join(f"(CASE WHEN {b} THEN {1 << k} ELSE 0 END)" for k, b in enumerate(bits))
+
+    # the table: ids matched as written first, trimmed only when that fails (trimming every
+    # line costs more than the rest of the read); invoice ids are kept as written
+    def raw_id(col):
+        return f'"{col}"' if typ[col] == "VARCHAR" else id_expr(col, typ[col])
+
+    inv = f"nullif({raw_id('invoice_id')}, '')"
+    fast = [f"{inv} IS NULL", *bits[1:3], "false", "false", *bits[5:]]
+    bad = " | ".join(f"(CASE WHEN {b} THEN {1 << k} ELSE 0 END)" for k, b in enumerate(fast))
     extra = [c for c in found if c not in required]
-    hashed = ", ".join(
-        ["r.inv", "r.day", "coalesce(r.cust_txt, '')", "coalesce(r.prod_txt, '')", "r.qty", "r.net"]
-        + [f'r."{c}"' for c in extra]
-    )
     for name, table, col in (("rl_cust_codes", customers, "customer_id"),
                              ("rl_prod_codes", products, "product_id")):  # fmt: skip
         codes = pd.DataFrame(
@@ -309,24 +313,38 @@ def load_lines(
         size = sum(os.path.getsize(p) for p in paths)
         materialize = str(paths[0]).endswith(".csv") or size <= MATERIALIZE_BYTES
     kind = "TABLE" if materialize else "VIEW"
+    code = {"c": "coalesce(c.code, c2.code)", "p": "coalesce(p.code, p2.code)"}
+    text = {k: f"CASE WHEN {code[k]} IS NULL THEN nullif(trim(r.{k}_raw), '') END" for k in code}
+    missing = " | ".join(
+        f"(CASE WHEN {code[k]} IS NULL AND {text[k]} IS NULL THEN {1 << bit} ELSE 0 END)"
+        for k, bit in (("c", 3), ("p", 4))
+    )
+    hashed = ", ".join(
+        ["r.inv", "r.day", f"coalesce({code['c']}, -1)", f"coalesce({text['c']}, '')"]
+        + [f"coalesce({code['p']}, -1)", f"coalesce({text['p']}, '')", "r.qty", "r.net"]
+        + [f'r."{c}"' for c in extra]
+    )
     con.execute(
         f"""
         CREATE TEMP {kind} {TABLE} AS
         WITH r AS (
-            SELECT {e["inv"]} AS inv,
+            SELECT {inv} AS inv,
                    CAST({e["date"]} - DATE '1970-01-01' AS INTEGER) AS day,
-                   {e["cid"]} AS cust_txt, {e["pid"]} AS prod_txt,
+                   {raw_id("customer_id")} AS c_raw, {raw_id("product_id")} AS p_raw,
                    {e["qty"]} AS qty, {e["net"]} AS net,
                    CAST({bad} AS SMALLINT) AS bad{"".join(f', "{c}"' for c in extra)}
             FROM {source}
         )
-        SELECT hash(r.inv) AS inv, r.day, c.code AS cust, p.code AS prod,
-               CASE WHEN c.code IS NULL THEN r.cust_txt END AS cid,
-               CASE WHEN p.code IS NULL THEN r.prod_txt END AS pid,
-               r.net, r.qty, r.bad, hash({hashed}) AS h
+        SELECT hash(r.inv) AS inv, r.day, {code["c"]} AS cust, {code["p"]} AS prod,
+               {text["c"]} AS cid, {text["p"]} AS pid, r.net, r.qty,
+               CAST(r.bad | {missing} AS SMALLINT) AS bad, hash({hashed}) AS h
         FROM r
-        LEFT JOIN rl_cust_codes c ON c.id = r.cust_txt
-        LEFT JOIN rl_prod_codes p ON p.id = r.prod_txt
+        LEFT JOIN rl_cust_codes c ON c.id = r.c_raw
+        LEFT JOIN rl_cust_codes c2
+               ON c2.id = CASE WHEN c.code IS NULL THEN nullif(trim(r.c_raw), '') END
+        LEFT JOIN rl_prod_codes p ON p.id = r.p_raw
+        LEFT JOIN rl_prod_codes p2
+               ON p2.id = CASE WHEN p.code IS NULL THEN nullif(trim(r.p_raw), '') END
         """
     )
     n, any_bad, first, last, unknown_c, unknown_p = con.execute(
