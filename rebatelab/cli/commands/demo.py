@@ -10,21 +10,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
-
 from rebatelab.cli.commands._common import (
     add_data_arguments,
     parse_date,
     programs_path,
     write_table,
 )
-from rebatelab.engine.accrual import accrue
-from rebatelab.engine.reconciliation import exclusions, reconcile
-from rebatelab.forecasting.projection import forecast
-from rebatelab.io.folders import load_data
-from rebatelab.programs.terms import load_programs
-from rebatelab.report.summary import nearest_to_next_tier, program_summary
-from rebatelab.review.opportunities import opportunities
 
 NAME = "demo"
 
@@ -39,18 +30,30 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    import pandas as pd
+
+    from rebatelab.engine.accrual import accrue
+    from rebatelab.engine.reconciliation import exclusions
+    from rebatelab.engine.stage_one import reduce
+    from rebatelab.forecasting.projection import forecast
+    from rebatelab.io.folders import load_data
+    from rebatelab.programs.terms import load_programs
+    from rebatelab.report.summary import nearest_to_next_tier, program_summary
+    from rebatelab.review.opportunities import opportunities
+
     data = load_data(args.data)
     programs = load_programs(programs_path(args))
     as_of = parse_date(args.as_of) if args.as_of else data.date_range[1].date()
-    acc = accrue(data, programs, as_of)
+    red = reduce(data, programs, as_of)  # stage one, once: every step below reads it
+    acc = accrue(red)
     exc = exclusions(data, programs, as_of=as_of)
-    rec = reconcile(data, programs, as_of=as_of, excluded=exc)
+    rec = red.reconciliation
     write_table(acc, args.out / "accrual.csv")
     write_table(exc, args.out / "exclusions.csv")
     write_table(rec, args.out / "reconciliation.csv")
     with pd.option_context("display.width", 160, "display.max_columns", 20):
         print(
-            f"rebatelab demo: {data.source}, {len(data.transactions):,} lines, "
+            f"rebatelab demo: {data.source}, {data.n_lines:,} lines, "
             f"{len(data.customers):,} customers, {len(programs)} programs, as of {as_of}\n"
         )
         print("Programs (members per tier, basis, earned and payable to date):")
@@ -60,7 +63,7 @@ def run(args) -> int:
         near["gap_share"] = (100 * near["gap_share"]).map(lambda v: f"{v:.1f}%")
         near = near.rename(columns={"gap_share": "gap_%_of_next"})
         print(near.to_string(index=False, float_format=lambda v: f"{v:,.2f}"), "\n")
-        fc = forecast(data, programs, as_of)
+        fc = forecast(red)
         write_table(fc, args.out / "forecast.csv")
         by_prog = (
             acc.assign(
