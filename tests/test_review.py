@@ -448,6 +448,8 @@ def test_rules_and_filters_are_checked():
         opportunities(acc, fc, data=data, reps="Ann")
     with pytest.raises(ParameterError, match="hold_below"):
         RiskRules(hold_below=1.5)
+    with pytest.warns(UserWarning, match="as_of"):  # data without a day: no stage-one sums
+        risks(acc, fc, data=data, programs=PSET)
 
 
 def test_all_enrolled_equals_reducing_the_automatic_programs(sample):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -169,6 +170,12 @@ def risks(
     where = Filters.of(filters, where="risks")
     given = Inputs(data, programs, as_of)
     programs, as_of = given.programs, given.as_of
+    if data is not None and programs is not None and not given.can_reduce:
+        warnings.warn(
+            "risks: below_last_period and quiet need stage one's sums: pass as_of= with the "
+            "data (or data=Reduction); only slipping is checked",
+            stacklevel=2,
+        )
     _need(forecast, ["expected_rebate", "projected_mean"], "forecast")
     df = _with_pool_sums(_with_attributes(_aligned(accrual, forecast), given.customers))
     chosen = where.apply(df).index
