@@ -455,3 +455,11 @@ def test_quantile_columns_are_parsed_in_one_place(fc):
         quantile_columns(pd.DataFrame({"q_0.5": [1.0], "q_0.50": [2.0]}))
     with pytest.raises(ParameterError, match="not among"):
         basis_quantiles(fc, [0.33])
+
+
+def test_cli_lists_the_forecast_methods():
+    """The CLI spells the methods out (its --help imports no numpy); they must agree."""
+    from rebatelab.cli.commands import forecast as cli_forecast
+    from rebatelab.forecasting.unit_models import METHODS
+
+    assert cli_forecast.METHODS == METHODS

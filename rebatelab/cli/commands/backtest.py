@@ -9,19 +9,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
-
 from rebatelab.cli.commands._common import (
     add_data_arguments,
     parse_date,
     programs_path,
     write_table,
 )
+from rebatelab.cli.commands.forecast import METHODS
 from rebatelab.errors import ParameterError
-from rebatelab.forecasting.backtest import METRIC_COLUMNS, backtest
-from rebatelab.forecasting.projection import METHODS
-from rebatelab.io.folders import load_data
-from rebatelab.programs.terms import load_programs
 
 NAME = "backtest"
 
@@ -54,6 +49,12 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    import pandas as pd
+
+    from rebatelab.forecasting.backtest import METRIC_COLUMNS, backtest
+    from rebatelab.io.folders import load_data
+    from rebatelab.programs.terms import load_programs
+
     dates = [parse_date(d) for d in args.as_of]
     if not dates:
         raise ParameterError("--as-of: give at least one date")

@@ -15,14 +15,16 @@ from rebatelab.cli.commands._common import (
     programs_path,
     write_table,
 )
-from rebatelab.forecasting.projection import METHODS, forecast
-from rebatelab.io.folders import load_data
-from rebatelab.programs.terms import load_programs
 
 NAME = "forecast"
 
 
 HELP = "end-of-period basis, tier probabilities and expected rebate per customer"
+
+
+#: :data:`rebatelab.forecasting.unit_models.METHODS`, spelled out so that ``--help`` imports
+#: neither numpy nor scipy (a test checks that the two agree).
+METHODS = ("hierarchical", "bgnbd", "run_rate")
 
 
 def add_arguments(parser) -> None:
@@ -37,6 +39,10 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    from rebatelab.forecasting.projection import forecast
+    from rebatelab.io.folders import load_data
+    from rebatelab.programs.terms import load_programs
+
     as_of = parse_date(args.as_of)
     data = load_data(args.data)
     programs = load_programs(programs_path(args))
