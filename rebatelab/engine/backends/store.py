@@ -218,7 +218,21 @@ def _date(day) -> pd.Timestamp:
     return pd.Timestamp(np.datetime64("1970-01-01") + np.timedelta64(int(day), "D"))
 
 
-def load_lines(
+def load_lines(paths, customers, products, *, where: str, **options) -> LineStore:
+    """Read and check the line files into a :class:`LineStore` (see :func:`_load_lines`).
+
+    A file DuckDB cannot read (not CSV or Parquet, corrupt, unreadable) is a
+    :class:`~rebatelab.errors.DataValidationError` naming it, not a DuckDB error.
+    """
+    duckdb = _duckdb()
+    try:
+        return _load_lines(paths, customers, products, where=where, **options)
+    except duckdb.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataValidationError(f"{where}: cannot be read: {first}") from None
+
+
+def _load_lines(
     paths,
     customers: pd.DataFrame,
     products: pd.DataFrame,
