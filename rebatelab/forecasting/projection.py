@@ -307,8 +307,13 @@ def forecast(
     Examples
     --------
     >>> import rebatelab as rl  # doctest: +SKIP
-    >>> fc = rl.forecast(rl.load_data("data/sample"), "data/sample/programs.yaml",
-    ...                  as_of="2026-06-30")  # doctest: +SKIP
+    >>> data, programs = rl.load_sample()  # doctest: +SKIP
+    >>> fc = rl.forecast(data, programs, "2026-06-30")  # doctest: +SKIP
+
+    Reduced once, the same stage-one result serves the accrual and the forecast:
+
+    >>> red = rl.reduce(data, programs, "2026-06-30")  # doctest: +SKIP
+    >>> acc, fc = rl.accrue(red), rl.forecast(red)  # doctest: +SKIP
     """
     acc, unit, sf, sched, rep_unit = _forecast_units(data, programs, as_of, method=method, tol=tol)
     thr = sched.thresholds
