@@ -437,3 +437,13 @@ def test_review_drill_down_follows_the_selected_row(review):
     # a filter that keeps the selected row keeps the selection
     review.program.value = pid
     assert review.customer.value == (pid, cid)
+
+
+def test_review_built_from_a_reduction_is_the_same_view(review):
+    """The view reduces once; handed that Reduction it shows the same ranking."""
+    from rebatelab.widgets import OpportunityReview
+
+    again = OpportunityReview(review.reduction, method="run_rate")
+    assert again.as_of == review.as_of and again.programs is review.reduction.programs
+    pd.testing.assert_frame_equal(again.result, review.result)
+    assert again.table.value == review.table.value
