@@ -318,6 +318,7 @@ def whole_process(folder: Path, cfg, args, scratch: Path) -> dict:
 def help_timing(args, scratch: Path) -> dict:
     out = {}
     for name, cmd in (
+        ("python", [sys.executable, "-c", "pass"]),
         ("help", [REBATELAB, "--help"]),
         ("accrue_help", [REBATELAB, "accrue", "--help"]),
     ):
@@ -662,7 +663,8 @@ def write_results(results: dict, out: Path) -> str:
             "",
             f"`rebatelab --help`: {cell(h.get('help'))} (min / median of "
             f"{h.get('help', {}).get('runs', 0)}), peak {peak(h.get('help'))}; "
-            f"`rebatelab accrue --help`: {cell(h.get('accrue_help'))}.",
+            f"`rebatelab accrue --help`: {cell(h.get('accrue_help'))}; for scale, the "
+            f"interpreter alone (`python -c pass`): {cell(h.get('python'))}.",
         ]
     L += ["", "Agreement of the outputs with rebatelab's CSV (row by row, in cents):", ""]
     for r in results["whole"]:
