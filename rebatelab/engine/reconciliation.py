@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -148,9 +150,11 @@ def reconcile(data: RebateData, programs, *, as_of, excluded=None) -> pd.DataFra
 def reconciliation_totals(data: RebateData, programs, *, as_of, sums=None) -> pd.DataFrame:
     """:func:`reconcile` by aggregation: per (program, reason) counts and sums, no pair list.
 
-    Each program's period is one slice of the day-sorted lines; every line in it gets a
-    reason code (or counted) and one ``np.bincount`` per column sums the codes, so the cost
-    is the lines in the periods and the memory one code per line of one period.
+    The day-sorted lines are cut at the program period bounds into segments; one
+    ``np.bincount`` per segment sums them per customer, and each program adds up the
+    segments of its period (:func:`reconcile_segments`). The cost is one pass over the lines
+    whatever the number of programs, plus one pass over the period of each program with
+    late-enrolled members.
 
     Parameters
     ----------
@@ -159,26 +163,175 @@ def reconciliation_totals(data: RebateData, programs, *, as_of, sums=None) -> pd
         caller already has it.
     """
     programs = load_programs(programs)
+    as_of = pd.Timestamp(as_of).normalize()
     lines = prepare_lines(data)
     if sums is None:
         sums = period_sums(data, programs, as_of=as_of)
+    windows, bounds = segment_bounds(programs, as_of)
+    if bounds is None:
+        return reconcile_segments(data, programs, as_of, sums=sums, parts=None)
+    n_cust, n_prod = lines.n_customers, lines.n_products
+    n_seg = len(bounds) - 1
+    parts = SegmentSums(
+        bounds=bounds,
+        grid={k: np.zeros((n_cust, n_seg)) for k in _PARTS},
+        unknown_customer={k: np.zeros(n_seg) for k in _PARTS},
+        unknown_product={k: np.zeros(n_seg) for k in _PARTS},
+        before={},
+    )
+    cut = np.searchsorted(lines.day, bounds)
+    for s in range(n_seg):
+        sl = slice(int(cut[s]), int(cut[s + 1]))
+        c, pr = lines.customer[sl], lines.product[sl]
+        uc = c == n_cust
+        up = ~uc & (pr == n_prod)
+        ok = ~uc & ~up
+        for k, w in (("n", None), ("net", lines.net_amount[sl]), ("qty", lines.quantity[sl])):
+            parts.grid[k][:, s] = np.bincount(
+                c[ok], weights=None if w is None else w[ok], minlength=n_cust
+            )
+            parts.unknown_customer[k][s] = uc.sum() if w is None else w[uc].sum()
+            parts.unknown_product[k][s] = up.sum() if w is None else w[up].sum()
     mem = members(data, programs)
-    n_reasons = len(EXCLUSION_REASONS)
-    rows = []
-    for pi, p in enumerate(programs):
-        rows.extend(_in_period_and_counted(lines, sums, p, as_of))
-        got = _reasons(data, programs, lines, mem, pi, p, as_of)
-        if got is None:
+    for pi, (f, la) in enumerate(windows):
+        if la < f:
             continue
-        w, reason = got
-        bad = reason >= 0
-        code = reason[bad]
-        n = np.bincount(code, minlength=n_reasons)
-        net = np.bincount(code, weights=lines.net_amount[w][bad], minlength=n_reasons)
-        qty = np.bincount(code, weights=lines.quantity[w][bad], minlength=n_reasons)
-        for k in np.flatnonzero(n):
-            rows.append((p.id, EXCLUSION_REASONS[k], int(n[k]), float(net[k]), float(qty[k])))
+        lookup, from_day = _program_codes(lines, mem, pi)
+        mine = mem.index[mem["program_idx"].to_numpy() == pi].to_numpy()
+        if not (from_day[mine] > f).any():
+            continue
+        w = lines.window(f, la)
+        who = lookup[lines.customer[w]]
+        before = (who >= 0) & (lines.day[w] < np.append(from_day, 0)[np.where(who >= 0, who, -1)])
+        before &= lines.product[w] != n_prod
+        parts.before[pi] = {
+            "n": float(before.sum()),
+            "net": float(lines.net_amount[w][before].sum()),
+            "qty": float(lines.quantity[w][before].sum()),
+        }
+    return reconcile_segments(data, programs, as_of, sums=sums, parts=parts)
+
+
+_PARTS = ("n", "net", "qty")
+
+
+def segment_bounds(programs, as_of) -> tuple[list[tuple[int, int]], np.ndarray | None]:
+    """Each program's period window [days] and the segment bounds between them.
+
+    Returns
+    -------
+    windows : list of (first_day, last_day)
+        Per program (``last < first`` when the period has not started by ``as_of``).
+    bounds : ndarray of int64, or None
+        Sorted distinct ``first`` and ``last + 1`` of the started periods: segment ``s`` is
+        ``[bounds[s], bounds[s + 1])``. None when no period has started.
+    """
+    windows = [_period_days(p, as_of) for p in programs]
+    live = [(f, la) for f, la in windows if la >= f]
+    if not live:
+        return windows, None
+    return windows, np.unique([d for f, la in live for d in (f, la + 1)]).astype(np.int64)
+
+
+@dataclass
+class SegmentSums:
+    """Lines summed per (customer, segment): what :func:`reconcile_segments` needs.
+
+    Each dict maps ``"n"`` (lines), ``"net"`` [currency] and ``"qty"`` [units] to sums:
+    ``grid`` per (customer code, segment) over lines of known customers and products;
+    ``unknown_customer`` / ``unknown_product`` per segment; ``before`` per program index:
+    the known-product lines of its late-enrolled members dated before their enrollment.
+    """
+
+    bounds: np.ndarray
+    grid: dict
+    unknown_customer: dict
+    unknown_product: dict
+    before: dict
+
+
+def reconcile_segments(data, programs, as_of, *, sums, parts: SegmentSums | None):
+    """The reconciliation of each program from per (customer, segment) sums.
+
+    Per program, its period's segments are added up per customer; the known customers'
+    totals are classed by the customer's status in the program, in the order of
+    :data:`EXCLUSION_REASONS`: customer filter, not enrolled, counted under a variant; for
+    members, the lines before a late enrollment (``parts.before``), then the lines of
+    products the program does not accept: the members' total less those and less what
+    they counted (which must not be negative).
+    """
+    plist = list(programs)
+    windows = [_period_days(p, as_of) for p in plist]
+    counted = _counted(sums, plist)
+    rows: list[tuple] = []
+    mem = members(data, programs)
+    n_cust = len(data.customers)
+    cust_index = pd.Index(data.customers["customer_id"])
+    mem_pidx = mem["program_idx"].to_numpy(dtype=np.int64) if len(mem) else np.zeros(0, int)
+    mem_code = mem["customer_code"].to_numpy(dtype=np.int64) if len(mem) else np.zeros(0, int)
+    zero = dict.fromkeys(_PARTS, 0.0)
+    for pi, p in enumerate(plist):
+        f, la = windows[pi]
+        if parts is None or la < f:
+            rows.append((p.id, "in_period", 0, 0.0, 0.0))
+            rows.append((p.id, "counted", *counted[p.id]))
+            continue
+        inside = (parts.bounds[:-1] >= f) & (parts.bounds[:-1] <= la)
+        tot = {k: g[:, inside].sum(axis=1) for k, g in parts.grid.items()}
+        uc = {k: float(v[inside].sum()) for k, v in parts.unknown_customer.items()}
+        upd = {k: float(v[inside].sum()) for k, v in parts.unknown_product.items()}
+        in_period = {k: uc[k] + upd[k] + float(tot[k].sum()) for k in _PARTS}
+        rows.append(
+            (p.id, "in_period", int(round(in_period["n"])), in_period["net"], in_period["qty"])
+        )
+        rows.append((p.id, "counted", *counted[p.id]))
+        elig = customer_eligibility(data, p)
+        is_member = np.zeros(n_cust, bool)
+        is_member[mem_code[mem_pidx == pi]] = True
+        variant = np.zeros(n_cust, bool)
+        for v in programs.variants_of(p.id):
+            variant[cust_index.get_indexer(list(v.customers_only))] = True
+        b = parts.before.get(pi, zero)
+        mine = _pick(tot, is_member & elig)
+        c_n, c_net, c_qty = counted[p.id]
+        classes = {
+            "unknown_customer": uc,
+            "unknown_product": upd,
+            "customer_not_eligible": _pick(tot, ~elig),
+            "customer_not_enrolled": _pick(tot, elig & ~is_member & ~variant),
+            "customer_in_variant": _pick(tot, elig & ~is_member & variant),
+            "before_enrollment": b,
+            "product_not_eligible": {
+                "n": mine["n"] - b["n"] - c_n,
+                "net": mine["net"] - b["net"] - c_net,
+                "qty": mine["qty"] - b["qty"] - c_qty,
+            },
+        }
+        if classes["product_not_eligible"]["n"] < -0.5:  # counted more than the members bought
+            raise AssertionError(f"reconciliation does not tie for programs {[p.id]}")
+        for reason in EXCLUSION_REASONS:
+            v = classes[reason]
+            n = int(round(v["n"]))
+            if n > 0:
+                rows.append((p.id, reason, n, float(v["net"]), float(v["qty"])))
     return finish_reconciliation(rows)
+
+
+def _pick(tot: dict, mask: np.ndarray) -> dict:
+    return {k: float(v[mask].sum()) for k, v in tot.items()}
+
+
+def _counted(sums: pd.DataFrame, plist) -> dict:
+    cols = ["n_lines", "net_amount", "quantity"]
+    tot = sums.groupby("program_id", sort=False, observed=True)[cols].sum()
+    out = {}
+    for p in plist:
+        if p.id in tot.index:
+            r = tot.loc[p.id]
+            out[p.id] = (int(r["n_lines"]), float(r["net_amount"]), float(r["quantity"]))
+        else:
+            out[p.id] = (0, 0.0, 0.0)
+    return out
 
 
 def _in_period_and_counted(lines, sums: pd.DataFrame, p, as_of) -> list[tuple]:

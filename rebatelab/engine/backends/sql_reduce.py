@@ -21,7 +21,12 @@ import pandas as pd
 from rebatelab.engine.backends.store import TABLE, LineStore, line_store
 from rebatelab.engine.eligibility import customer_eligibility, members, product_eligibility
 from rebatelab.engine.lines import _EPOCH, to_day
-from rebatelab.engine.reconciliation import EXCLUSION_REASONS, finish_reconciliation
+from rebatelab.engine.reconciliation import (
+    EXCLUSION_REASONS,
+    SegmentSums,
+    reconcile_segments,
+    segment_bounds,
+)
 from rebatelab.engine.sums import SUM_DECIMALS, _period_days, _product_classes
 from rebatelab.programs.terms import ProgramSet
 
@@ -311,12 +316,9 @@ def _codes(values) -> tuple[np.ndarray, np.ndarray]:
 def store_reconciliation(data, programs: ProgramSet, *, as_of, sums: pd.DataFrame) -> pd.DataFrame:
     """:func:`rebatelab.engine.reconciliation.reconcile` of lines held in a line store.
 
-    Lines are summed per (customer, segment), where segments lie between consecutive
-    period bounds: each program's period is a run of whole segments. Per program, the
-    known customers' totals over its segments are classed by the customer's status
-    (customer filter, enrollment, variant); a late-enrolled member's lines before its
-    enrollment day come from one join on those members only; a member's lines of products
-    the program does not accept are its total less what it counted.
+    One grouped sum per (customer, segment) (see
+    :func:`rebatelab.engine.reconciliation.reconcile_segments`), and one join on the
+    late-enrolled members for their lines before enrollment.
 
     Parameters
     ----------
@@ -325,17 +327,10 @@ def store_reconciliation(data, programs: ProgramSet, *, as_of, sums: pd.DataFram
     """
     store = line_store(data)
     as_of = pd.Timestamp(as_of).normalize()
-    plist = list(programs)
-    windows = [_period_days(p, as_of) for p in plist]
-    live = [(f, la) for f, la in windows if la >= f]
-    rows: list[tuple] = []
-    counted = _counted(sums, plist)
-    if not live:
-        for p in plist:
-            rows.append((p.id, "in_period", 0, 0.0, 0.0))
-            rows.append((p.id, "counted", *counted[p.id]))
-        return finish_reconciliation(rows)
-    bounds = np.unique([d for f, la in live for d in (f, la + 1)])
+    windows, bounds = segment_bounds(programs, as_of)
+    n_cust = store.n_customers
+    if bounds is None:
+        return reconcile_segments(data, programs, as_of, sums=sums, parts=None)
     days = np.arange(bounds[0], bounds[-1], dtype=np.int64)
     store.register(
         "rl_seg",
@@ -355,7 +350,6 @@ def store_reconciliation(data, programs: ProgramSet, *, as_of, sums: pd.DataFram
         """
     ).fetchnumpy()
     n_seg = len(bounds) - 1
-    n_cust = store.n_customers
     cust, known = _codes(res["cust"])
     seg = np.asarray(res["seg"], dtype=np.int64)
     up = np.asarray(res["up"], dtype=bool)
@@ -365,80 +359,18 @@ def store_reconciliation(data, programs: ProgramSet, *, as_of, sums: pd.DataFram
         "qty": np.asarray(res["qty"], dtype=float),
     }
     kk = known & ~up
-    grid = {k: np.zeros((n_cust, n_seg)) for k in vals}
-    unknown_c = {k: np.zeros(n_seg) for k in vals}
-    unknown_p = {k: np.zeros(n_seg) for k in vals}
+    parts = SegmentSums(
+        bounds=bounds,
+        grid={k: np.zeros((n_cust, n_seg)) for k in vals},
+        unknown_customer={k: np.zeros(n_seg) for k in vals},
+        unknown_product={k: np.zeros(n_seg) for k in vals},
+        before=_before_enrollment(store, members(data, programs), windows),
+    )
     for k, v in vals.items():
-        np.add.at(grid[k], (cust[kk], seg[kk]), v[kk])
-        np.add.at(unknown_c[k], seg[~known], v[~known])
-        np.add.at(unknown_p[k], seg[known & up], v[known & up])
-    mem = members(data, programs)
-    before = _before_enrollment(store, mem, windows)
-    cust_index = pd.Index(data.customers["customer_id"])
-    mem_pidx = mem["program_idx"].to_numpy(dtype=np.int64)
-    mem_code = mem["customer_code"].to_numpy(dtype=np.int64)
-    for pi, p in enumerate(plist):
-        f, la = windows[pi]
-        if la < f:
-            rows.append((p.id, "in_period", 0, 0.0, 0.0))
-            rows.append((p.id, "counted", *counted[p.id]))
-            continue
-        inside = (bounds[:-1] >= f) & (bounds[:-1] <= la)
-        tot = {k: g[:, inside].sum(axis=1) for k, g in grid.items()}
-        uc = {k: float(v[inside].sum()) for k, v in unknown_c.items()}
-        upd = {k: float(v[inside].sum()) for k, v in unknown_p.items()}
-        in_n = uc["n"] + upd["n"] + tot["n"].sum()
-        in_net = uc["net"] + upd["net"] + tot["net"].sum()
-        in_qty = uc["qty"] + upd["qty"] + tot["qty"].sum()
-        rows.append((p.id, "in_period", int(round(in_n)), in_net, in_qty))
-        rows.append((p.id, "counted", *counted[p.id]))
-        elig = customer_eligibility(data, p)
-        is_member = np.zeros(n_cust, bool)
-        is_member[mem_code[mem_pidx == pi]] = True
-        variant = np.zeros(n_cust, bool)
-        for v in programs.variants_of(p.id):
-            variant[cust_index.get_indexer(list(v.customers_only))] = True
-        b = before.get(pi, {"n": 0.0, "net": 0.0, "qty": 0.0})
-        classes = {
-            "unknown_customer": uc,
-            "unknown_product": upd,
-            "customer_not_eligible": _pick(tot, ~elig),
-            "customer_not_enrolled": _pick(tot, elig & ~is_member & ~variant),
-            "customer_in_variant": _pick(tot, elig & ~is_member & variant),
-            "before_enrollment": b,
-        }
-        mine = _pick(tot, is_member & elig)
-        c_n, c_net, c_qty = counted[p.id]
-        classes["product_not_eligible"] = {
-            "n": mine["n"] - b["n"] - c_n,
-            "net": mine["net"] - b["net"] - c_net,
-            "qty": mine["qty"] - b["qty"] - c_qty,
-        }
-        if classes["product_not_eligible"]["n"] < -0.5:  # more counted than the members bought
-            raise AssertionError(f"reconciliation does not tie for program {p.id}")
-        for reason in EXCLUSION_REASONS:
-            v = classes[reason]
-            n = int(round(v["n"]))
-            if n > 0:
-                rows.append((p.id, reason, n, float(v["net"]), float(v["qty"])))
-    return finish_reconciliation(rows)
-
-
-def _pick(tot: dict, mask: np.ndarray) -> dict:
-    return {k: float(v[mask].sum()) for k, v in tot.items()}
-
-
-def _counted(sums: pd.DataFrame, plist) -> dict:
-    g = sums.groupby("program_id", sort=False, observed=True)[["n_lines", "net_amount", "quantity"]]
-    tot = g.sum()
-    out = {}
-    for p in plist:
-        if p.id in tot.index:
-            r = tot.loc[p.id]
-            out[p.id] = (int(r["n_lines"]), float(r["net_amount"]), float(r["quantity"]))
-        else:
-            out[p.id] = (0, 0.0, 0.0)
-    return out
+        np.add.at(parts.grid[k], (cust[kk], seg[kk]), v[kk])
+        np.add.at(parts.unknown_customer[k], seg[~known], v[~known])
+        np.add.at(parts.unknown_product[k], seg[known & up], v[known & up])
+    return reconcile_segments(data, programs, as_of, sums=sums, parts=parts)
 
 
 def _before_enrollment(store: LineStore, mem: pd.DataFrame, windows) -> dict:
