@@ -187,17 +187,19 @@ def reduce_files(data, programs: ProgramSet, as_of, **options):
             JOIN rl_mc m ON m.cust = t.cust AND m.cls = t.cls
             GROUP BY ALL
         )
-        GROUP BY member, day
+        GROUP BY member, day ORDER BY member, day
         """
     ).fetchnumpy()
     md = {k: np.asarray(v) for k, v in res.items()}
-    order = np.lexsort((md["day"], md["member"]))
-    md = {k: v[order] for k, v in md.items()}
+    del res
     frames = _window_frames(both, mt, md)
     m = len(mem)
     period = frames["p"].iloc[:m].reset_index(drop=True)
-    upto = md["day"] <= as_day
-    daily, cand_daily = _daily_frames(both, m, {k: v[upto] for k, v in md.items()})
+    if hi > as_day:  # a previous-year period ends after as_of: those days are not history
+        upto = md["day"] <= as_day
+        md = {k: v[upto] for k, v in md.items()}
+    daily, cand_daily = _daily_frames(both, m, md)
+    del md
     first, last = store.first_date, store.last_date
     return Reduction(
         programs=programs,
