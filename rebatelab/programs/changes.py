@@ -419,7 +419,7 @@ def effective_terms(
         raws = _raws(programs)
         for r in terms:
             pr = r.proposal
-            if pr.kind == "variant":
+            if pr.kind == "variant" and pr.variant_id is not None:
                 parent = raws.get(pr.program_id)
                 name = f"{(parent or {}).get('name') or pr.program_id}, negotiated for " + (
                     ", ".join(pr.customers)
@@ -506,7 +506,8 @@ def diff_terms(before: Mapping, after: Mapping) -> pd.DataFrame:
     ...            {"cap": 700.0, "tiers": [{"from": 0, "rate": 0.02}]}).to_dict("records")
     [{'field': 'cap', 'before': '620.0', 'after': '700.0'}]
     """
-    a, b = {}, {}
+    a: dict[str, object] = {}
+    b: dict[str, object] = {}
     _flat(dict(before), "", a)
     _flat(dict(after), "", b)
     keys = list(dict.fromkeys([*b, *a]))

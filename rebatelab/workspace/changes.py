@@ -271,7 +271,8 @@ def _check_pending(recorded: list[ChangeRequest], proposal: Proposal) -> None:
 
 def _check_order(recorded: list[ChangeRequest], proposal: Proposal) -> None:
     """A program's versions take effect in the order they are numbered."""
-    if proposal.kind != "change":
+    eff = proposal.effective
+    if proposal.kind != "change" or eff is None:
         return
     last = [
         r.proposal.effective
@@ -279,11 +280,12 @@ def _check_order(recorded: list[ChangeRequest], proposal: Proposal) -> None:
         if r.status == "approved"
         and r.proposal.kind == "change"
         and r.proposal.program_id == proposal.program_id
+        and r.proposal.effective is not None
     ]
-    if last and proposal.effective < max(last):
+    if last and eff < max(last):
         raise ChangeRequestError(
             f"program {proposal.program_id} has a version in force from {max(last)}: a new "
-            f"version takes effect on or after it, not from {proposal.effective}"
+            f"version takes effect on or after it, not from {eff}"
         )
 
 
@@ -746,7 +748,7 @@ def discover(
     if path is not None:
         data, programs = apply_workspace(data, programs, path, day)
     recorded = _load(path) if path is not None else []
-    pending = {}
+    pending: dict[str, int] = {}
     for r in recorded:
         if r.status == "pending" and customer_id in r.proposal.customers:
             pending.setdefault(r.proposal.program_id, r.request_id)
