@@ -720,3 +720,22 @@ def test_cli_end_to_end(sample, tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("USER", raising=False)
     assert main(["approve", "1", *base, "--reason", "r"]) == 2
     assert "no user name" in capsys.readouterr().err
+
+
+def test_verbs_help_imports_no_pandas():
+    import subprocess
+    import sys
+
+    from rebatelab.cli.commands import propose as propose_cmd
+    from rebatelab.workspace.store import WORKSPACE_NAME
+
+    assert propose_cmd.WORKSPACE_NAME == WORKSPACE_NAME
+    code = (
+        "import sys\n"
+        "from rebatelab.cli.main import build_parser\n"
+        "for verb in ('propose', 'approve', 'reject', 'history'):\n"
+        "    build_parser([verb, '--help'])\n"
+        "print('pandas' in sys.modules)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert r.stdout.strip() == "False"

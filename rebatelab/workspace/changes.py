@@ -37,10 +37,7 @@ import numpy as np
 import pandas as pd
 
 from rebatelab.data.tables import RebateData
-from rebatelab.engine.eligibility import members
-from rebatelab.engine.stage_one import reduce
 from rebatelab.errors import DataValidationError, LedgerError, ParameterError, ProgramFileError
-from rebatelab.forecasting.projection import forecast
 from rebatelab.programs.changes import (
     ChangeRequest,
     ChangeRequestError,
@@ -51,7 +48,6 @@ from rebatelab.programs.changes import (
     effective_terms,
 )
 from rebatelab.programs.terms import ProgramSet, load_programs
-from rebatelab.review.eligibility import eligible_not_enrolled
 from rebatelab.workspace.store import _connect, default_workspace
 
 __all__ = [
@@ -240,6 +236,8 @@ def _record_version(con, request_id: int, at: dt.datetime) -> None:
 
 def _check_members(data: RebateData, programs: ProgramSet, enrollments, checked) -> None:
     """The customers exist and pass the program's customer filter (the engine's messages)."""
+    from rebatelab.engine.eligibility import members
+
     prop = checked.proposal
     known = set(data.customers["customer_id"].astype(str))
     unknown = [c for c in prop.customers if c not in known]
@@ -735,6 +733,10 @@ def discover(
         ``expected_rebate`` [currency] (on the forecast; for an eligible or pending customer,
         what they would likely earn if enrolled; NaN for a program not started yet).
     """
+    from rebatelab.engine.stage_one import reduce  # the heavy rooms only when discovering
+    from rebatelab.forecasting.projection import forecast
+    from rebatelab.review.eligibility import eligible_not_enrolled
+
     programs = load_programs(programs)
     customer_id = str(customer_id)
     if customer_id not in set(data.customers["customer_id"].astype(str)):

@@ -9,7 +9,6 @@ restricts who may. Approving a variant or a change records a new program version
 from __future__ import annotations
 
 from rebatelab.cli.commands.propose import add_user_arguments, workspace_path
-from rebatelab.workspace.changes import approve, current_user
 
 NAME = "approve"
 
@@ -25,6 +24,8 @@ def add_arguments(parser) -> None:
 
 def decide(args, decision) -> int:
     """Record ``decision`` (approve or reject) on ``args.request`` and print it."""
+    from rebatelab.workspace.changes import current_user
+
     user = current_user(args.user)
     ws = workspace_path(args)
     req = decision(ws, args.request, user=user, reason=args.reason)
@@ -39,4 +40,6 @@ def decide(args, decision) -> int:
 
 
 def run(args) -> int:
+    from rebatelab.workspace.changes import approve
+
     return decide(args, approve)

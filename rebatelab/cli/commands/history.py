@@ -10,13 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
-
 from rebatelab.cli.commands._common import write_table
-from rebatelab.cli.commands.propose import workspace_path
+from rebatelab.cli.commands.propose import WORKSPACE_NAME, workspace_path
 from rebatelab.errors import ParameterError
-from rebatelab.workspace.changes import diff, history
-from rebatelab.workspace.store import WORKSPACE_NAME
 
 NAME = "history"
 
@@ -52,6 +48,10 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    import pandas as pd
+
+    from rebatelab.workspace.changes import diff, history
+
     ws = workspace_path(args)
     if not ws.exists():
         raise ParameterError(f"no workspace at {ws}")

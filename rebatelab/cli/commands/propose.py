@@ -14,11 +14,10 @@ from pathlib import Path
 
 from rebatelab.cli.commands._common import add_data_arguments, parse_date, programs_path
 from rebatelab.errors import ParameterError
-from rebatelab.io.folders import load_data
-from rebatelab.programs.changes import Proposal
-from rebatelab.programs.terms import load_programs, parse_yaml
-from rebatelab.workspace.changes import current_user, propose
-from rebatelab.workspace.store import WORKSPACE_NAME
+
+#: The workspace file in a data folder (rebatelab.workspace.store.WORKSPACE_NAME; kept here so
+#: that ``--help`` imports no pandas).
+WORKSPACE_NAME = "rebatelab.duckdb"
 
 NAME = "propose"
 
@@ -95,7 +94,9 @@ def add_arguments(parser) -> None:
 
 
 def _terms(args) -> dict:
-    terms = {}
+    from rebatelab.programs.terms import parse_yaml
+
+    terms: dict = {}
     if args.terms is not None:
         doc = parse_yaml(args.terms, source="--terms")
         if not isinstance(doc, dict):
@@ -109,6 +110,11 @@ def _terms(args) -> dict:
 
 
 def run(args) -> int:
+    from rebatelab.io.folders import load_data
+    from rebatelab.programs.changes import Proposal
+    from rebatelab.programs.terms import load_programs
+    from rebatelab.workspace.changes import current_user, propose
+
     user = current_user(args.user)
     eff = None if args.effective is None else parse_date(args.effective)
     terms = _terms(args)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from rebatelab.cli.commands.approve import decide
 from rebatelab.cli.commands.propose import add_user_arguments
-from rebatelab.workspace.changes import reject
 
 NAME = "reject"
 
@@ -23,4 +22,6 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    from rebatelab.workspace.changes import reject
+
     return decide(args, reject)
