@@ -20,8 +20,8 @@ period twice is refused unless ``reopen=True`` (only the latest closed period ca
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,10 +40,14 @@ from rebatelab.workspace.store import (
     _connect,
     _delete_period,
     _money,
+    _tables,
+    _write_audit,
     _write_close,
+    _write_flags,
     _write_payments,
     _write_rollforward,
     _write_snapshot,
+    check_workspace,
     default_workspace,
 )
 
@@ -86,6 +90,11 @@ class Close:
         What was booked.
     method : str
         The forecast method(s) of the snapshot (``accrued`` when no forecast was made).
+    flags : DataFrame
+        Flagged payments booked with ``accept_flagged`` (``payment_id, program_id,
+        customer_id, kind, amount, message``).
+    audit : dict
+        The audit record: input file hashes, program-file hash, version, as-of, method.
     """
 
     period: str
@@ -95,6 +104,8 @@ class Close:
     rollforward: pd.DataFrame
     book: str = "expected"
     method: str = ""
+    flags: pd.DataFrame | None = None
+    audit: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -109,12 +120,18 @@ class LedgerView:
         Per period and program, with ``ties``: the opening equals the previous closing and
         ``opening + expense - payments = closing``, to the cent.
     snapshot, payments : DataFrame
+    audit : DataFrame
+        ``period, key, value``: each close's audit record.
+    flags : DataFrame
+        Flagged payments booked with ``accept_flagged``.
     """
 
     closes: pd.DataFrame
     rollforward: pd.DataFrame
     snapshot: pd.DataFrame
     payments: pd.DataFrame
+    audit: pd.DataFrame | None = None
+    flags: pd.DataFrame | None = None
 
     @property
     def ties(self) -> bool:
@@ -158,12 +175,44 @@ def _snapshot(red: Reduction, *, method, book, forecaster) -> tuple[pd.DataFrame
     return out, ";".join(sorted(set(out["method"].astype(str))))
 
 
-def _new_payments(red: Reduction, con, as_of: dt.date) -> pd.DataFrame:
-    """Payments dated on or before ``as_of`` that no earlier close recorded."""
+_PAY_COLS = [
+    "program_id",
+    "customer_id",
+    "date",
+    "amount_c",
+    "seq",
+    "payment_id",
+    "corrects",
+]
+
+
+def _content_id(p: pd.DataFrame) -> pd.Series:
+    """A payment's content key as a label: ``program/customer/date/amount#seq``."""
+    amount = pd.Series(p["amount_c"].to_numpy(dtype=np.int64) / 100.0, index=p.index)
+    return (
+        p["program_id"]
+        + "/"
+        + p["customer_id"]
+        + "/"
+        + p["date"].astype(str)
+        + "/"
+        + amount.map("{:.2f}".format)
+        + "#"
+        + p["seq"].astype(str)
+    )
+
+
+def _input_payments(red: Reduction, as_of: dt.date) -> pd.DataFrame:
+    """The payments input dated on or before ``as_of``, each with its identity.
+
+    The identity is the ``payment_id`` column when the input has one, else the content key
+    (program, customer, date, amount and the order of appearance among identical lines).
+    An optional ``corrects`` column names the payment a line corrects (a reversing or
+    adjusting entry: its amount, negative to reverse, is added to what was paid).
+    """
     pay = red.payments
-    cols = ["program_id", "customer_id", "date", "amount_c", "seq"]
     if pay is None or len(pay) == 0:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in _PAY_COLS})
     p = pd.DataFrame(
         {
             "program_id": pay["program_id"].astype(str).to_numpy(),
@@ -172,20 +221,192 @@ def _new_payments(red: Reduction, con, as_of: dt.date) -> pd.DataFrame:
             "amount_c": cents(pay["amount"].to_numpy(dtype=float)),
         }
     )
-    p = p[p["date"] <= as_of]
     # identical payments are told apart by their order of appearance
     p["seq"] = p.groupby(["program_id", "customer_id", "date", "amount_c"]).cumcount()
+    ids = pay["payment_id"] if "payment_id" in pay.columns else None
+    given = ids.notna().to_numpy() if ids is not None else np.zeros(len(p), bool)
+    p["payment_id"] = _content_id(p)
+    p["auto_id"] = ~given
+    if ids is not None:
+        p.loc[given, "payment_id"] = ids[given].astype(str).to_numpy()
+        dup = p.loc[given, "payment_id"]
+        dup = sorted(set(dup[dup.duplicated()]))
+        if dup:
+            raise LedgerError(
+                f"payments: payment_id {dup[:5]} appears more than once; each payment needs "
+                "its own id (a correction is a new line with corrects: <id>)"
+            )
+    corr = pay["corrects"] if "corrects" in pay.columns else None
+    p["corrects"] = (
+        corr.astype("string").to_numpy(dtype=object) if corr is not None else [None] * len(p)
+    )
+    p["corrects"] = p["corrects"].where(pd.notna(p["corrects"]), None)
+    return p[p["date"] <= as_of].reset_index(drop=True)
+
+
+def _booked_payments(con) -> pd.DataFrame:
     done = con.execute(
-        "SELECT program_id, customer_id, date, CAST(round(amount * 100) AS BIGINT) AS amount_c, "
-        "seq FROM payments"
+        "SELECT period, program_id, customer_id, date, "
+        "CAST(round(amount * 100) AS BIGINT) AS amount_c, seq, payment_id, corrects "
+        "FROM payments"
     ).fetchdf()
+    done["date"] = pd.to_datetime(done["date"]).dt.date
+    done["seq"] = done["seq"].astype(np.int64)
+    done["amount_c"] = done["amount_c"].astype(np.int64)
+    missing = done["payment_id"].isna()
+    if missing.any():  # a version-1 ledger: content keys
+        done.loc[missing, "payment_id"] = _content_id(done[missing])
+    return done
+
+
+def _new_payments(red: Reduction, con, as_of: dt.date) -> pd.DataFrame:
+    """Payments dated on or before ``as_of`` that no earlier close recorded.
+
+    Raises
+    ------
+    LedgerError
+        A payment booked by an earlier close is no longer in the input, or its content
+        changed (it is named); a correction names a payment that does not exist.
+    """
+    p = _input_payments(red, as_of)
+    done = _booked_payments(con)
     if len(done):
-        done["date"] = pd.to_datetime(done["date"]).dt.date
-        done["seq"] = done["seq"].astype(np.int64)
-        done["amount_c"] = done["amount_c"].astype(np.int64)
-        m = p.merge(done, on=cols, how="left", indicator=True)
-        p = m[m["_merge"] == "left_only"].drop(columns="_merge")
+        m = done.merge(p, on="payment_id", how="left", suffixes=("", "_in"), indicator=True)
+        gone = m[m["_merge"] == "left_only"]
+        if len(gone):
+            names = [f"{r.payment_id} (booked in {r.period})" for r in gone.head(5).itertuples()]
+            raise LedgerError(
+                f"{len(gone)} payment(s) booked by earlier closes are no longer in the payments "
+                f"input (removed or changed): {names}; a booked payment is never edited: restore "
+                "it and enter a correction, a new line with the difference (negative to reverse) "
+                "and corrects: <its id> (docs/finance.md)"
+            )
+        keys = ["program_id", "customer_id", "date", "amount_c"]
+        both = m[m["_merge"] == "both"]
+        changed = np.zeros(len(both), bool)
+        for k in keys:
+            changed |= both[k].to_numpy() != both[f"{k}_in"].to_numpy()
+        if changed.any():
+            names = both.loc[changed, "payment_id"].head(5).tolist()
+            raise LedgerError(
+                f"{int(changed.sum())} payment(s) booked by earlier closes were changed in the "
+                f"payments input: {names}; restore them and enter corrections (a new line with "
+                "corrects: <id>)"
+            )
+        p = p[~p["payment_id"].isin(set(done["payment_id"]))]
+    known = set(p["payment_id"]) | set(done["payment_id"] if len(done) else [])
+    bad = p[p["corrects"].notna() & ~p["corrects"].isin(known)]
+    if len(bad):
+        raise LedgerError(
+            f"payments: {len(bad)} correction(s) name no known payment: "
+            f"{bad['payment_id'].head(5).tolist()} corrects {bad['corrects'].head(5).tolist()}"
+        )
     return p.reset_index(drop=True)
+
+
+def _flags(red: Reduction, con, pay: pd.DataFrame, snap: pd.DataFrame) -> pd.DataFrame:
+    """New payments that need an explicit acceptance to be booked.
+
+    ``unknown_program`` / ``unknown_customer``: not in the program file or the customers;
+    ``overpayment``: the contract's payments so far (recorded and new) exceed both its
+    accrued and its expected amount; ``possible_duplicate``: the same program, customer, date
+    and amount as a payment already recorded or another new line (content keys only).
+    """
+    cols = ["payment_id", "program_id", "customer_id", "kind", "amount_c", "message"]
+    if not len(pay):
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
+    parts = []
+
+    def add(mask, kind, message):
+        if mask.any():
+            f = pay.loc[mask, ["payment_id", "program_id", "customer_id", "amount_c"]].copy()
+            f["kind"] = kind
+            f["message"] = message(f)
+            parts.append(f)
+
+    prog = pay["program_id"].isin(set(red.programs.ids)).to_numpy()
+    add(~prog, "unknown_program", lambda f: "program not in the program file: " + f["program_id"])
+    cust_ids = set(red.customers["customer_id"].astype(str)) if len(red.customers) else set()
+    cust = pay["customer_id"].isin(cust_ids).to_numpy()
+    add(~cust, "unknown_customer", lambda f: "customer not in customers: " + f["customer_id"])
+    done = _booked_payments(con)
+    keys = ["program_id", "customer_id"]
+    paid = pd.concat([done[[*keys, "amount_c"]], pay[[*keys, "amount_c"]]])
+    paid = paid.groupby(keys, as_index=False)["amount_c"].sum()
+    cap = snap[keys].assign(cap_c=np.maximum(snap["accrued_c"], snap["expected_c"]))
+    over = paid.merge(cap, on=keys, how="left").fillna({"cap_c": 0})
+    over = over[over["amount_c"] > over["cap_c"]]
+    hit = pay.merge(over, on=keys, how="left", suffixes=("", "_paid"))
+    mask = hit["cap_c"].notna().to_numpy() & prog & (pay["amount_c"].to_numpy() > 0)
+
+    def over_msg(f):
+        h = hit.loc[f.index]
+        return (
+            "paid "
+            + (h["amount_c_paid"] / 100).map("{:,.2f}".format)
+            + " in all against "
+            + (h["cap_c"] / 100).map("{:,.2f}".format)
+            + " accrued/expected"
+        )
+
+    add(mask, "overpayment", over_msg)
+    content = ["program_id", "customer_id", "date", "amount_c"]
+    seen = pd.concat([done[content], pay[content]])
+    twice = seen.duplicated(keep=False).to_numpy()[len(done) :]
+    auto = pay["auto_id"].to_numpy(dtype=bool)
+    add(
+        twice & auto,
+        "possible_duplicate",
+        lambda f: "same program, customer, date and amount as another payment",
+    )
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
+    return pd.concat(parts)[cols].reset_index(drop=True)
+
+
+def _file_hash(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _audit(red: Reduction, *, method, book, forecaster, snap, pay, rf, flags, meta) -> dict:
+    """What a close was computed from and what it found (one record per close)."""
+    try:
+        from importlib.metadata import version
+
+        ver = version("rebatelab")
+    except Exception:  # noqa: BLE001 - a source checkout without metadata
+        ver = "unknown"
+    audit = {
+        "workspace_id": meta.get("workspace_id", ""),
+        "schema_version": meta.get("schema_version", ""),
+        "rebatelab_version": ver,
+        "as_of": str(red.as_of.date()),
+        "book": book,
+        "forecast_method": ";".join(sorted(set(snap["method"].astype(str)))),
+        "forecast_parameters": "default forecaster (liability_forecast, n_levels=16)"
+        if forecaster is None
+        else f"forecaster {getattr(forecaster, '__name__', repr(forecaster))}",
+        "method_requested": method or "(default)",
+        "data_source": red.source,
+        "programs_source": getattr(red.programs, "source", ""),
+        "booked_total": f"{int(snap['booked_c'].sum()) / 100:.2f}",
+        "payments_total": f"{int(pay['amount_c'].sum()) / 100 if len(pay) else 0:.2f}",
+        "closing_total": f"{int(rf['closing_c'].sum()) / 100:.2f}",
+        "accepted_flags": str(len(flags)),
+    }
+    src = Path(str(red.source))
+    if src.is_dir():
+        for f in sorted(src.iterdir()):
+            if f.is_file() and not f.name.endswith((".duckdb", ".wal", ".tmp")):
+                audit[f"sha256:{f.name}"] = _file_hash(f)
+    prog = Path(str(getattr(red.programs, "source", "")))
+    if prog.is_file():
+        audit["sha256:programs"] = _file_hash(prog)
+    return audit
 
 
 def close(
@@ -198,6 +419,7 @@ def close(
     method: str | None = None,
     book: str = "expected",
     forecaster=None,
+    accept_flagged: bool = False,
 ) -> Close:
     """Close a period: record the accrual snapshot, new payments and the roll-forward.
 
@@ -221,6 +443,9 @@ def close(
     book : {"expected", "accrued"}
         What the ledger books per (program, customer): the forecast's expected end-of-period
         rebate (ASC 606 expected value, default) or the amount earned at the current tier.
+    accept_flagged : bool
+        Book new payments that are flagged (overpayment, unknown program or customer, possible
+        duplicate); without it a close with flagged payments is refused, naming them.
     forecaster : callable, optional
         ``forecaster(reduction[, method=...])`` returning one row per (program_id,
         customer_id) of :func:`rebatelab.accrue` with ``expected_rebate`` and
@@ -289,9 +514,12 @@ def close(
         if programs is None:
             raise ParameterError("close needs programs with a RebateData")
         red = None
+    import duckdb
+
     path = Path(workspace) if workspace is not None else default_workspace(data)
     con = _connect(path)
     try:
+        meta = check_workspace(con, path)
         closed = con.execute("SELECT period FROM closes ORDER BY period").fetchdf()["period"]
         closed = closed.astype(str).tolist()
         if period in closed:
@@ -332,17 +560,32 @@ def close(
                 [prev_period],
             ).fetchdf()
             pay = _new_payments(red, con, as_of)
-            unknown = sorted(set(pay["program_id"]) - set(red.programs.ids)) if len(pay) else []
-            if unknown:
-                warnings.warn(
-                    f"payments name programs not in the program file: {unknown[:5]}; they are "
-                    "deducted in the roll-forward",
-                    stacklevel=2,
+            flags = _flags(red, con, pay, snap)
+            if len(flags) and not accept_flagged:
+                shown = "; ".join(
+                    f"{r.kind}: {r.payment_id} ({r.message})" for r in flags.head(5).itertuples()
+                )
+                raise LedgerError(
+                    f"{len(flags)} payment(s) flagged, nothing booked: {shown}; check them, then "
+                    "pass accept_flagged=True (--accept-flagged) to book them as they are"
                 )
             rf = _rollforward(snap, prev_snap, prev_rf, pay)
+            audit = _audit(
+                red,
+                method=method,
+                book=book,
+                forecaster=forecaster,
+                snap=snap,
+                pay=pay,
+                rf=rf,
+                flags=flags,
+                meta=meta,
+            )
             _write_snapshot(con, period, snap)
             _write_payments(con, period, pay)
+            _write_flags(con, period, flags)
             _write_rollforward(con, period, rf)
+            _write_audit(con, period, audit)
             info = {
                 "method": snap_method,
                 "book": book,
@@ -355,9 +598,46 @@ def close(
         except BaseException:
             con.execute("ROLLBACK")
             raise
+    except duckdb.Error as exc:
+        raise LedgerError(
+            f"ledger workspace {path} is damaged (restore it from a backup): {exc}"
+        ) from None
     finally:
         con.close()
-    return Close(period, as_of, _money(snap), _money(pay), _money(rf), book, snap_method)
+    return Close(
+        period,
+        as_of,
+        _money(snap),
+        _money(pay),
+        _money(rf),
+        book,
+        snap_method,
+        _money(flags),
+        audit,
+    )
+
+
+def _recompute(closes, snap_prog, pay_prog) -> pd.DataFrame:
+    """Every period's roll-forward per program, recomputed from snapshots and payments [cents].
+
+    Opening = the previous period's recomputed closing; expense = booked less the previous
+    period's booked; payments = the payments recorded by the close.
+    """
+    out = []
+    empty_rf = pd.DataFrame({"program_id": [], "closing_c": []})
+    prev_snap = pd.DataFrame({"program_id": [], "booked_c": []})
+    prev_rf = empty_rf
+    for period in closes["period"].astype(str):  # a loop over closed periods
+        snap = snap_prog[snap_prog["period"] == period]
+        pay = pay_prog[pay_prog["period"] == period]
+        rf = _rollforward(snap, prev_snap, prev_rf, pay)
+        out.append(rf.assign(period=period))
+        prev_snap, prev_rf = snap, rf
+    if not out:
+        return pd.DataFrame(
+            columns=["period", "program_id", "opening_c", "expense_c", "payments_c", "closing_c"]
+        )
+    return pd.concat(out, ignore_index=True)
 
 
 def ledger(workspace, *, period: str | None = None) -> LedgerView:
@@ -373,14 +653,27 @@ def ledger(workspace, *, period: str | None = None) -> LedgerView:
     Returns
     -------
     LedgerView
+        ``rollforward["ties"]``: the stored row equals the one recomputed from the stored
+        snapshots and payments, every period in order (opening = the previous period's
+        recomputed closing), and each close's snapshot has the rows it recorded. A lost
+        period, snapshot row or payment therefore does not tie.
+
+    Raises
+    ------
+    LedgerError
+        No file, a file that is not a rebatelab workspace, a damaged or truncated one, or one
+        with a ledger table missing.
     """
-    con = _connect(Path(workspace), read_only=True)
+    import duckdb
+
+    path = Path(workspace)
+    con = _connect(path, read_only=True)
     try:
-        tables = set(
-            con.execute("SELECT table_name FROM information_schema.tables").fetchdf()["table_name"]
-        )
-        if not set(_TABLES) <= tables:
+        tables = _tables(con)
+        if not set(_TABLES[:4]) <= tables:
             raise LedgerError(f"{workspace} is not a rebatelab ledger workspace")
+        if "rebatelab_meta" in tables:
+            check_workspace(con, path)
         closes = con.execute("SELECT * FROM closes ORDER BY period").fetchdf()
         rf = con.execute(
             "SELECT period, program_id, "
@@ -390,6 +683,14 @@ def ledger(workspace, *, period: str | None = None) -> LedgerView:
             "CAST(round(closing * 100) AS BIGINT) AS closing_c "
             "FROM rollforward ORDER BY period, program_id"
         ).fetchdf()
+        snap_prog = con.execute(
+            "SELECT period, program_id, CAST(round(sum(booked) * 100) AS BIGINT) AS booked_c, "
+            "count(*) AS n FROM snapshot GROUP BY period, program_id"
+        ).fetchdf()
+        pay_prog = con.execute(
+            "SELECT period, program_id, CAST(round(sum(amount) * 100) AS BIGINT) AS amount_c "
+            "FROM payments GROUP BY period, program_id"
+        ).fetchdf()
         where, args = ("WHERE period = ?", [period]) if period else ("", [])
         snap = con.execute(
             f"SELECT * FROM snapshot {where} ORDER BY period, program_id, customer_id", args
@@ -397,30 +698,51 @@ def ledger(workspace, *, period: str | None = None) -> LedgerView:
         pay = con.execute(
             f"SELECT * FROM payments {where} ORDER BY period, date, program_id, customer_id", args
         ).fetchdf()
+        audit = (
+            con.execute("SELECT period, key, value FROM audit ORDER BY period, key").fetchdf()
+            if "audit" in tables
+            else pd.DataFrame(columns=["period", "key", "value"])
+        )
+        flags = (
+            con.execute(f"SELECT * FROM flags {where}", args).fetchdf()
+            if "flags" in tables
+            else pd.DataFrame(columns=["period", "payment_id", "kind", "amount", "message"])
+        )
+    except duckdb.Error as exc:
+        raise LedgerError(
+            f"ledger workspace {workspace} is damaged (restore it from a backup): {exc}"
+        ) from None
     finally:
         con.close()
-    # ties: opening = previous period's closing (0 when absent); opening + expense - payments
-    # = closing
-    if len(rf):
-        periods = closes["period"].astype(str).tolist()
-        prev_of = dict(zip(periods[1:], periods[:-1], strict=False))
-        rf["period"] = rf["period"].astype("string")
-        rf["prev_period"] = rf["period"].map(prev_of).astype("string")
-        prev = rf[["period", "program_id", "closing_c"]].rename(
-            columns={"period": "prev_period", "closing_c": "prev_closing_c"}
-        )
-        rf = rf.merge(prev, on=["prev_period", "program_id"], how="left")
-        prev_closing = rf["prev_closing_c"].fillna(0).to_numpy(dtype=np.int64)
-        rf["ties"] = (rf["opening_c"].to_numpy(dtype=np.int64) == prev_closing) & (
-            rf["opening_c"] + rf["expense_c"] - rf["payments_c"] == rf["closing_c"]
-        )
-        rf = rf.drop(columns=["prev_period", "prev_closing_c"])
-    else:
-        rf["ties"] = pd.Series(dtype=bool)
+    for df in (snap_prog, pay_prog):
+        df["period"] = df["period"].astype(str)
+        df["program_id"] = df["program_id"].astype(str)
+    rf["period"] = rf["period"].astype(str)
+    rf["program_id"] = rf["program_id"].astype(str)
+    # ties: each stored row equals the one recomputed from snapshots and payments
+    rec = _recompute(closes, snap_prog, pay_prog)
+    cols = ["opening_c", "expense_c", "payments_c", "closing_c"]
+    m = rf.merge(rec, on=["period", "program_id"], how="outer", suffixes=("", "_re"))
+    ties = np.ones(len(m), bool)
+    for c in cols:
+        ties &= m[c].notna().to_numpy() & m[f"{c}_re"].notna().to_numpy()
+        ties &= m[c].fillna(-1).to_numpy() == m[f"{c}_re"].fillna(-2).to_numpy()
+    # the snapshot holds the rows each close recorded
+    n = snap_prog.groupby("period")["n"].sum()
+    rows_ok = closes.set_index(closes["period"].astype(str))["n_rows"].eq(
+        n.reindex(closes["period"].astype(str)).fillna(0)
+    )
+    ties &= m["period"].map(rows_ok).fillna(False).to_numpy(dtype=bool)
+    m["ties"] = ties
+    for c in cols:  # a row missing from the stored roll-forward shows its recomputed figures
+        m[c] = m[c].fillna(m[f"{c}_re"]).astype(np.int64)
+    rf = m[["period", "program_id", *cols, "ties"]].sort_values(["period", "program_id"])
     for df in (snap, pay):
         for c in ("accrued", "expected", "most_likely", "booked", "amount"):
             if c in df.columns:
                 df[c] = df[c].astype(float)
-    rf = _money(rf)
+    if "amount" in flags.columns:
+        flags["amount"] = flags["amount"].astype(float)
+    rf = _money(rf.reset_index(drop=True))
     rf = rf[["period", "program_id", "opening", "expense", "payments", "closing", "ties"]]
-    return LedgerView(closes, rf, snap, pay)
+    return LedgerView(closes, rf, snap, pay, audit, flags)

@@ -6,6 +6,13 @@ payments of the data folder's payments table not yet recorded, and writes the ro
 per program: opening + expense (cumulative catch-up) - payments = closing. The workspace is
 an embedded DuckDB file (default: rebatelab.duckdb in the data folder). A period is closed
 once; --reopen replaces the latest closed period. A failed close changes nothing.
+
+Payments are a journal: a payment booked by a close may not be changed or removed in the
+input afterwards (the close is refused, naming it); enter a correction instead, a new line with
+the difference (negative to reverse) and `corrects` naming the payment's id. Overpayments,
+payments for unknown programs or customers and possible duplicates are refused unless
+--accept-flagged is given. A file that is not a rebatelab workspace, or a damaged one, is
+refused (exit 2). See docs/finance.md.
 """
 
 from __future__ import annotations
@@ -35,6 +42,14 @@ def add_arguments(parser) -> None:
     parser.add_argument(
         "--book", choices=BOOKS, default="expected", help="what to book (default: expected)"
     )
+    parser.add_argument(
+        "--accept-flagged",
+        "--accept-overpayment",
+        dest="accept_flagged",
+        action="store_true",
+        help="book flagged payments (overpayment, unknown program or customer, possible "
+        "duplicate) as they are; without it such a close is refused, naming them",
+    )
 
 
 def run(args) -> int:
@@ -57,6 +72,7 @@ def run(args) -> int:
         reopen=args.reopen,
         method=args.method,
         book=args.book,
+        accept_flagged=args.accept_flagged,
     )
     rf = res.rollforward
     print(
@@ -64,6 +80,9 @@ def run(args) -> int:
         f"{len(res.payments)} new payments -> {ws}"
     )
     print(rf.to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
+    if res.flags is not None and len(res.flags):
+        print(f"flagged payments booked (--accept-flagged): {len(res.flags)}")
+        print(res.flags.to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
     tot = rf[["opening", "expense", "payments", "closing"]].sum()
     print(
         f"total: opening {tot['opening']:,.2f} + expense {tot['expense']:,.2f} - payments "
