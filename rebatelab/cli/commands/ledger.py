@@ -27,6 +27,12 @@ def add_arguments(parser) -> None:
     )
     parser.add_argument("--period", default=None, help="show this period's snapshot")
     parser.add_argument("--out", type=Path, default=None, help="write the table shown")
+    parser.add_argument(
+        "--audit",
+        action="store_true",
+        help="show each close's audit record (input file hashes, program-file hash, version, "
+        "as-of, forecast method and parameters)",
+    )
 
 
 def run(args) -> int:
@@ -47,6 +53,13 @@ def run(args) -> int:
         print(view.rollforward.to_string(index=False, float_format=money))
     print(f"roll-forward ties to the cent: {'yes' if view.ties else 'NO'}")
     shown = view.rollforward
+    if args.audit:
+        audit = view.audit
+        if args.period:
+            audit = audit[audit["period"].astype(str) == args.period]
+        print("\naudit record(s):")
+        print(audit.to_string(index=False) if len(audit) else "(none recorded)")
+        shown = audit
     if args.period:
         shown = view.snapshot
         print(f"\nsnapshot {args.period}: {len(shown)} rows, booked {shown['booked'].sum():,.2f}")
