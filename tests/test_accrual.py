@@ -259,3 +259,84 @@ def test_pool_shares_of_large_pools_are_exact():
     shares = largest_remainder(np.array([10**12] * 3), np.array([1e9, 2e9, 3e9]), np.zeros(3, int))
     assert shares.tolist() == [166_666_666_667, 333_333_333_333, 500_000_000_000]
     assert shares.sum() == 10**12
+
+
+def _one_customer(lines, enrollments=None):
+    """One customer X, one product P, the given (date, amount) lines."""
+    tx = pd.DataFrame(
+        {
+            "invoice_id": [f"I{i}" for i in range(len(lines))],
+            "date": [d for d, _ in lines],
+            "customer_id": "X",
+            "product_id": "P",
+            "quantity": 1,
+            "net_amount": [a for _, a in lines],
+        }
+    )
+    cu = pd.DataFrame({"customer_id": ["X"]})
+    pr = pd.DataFrame({"product_id": ["P"]})
+    return RebateData.from_frames(tx, cu, pr, enrollments)
+
+
+def test_growth_tier_reached_at_exactly_the_threshold():
+    # issue 12 item 1: baseline 3,819.40 x 1.05 = 4,010.37 exactly: tier 1, 2% of 4,010.37
+    en = pd.DataFrame({"program_id": ["G"], "customer_id": ["X"], "baseline": [3_819.40]})
+    data = _one_customer([("2026-03-01", 4_010.37)], en)
+    programs = load_programs(
+        "programs:\n  - {id: G, start: 2026-01-01, end: 2026-12-31, "
+        "tiers: [{from: 0.05, rate: 0.02}], growth: {rebate_on: total}}\n"
+    )
+    r = row(accrue(data, programs, "2026-12-31"), "G", "X")
+    assert (r["tier"], r["earned"], r["payable"]) == (1, 80.21, 80.21)
+    # one cent short of the threshold reaches nothing
+    data = _one_customer([("2026-03-01", 4_010.36)], en)
+    assert row(accrue(data, programs, "2026-12-31"), "G", "X")["tier"] == 0
+
+
+def test_growth_threshold_measured_baseline_at_exactly_the_threshold():
+    # the baseline measured last year (3,819.40) and the basis 4,010.37 = baseline x 1.05
+    data = _one_customer([("2025-03-01", 3_819.40), ("2026-03-01", 4_010.37)])
+    programs = load_programs(
+        "programs:\n  - {id: G, start: 2026-01-01, end: 2026-12-31, enrollment: automatic, "
+        "tiers: [{from: 0.05, rate: 0.02}], growth: {rebate_on: excess}}\n"
+    )
+    r = row(accrue(data, programs, "2026-12-31"), "G", "X")
+    # excess 4,010.37 - 3,819.40 = 190.97 at 2% = 3.8194 -> 3.82
+    assert (r["tier"], r["earned"]) == (1, 3.82)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(
+    baseline_cents=st.integers(1, 10**11),
+    from_k=st.integers(0, 30_000),
+    k=st.integers(0, 4),
+    offset=st.integers(-2, 2),
+)
+def test_growth_threshold_is_exact_in_cents(baseline_cents, from_k, k, offset):
+    from rebatelab.programs.tiers import growth_thresholds, tier_reached
+
+    scale = 10**k
+    frm = from_k / scale  # a fraction with at most k decimals
+    # the exact threshold in cents, with Python integers, then a basis around it
+    exact = -((-baseline_cents * (scale + from_k)) // scale)
+    basis_cents = exact + offset
+    thr = growth_thresholds([baseline_cents / 100], fractions=[frm])
+    got = int(tier_reached(np.array([basis_cents / 100]), thresholds=thr)[0])
+    assert got == int(basis_cents * scale >= baseline_cents * (scale + from_k))
+
+
+def test_min_payout_compared_after_rounding_to_cents():
+    # issue 12 item 5: 2% of 1,413.70 = 28.274 -> 28.27 >= min_payout 28.27: paid
+    data = _one_customer([("2026-03-01", 1_413.70)])
+    programs = load_programs(
+        "programs:\n  - {id: M, start: 2026-01-01, end: 2026-12-31, enrollment: automatic, "
+        "tiers: [{from: 0, rate: 0.02}], min_payout: 28.27}\n"
+    )
+    r = row(accrue(data, programs, "2026-12-31"), "M", "X")
+    assert (r["earned"], r["payable"]) == (28.27, 28.27)
+    assert "below_min_payout" not in r["flags"]
+    # 2% of 1,413.20 = 28.264 -> 28.26 < 28.27: not paid
+    data = _one_customer([("2026-03-01", 1_413.20)])
+    r = row(accrue(data, programs, "2026-12-31"), "M", "X")
+    assert (r["earned"], r["payable"]) == (28.26, 0.0)
+    assert "below_min_payout" in r["flags"]

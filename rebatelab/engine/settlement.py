@@ -20,7 +20,8 @@ class Schedule:
     """Per-row tier schedules of many programs, padded to a common number of tiers.
 
     ``thresholds`` are in basis units (growth thresholds already multiplied out from the
-    baseline; ``+inf`` where no tier can be reached), shape ``(n, K)``.
+    baseline, exactly, by :func:`~rebatelab.programs.tiers.growth_thresholds`; ``+inf``
+    where no tier can be reached), shape ``(n, K)``.
     """
 
     thresholds: np.ndarray
@@ -90,9 +91,11 @@ def schedule(programs, program_idx, *, baseline=None) -> Schedule:
     excess = np.array([p.is_growth and p.growth.rebate_on == "excess" for p in plist])[idx]
     base = np.full(len(idx), np.nan) if baseline is None else np.asarray(baseline, dtype=float)
     usable = np.isfinite(base) & (base > 0)
-    with np.errstate(invalid="ignore"):
-        grown = base[:, None] * (1.0 + thr)
-    thr = np.where(growth[:, None], np.where(usable[:, None], grown, np.inf), thr)
+    thr = thr.copy()
+    for i, p in enumerate(plist):  # growth thresholds exact to the cent, one program at a time
+        rows = np.flatnonzero(growth & (idx == i))
+        if p.is_growth and len(rows):
+            thr[rows, : len(p.tiers)] = tiers.growth_thresholds(base[rows], fractions=p.thresholds)
     return Schedule(
         thresholds=thr,
         rates=rates,

@@ -193,10 +193,7 @@ class Program(BaseModel):
         """
         if not self.is_growth:
             return self.thresholds
-        b = np.atleast_1d(np.asarray(baseline, dtype=float))
-        usable = np.isfinite(b) & (b > 0)
-        t = np.where(usable[:, None], b[:, None] * (1.0 + self.thresholds[None, :]), np.inf)
-        return t
+        return _tiers.growth_thresholds(baseline, fractions=self.thresholds)
 
     def earned(self, basis, *, baseline=None, capped: bool = True):
         """Earned rebate [currency] for a basis (and a baseline, for growth programs).
@@ -213,8 +210,7 @@ class Program(BaseModel):
         """
         base = None
         if self.is_growth and self.growth.rebate_on == "excess":
-            b = np.asarray(basis, dtype=float)
-            base = np.maximum(b - np.asarray(baseline, dtype=float), 0.0)
+            base = _tiers.excess_over(basis, baseline=baseline)
         out = _tiers.earned(
             basis,
             thresholds=self.basis_thresholds(baseline),

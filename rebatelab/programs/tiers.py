@@ -25,8 +25,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from fractions import Fraction
+
 from rebatelab._arrays import as_float_array, restore_type
 from rebatelab.errors import ParameterError
+from rebatelab.money import cents
 
 __all__ = [
     "tier_reached",
@@ -38,6 +41,7 @@ __all__ = [
     "apply_cap",
     "payable",
     "excess_over",
+    "growth_thresholds",
     "tier_figures",
 ]
 
@@ -381,6 +385,51 @@ def excess_over(basis, *, baseline):
     return _back(out, basis, scalar, "excess")
 
 
+def growth_thresholds(baseline, *, fractions) -> np.ndarray:
+    """Growth tier thresholds in basis units, exact to the cent: ``ceil(baseline x (1 + from))``.
+
+    Parameters
+    ----------
+    baseline : array_like, shape (n,)
+        Baseline basis per row [basis unit], read in hundredths (cents for net sales).
+        Rows without a usable baseline (NaN or <= 0) get ``+inf``: no tier can be reached.
+    fractions : array_like, shape (K,)
+        The growth fractions of the tiers (``from``: 0.05 = +5%), read as the decimal numbers
+        they are written as (``Fraction(str(from))``).
+
+    Returns
+    -------
+    ndarray, shape (n, K)
+        Threshold [basis unit]: the smallest whole number of hundredths at or above
+        ``baseline x (1 + from)``, computed in integers (no binary noise). A basis reaches
+        the tier when ``basis >= threshold``, i.e. when ``basis_cents >= baseline_cents x
+        (1 + from)`` exactly.
+
+    Examples
+    --------
+    The audit's example: a baseline of 3,819.40 grown by 5% is 4,010.37 exactly.
+
+    >>> growth_thresholds([3_819.40], fractions=[0.05]).tolist()
+    [[4010.37]]
+    >>> growth_thresholds([100.0, float("nan")], fractions=[0.0, 0.125]).tolist()
+    [[100.0, 112.5], [inf, inf]]
+    """
+    b = np.atleast_1d(np.asarray(baseline, dtype=float))
+    usable = np.isfinite(b) & (b > 0)
+    base_c = np.where(usable, cents(np.where(usable, b, 0.0)), 0)
+    f = np.atleast_1d(np.asarray(fractions, dtype=float))
+    out = np.full((len(b), len(f)), np.inf)
+    big = int(np.abs(base_c).max(initial=0))
+    for j, fj in enumerate(f):
+        num, den = Fraction(str(float(fj))).as_integer_ratio()
+        if big * (den + num) < 2**62:
+            thr_c = -((-base_c * (den + num)) // den)
+        else:  # Python integers: no overflow whatever the sizes
+            thr_c = np.array([-((-int(c) * (den + num)) // den) for c in base_c], dtype=object)
+        out[:, j] = np.where(usable, np.asarray(thr_c, dtype=float) / 100.0, np.inf)
+    return out
+
+
 def apply_cap(earned_amount, *, cap=None):
     """Limit earned amounts to a cap [currency]; ``cap`` NaN or None means no cap."""
     e, scalar = _flat(earned_amount)
@@ -401,12 +450,17 @@ def apply_cap(earned_amount, *, cap=None):
 def payable(earned_amount, *, min_payout=None):
     """Amount payable [currency]: earned when it reaches ``min_payout``, else 0.
 
+    The comparison is made in integer cents, after rounding the earned amount to cents (half
+    away from zero): an earned 28.2749 rounds to 28.27 and reaches a ``min_payout`` of 28.27.
+
     Examples
     --------
     >>> payable(99.99, min_payout=100)
     0.0
     >>> payable(100.0, min_payout=100)
     100.0
+    >>> payable(28.2749, min_payout=28.27)
+    28.2749
     """
     e, scalar = _flat(earned_amount)
     if min_payout is None:
@@ -417,5 +471,7 @@ def payable(earned_amount, *, min_payout=None):
     if np.all(none):
         out = e.copy()
     else:
-        out = np.where((none | (e >= m)) if np.any(none) else (e >= m), e, 0.0)
+        with np.errstate(invalid="ignore"):
+            reached = (cents(np.nan_to_num(e)) >= cents(np.nan_to_num(m))) & ~np.isnan(e)
+        out = np.where((none | reached) if np.any(none) else reached, e, 0.0)
     return _back(out, earned_amount, scalar, "payable")

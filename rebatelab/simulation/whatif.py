@@ -334,6 +334,23 @@ def _candidates(candidates) -> ProgramSet:
     return load_programs(candidates)
 
 
+def _check_enrollments(base, programs: ProgramSet) -> None:
+    """Refuse a required-enrollment candidate without a single enrollment under its id.
+
+    A renamed copy of a program (``gold.model_copy(update={"id": "GOLD-ALT"})``) keeps
+    ``enrollment: required`` but has no members: its what-if would be empty.
+    """
+    en = getattr(base.data, "enrollments", None)
+    enrolled = set() if en is None else set(en["program_id"].astype(str))
+    empty = [p.id for p in programs if p.enrollment == "required" and p.id not in enrolled]
+    if empty:
+        raise ParameterError(
+            f"candidate program(s) {empty} have enrollment: required but no enrollments under "
+            "their id, so no member to simulate; keep the original program's id (one candidate "
+            "per call) or set enrollment: automatic to try it on every eligible customer"
+        )
+
+
 def simulate_program(
     base,
     candidates,
@@ -405,6 +422,7 @@ def simulate_program(
             f"got {sorted(periods)}"
         )
     ((start, end),) = periods
+    _check_enrollments(base, programs)
     days = (end - start).days + 1
     lam, spend, u = _draws(base, start, end, n_scenarios=int(n_scenarios), seed=seed)
     daily_value = lam / days * base.mean_order_value  # expected spend per day [currency]
@@ -483,7 +501,7 @@ def _evaluate(
     weight = daily_value[lay.codes] * lay.share
     order = np.lexsort((-weight, lay.pool))
     lead = np.empty(lay.n_pools, dtype=np.int64)
-    first = np.r_[True, lay.pool[order][1:] != lay.pool[order][:-1]]
+    first = np.r_[True, lay.pool[order][1:] != lay.pool[order][:-1]][: len(order)]
     lead[lay.pool[order][first]] = lay.codes[order][first]
     if qty:
         vpu = (M @ value.mean(axis=1)) / np.maximum(M @ basis.mean(axis=1), 1e-12)
