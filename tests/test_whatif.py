@@ -344,3 +344,11 @@ def test_a_variant_alone_runs_on_its_own_customers(sim, base):
     np.testing.assert_array_equal(
         together.metrics[variant.id]["total_payout"], alone.metrics[variant.id]["total_payout"]
     )
+
+
+def test_renamed_required_enrollment_candidate_is_refused_clearly(sim, base):
+    # issue 12 item 7: a renamed copy of a required-enrollment program has no enrollments
+    gold = load_programs([{"id": "GOLD", **PERIOD, "tiers": TWO_TIERS}])["GOLD"]
+    alt = gold.model_copy(update={"id": "GOLD-ALT"})
+    with pytest.raises(ParameterError, match="GOLD-ALT.*no enrollments"):
+        simulate_program(base, [alt], n_scenarios=10, seed=1)

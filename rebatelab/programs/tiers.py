@@ -23,9 +23,9 @@ The computations loop over the ``K`` tiers (a handful) on whole arrays.
 
 from __future__ import annotations
 
-import numpy as np
-
 from fractions import Fraction
+
+import numpy as np
 
 from rebatelab._arrays import as_float_array, restore_type
 from rebatelab.errors import ParameterError
