@@ -342,7 +342,11 @@ def _check_enrollments(base, programs: ProgramSet) -> None:
     """
     en = getattr(base.data, "enrollments", None)
     enrolled = set() if en is None else set(en["program_id"].astype(str))
-    empty = [p.id for p in programs if p.enrollment == "required" and p.id not in enrolled]
+    empty = [
+        p.id
+        for p in programs
+        if p.enrollment == "required" and p.variant_of is None and p.id not in enrolled
+    ]
     if empty:
         raise ParameterError(
             f"candidate program(s) {empty} have enrollment: required but no enrollments under "
