@@ -67,7 +67,7 @@ def _reasons(data: RebateData, programs, lines, mem, pi: int, p, as_of):
     return w, np.select(conditions, range(len(conditions)), default=-1)
 
 
-def exclusions(data: RebateData, programs, *, as_of) -> pd.DataFrame:
+def exclusions(data: RebateData, programs, as_of) -> pd.DataFrame:
     """Every (line, program) pair where a line dated in the program's period did not count.
 
     This lists one row per pair (up to lines x programs rows): ask for it to look at the
@@ -113,7 +113,7 @@ def exclusions(data: RebateData, programs, *, as_of) -> pd.DataFrame:
     return out
 
 
-def reconcile(data: RebateData, programs, *, as_of, excluded=None) -> pd.DataFrame:
+def reconcile(data: RebateData, programs, as_of, *, excluded=None) -> pd.DataFrame:
     """Per program: lines in the period = lines counted + lines excluded (by reason), to the cent.
 
     Parameters
