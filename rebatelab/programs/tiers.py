@@ -1,6 +1,6 @@
 """Tier math: pure, vectorized functions of the basis.
 
-Conventions (stated once, tested in ``tests/test_tiers.py``):
+Conventions (stated once, tested in ``tests/programs/test_tiers.py``):
 
 - Tier thresholds are *lower bounds*, inclusive: tier ``k`` (1-based) is reached when
   ``basis >= thresholds[k-1]``; tier 0 means no tier is reached. Nothing is earned below

@@ -299,7 +299,7 @@ def test_defaults_look_like_online_retail():
     import sys
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     real_path = root.parent / "shared" / "data" / "online_retail.parquet"
     if not real_path.exists():
         pytest.skip(f"Online Retail data not found at {real_path}; comparison skipped")

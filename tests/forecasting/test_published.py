@@ -19,7 +19,7 @@ from rebatelab.forecasting.spend_models import (
     fit_gamma_gamma,
 )
 
-CDNOW = Path(__file__).parent / "data" / "cdnow_summary.csv"
+CDNOW = Path(__file__).parents[1] / "data" / "cdnow_summary.csv"
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ from rebatelab.datasets import sample_path
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = sample_path()  # the bundled sample
 CHROMIUM = Path("/usr/bin/chromium")
 VOILA = ROOT / ".venv" / "bin" / "voila"

@@ -22,7 +22,7 @@ import rebatelab as rl  # noqa: E402
 from rebatelab.datasets import sample_path  # noqa: E402
 from rebatelab.widgets import ProgramDesigner, figure_png, html_table
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = sample_path()  # the bundled sample
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

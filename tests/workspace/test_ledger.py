@@ -236,7 +236,7 @@ def test_ledger_of_missing_workspace(tmp_path):
 # -- the CLI, with the real forecast -------------------------------------------------------------
 def test_cli_close_and_ledger(tmp_path, capsys):
     from rebatelab.cli.main import main
-    from tests.test_review import make_book, write_book
+    from tests.review.test_review import make_book, write_book
 
     folder = write_book(tmp_path / "data")
     # the book's first payment exceeds its contract's accrual (flagged): booked as it is

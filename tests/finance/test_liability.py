@@ -355,7 +355,7 @@ def test_with_the_forecast_and_cli(tmp_path, capsys):
     from rebatelab import RebateData, accrue
     from rebatelab.cli.main import main
     from rebatelab.forecasting.projection import forecast
-    from tests.test_review import BOOK_PROGRAMS, make_book, write_book
+    from tests.review.test_review import BOOK_PROGRAMS, make_book, write_book
 
     tx, cu, pr, en, pay = make_book()
     data = RebateData.from_frames(tx, cu, pr, en, pay)

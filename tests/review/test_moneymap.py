@@ -13,7 +13,7 @@ from rebatelab.errors import ParameterError
 from rebatelab.report.statement import statement
 from rebatelab.review import moneymap as mm
 from rebatelab.review.moneymap import money_map
-from tests.test_review import AS_OF, PROGRAMS, PSET, _data, _forecast
+from tests.review.test_review import AS_OF, PROGRAMS, PSET, _data, _forecast
 
 
 def test_docstring_examples():

@@ -13,7 +13,7 @@ from rebatelab.forecasting.backtest import backtest, calibration_table, score
 from rebatelab.plotting.backtest import plot_reliability
 from rebatelab.programs.terms import load_programs
 
-REAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "online_retail.parquet"
+REAL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "online_retail.parquet"
 
 
 def records():

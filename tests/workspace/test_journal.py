@@ -6,7 +6,7 @@ import pytest
 
 from rebatelab.errors import LedgerError
 from rebatelab.workspace.close import close, ledger
-from tests.test_ledger import PROGRAMS_YAML, _data, stub_forecaster
+from tests.workspace.test_ledger import PROGRAMS_YAML, _data, stub_forecaster
 
 PAY = pd.DataFrame(
     {
