@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from rebatelab.data.tables import RebateData
-from rebatelab.engine.backends.store import number_expr
+from rebatelab.engine.backends.store import _types, date_expr, id_expr, number_expr
 from rebatelab.engine.sums import SUM_COLUMNS, finish_sums, sum_plan
 from rebatelab.errors import ParameterError
 
@@ -58,34 +58,6 @@ def connect(*, memory_limit: str | None = None, threads: int | None = None, temp
     return con
 
 
-def _types(con, source: str) -> dict[str, str]:
-    rows = con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
-    return {r[0]: r[1].upper() for r in rows}
-
-
-def _id_expr(col: str, typ: str) -> str:
-    """An id column as text, as :func:`~rebatelab.io.folders.load_data` reads it.
-
-    Whole floats are read as ints.
-    """
-    q = f'"{col}"'
-    if typ.startswith(("FLOAT", "DOUBLE", "DECIMAL")):
-        return (
-            f"CASE WHEN {q} = floor({q}) THEN CAST(CAST({q} AS BIGINT) AS VARCHAR) "
-            f"ELSE CAST({q} AS VARCHAR) END"
-        )
-    return f"nullif(trim(CAST({q} AS VARCHAR)), '')"
-
-
-def _date_expr(col: str, typ: str) -> str:
-    q = f'"{col}"'
-    if typ.startswith("TIMESTAMP WITH TIME ZONE"):
-        return f"CAST(timezone('UTC', {q}) AS DATE)"
-    if typ.startswith(("TIMESTAMP", "DATE")):
-        return f"CAST({q} AS DATE)"
-    return f"coalesce(TRY_CAST({q} AS DATE), CAST(TRY_CAST({q} AS TIMESTAMP) AS DATE))"
-
-
 def lines_relation(con, data: RebateData) -> str:
     """SQL selecting the lines with normalised columns, from memory or lazy Parquet files.
 
@@ -102,9 +74,9 @@ def lines_relation(con, data: RebateData) -> str:
         source = "rl_transactions"
     typ = _types(con, source)
     return (
-        f"SELECT {_id_expr('customer_id', typ['customer_id'])} AS customer_id, "
-        f"{_id_expr('product_id', typ['product_id'])} AS product_id, "
-        f"({_date_expr('date', typ['date'])} - DATE '1970-01-01') AS day, "
+        f"SELECT {id_expr('customer_id', typ['customer_id'])} AS customer_id, "
+        f"{id_expr('product_id', typ['product_id'])} AS product_id, "
+        f"({date_expr('date', typ['date'])} - DATE '1970-01-01') AS day, "
         f"{number_expr('net_amount', typ['net_amount'])} AS net_amount, "
         f"{number_expr('quantity', typ['quantity'])} AS quantity FROM {source}"
     )
