@@ -9,6 +9,8 @@ Public names (each also importable from the module in parentheses):
 - ``liability_from`` (liability): the liability from an accrual and a forecast frame
 - ``liability_forecast`` (liability): the forecast the liability and the close both use
 - ``reduction_for`` (liability): stage one's Reduction given, or reduced once
+- ``settle_forecast``, ``settled_rows`` (liability): contracts whose period has ended carry
+  their accrued amount with no spread
 - ``align_forecast`` (liability): forecast rows matched to the accrual's by
   (program_id, customer_id)
 - ``pool_rebate_atoms``, ``tier_calibrated_atoms``, ``AMOUNTS`` (outcomes): rebate outcomes
@@ -37,6 +39,8 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "liability_forecast",
             "align_forecast",
             "reduction_for",
+            "settle_forecast",
+            "settled_rows",
         ],
         "rebatelab.finance.outcomes": ["pool_rebate_atoms", "tier_calibrated_atoms", "AMOUNTS"],
         "rebatelab.finance.rollforward": ["contract_cents", "cumulative_catch_up"],

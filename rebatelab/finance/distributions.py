@@ -182,6 +182,44 @@ class SumDistribution:
         """Mean of the grid distribution [currency] (equals ``mean`` up to float error)."""
         return float(np.dot(self.values, self.pmf))
 
+    def central_mode(self, lo: float, hi: float, *, n_bins: int = 50) -> float:
+        """Most likely value of the distribution within ``[lo, hi]`` [currency].
+
+        The interval is cut into ``n_bins`` bins of whole grid cells; the value returned is
+        the heaviest grid point of the heaviest bin (ties to the smaller value). Binning makes
+        the mode of a smooth total stable against the grid's cell-to-cell noise, while an atom
+        (a settled amount, a single customer's tier outcome) is returned exactly.
+
+        Parameters
+        ----------
+        lo, hi : float
+            The range searched [currency], e.g. the 10% and 90% quantiles.
+        n_bins : int
+            Number of bins across ``[lo, hi]``.
+
+        Returns
+        -------
+        float
+            A grid value in ``[lo, hi]`` (``lo`` when the range holds no grid point).
+
+        Examples
+        --------
+        >>> d = sum_distribution([[4_000, 10_000]], [[0.6, 0.4]])
+        >>> d.central_mode(d.quantile(0.1), d.quantile(0.9))
+        4000.0
+        """
+        k_lo = int(np.ceil((lo - self.start) / self.step - 1e-9))
+        k_hi = int(np.floor((hi - self.start) / self.step + 1e-9))
+        k_lo, k_hi = max(k_lo, 0), min(k_hi, len(self.pmf) - 1)
+        if k_hi < k_lo:
+            return float(lo)
+        cells = self.pmf[k_lo : k_hi + 1]
+        per_bin = max(1, int(np.ceil(len(cells) / max(n_bins, 1))))
+        padded = np.pad(cells, (0, (-len(cells)) % per_bin)).reshape(-1, per_bin)
+        b = int(np.argmax(padded.sum(axis=1)))
+        k = k_lo + b * per_bin + int(np.argmax(padded[b]))
+        return float(self.start + self.step * k)
+
     def shifted(self, delta: float) -> SumDistribution:
         """The same distribution moved by ``delta`` [currency]."""
         return SumDistribution(

@@ -72,6 +72,8 @@ __all__ = [
     "LiabilityOptions",
     "align_forecast",
     "liability",
+    "settle_forecast",
+    "settled_rows",
     "liability_forecast",
     "liability_from",
     "pool_rebate_atoms",
@@ -215,6 +217,81 @@ class Liability:
         return path
 
 
+def settled_rows(accrual: pd.DataFrame) -> np.ndarray:
+    """Contracts whose period has ended by the as-of day (``days_left == 0``).
+
+    Their period is fully observed (every line that can count is dated on or before the
+    as-of day), so their rebate is certain: the amount accrued.
+
+    Parameters
+    ----------
+    accrual : DataFrame
+        :func:`rebatelab.accrue` output; without a ``days_left`` column no row is settled.
+
+    Returns
+    -------
+    ndarray of bool, shape (len(accrual),)
+    """
+    if "days_left" not in accrual.columns:
+        return np.zeros(len(accrual), bool)
+    days = pd.to_numeric(accrual["days_left"], errors="coerce").to_numpy(dtype=float)
+    return days <= 0
+
+
+def settle_forecast(accrual: pd.DataFrame, forecast: pd.DataFrame) -> pd.DataFrame:
+    """The forecast with settled contracts set to their accrued amount, without spread.
+
+    For a contract of a program whose period has ended (:func:`settled_rows`), the expected,
+    the expected payable and the most likely rebate become the accrual's ``earned`` /
+    ``payable`` (to the cent), and every basis quantile the pool's basis. The liability and
+    the close both apply it, so a settled program shows p10 = p50 = p90 = expected = most
+    likely = its settled amount, and the close books exactly that.
+
+    Parameters
+    ----------
+    accrual : DataFrame
+        :func:`rebatelab.accrue` output.
+    forecast : DataFrame
+        Aligned with ``accrual`` row for row (:func:`align_forecast`).
+
+    Returns
+    -------
+    DataFrame
+        ``forecast`` itself when nothing is settled, else a copy.
+
+    Examples
+    --------
+    >>> acc = pd.DataFrame({"earned": [12.5, 3.0], "payable": [12.5, 0.0],
+    ...                     "pool_basis": [500.0, 90.0], "days_left": [0, 30]})
+    >>> fc = pd.DataFrame({"expected_rebate": [12.504, 4.0], "expected_payable": [12.504, 1.0],
+    ...                    "most_likely_rebate": [12.6, 3.0], "q_0.5": [505.0, 120.0]})
+    >>> settle_forecast(acc, fc)[["expected_rebate", "most_likely_rebate", "q_0.5"]].values.tolist()
+    [[12.5, 12.5, 500.0], [4.0, 3.0, 120.0]]
+    """
+    done = settled_rows(accrual)
+    if not done.any():
+        return forecast
+    if len(forecast) != len(accrual):
+        raise ParameterError(
+            f"forecast has {len(forecast)} rows for {len(accrual)} accrual rows: align it first"
+        )
+    out = forecast.copy()
+    earned = accrual["earned"].to_numpy(dtype=float)
+    payable = accrual["payable"].to_numpy(dtype=float) if "payable" in accrual.columns else earned
+    for col, amount in (
+        ("expected_rebate", earned),
+        ("expected_payable", payable),
+        ("most_likely_rebate", earned),
+    ):
+        if col in out.columns:
+            out[col] = np.where(done, amount, out[col].to_numpy(dtype=float))
+    if "pool_basis" in accrual.columns:
+        basis = accrual["pool_basis"].to_numpy(dtype=float)
+        for col in [c for c in out.columns if str(c).startswith("q_")]:
+            out[col] = np.where(done, basis, out[col].to_numpy(dtype=float))
+    return out
+
+
 def _payable_most_likely(ml_row, code, pools, programs) -> np.ndarray:
     """Most likely amounts zeroed where the pool's total is under its minimum payout."""
     if programs is None:
@@ -345,7 +422,7 @@ def liability_from(
     percentile = opts.percentile
     shock = opts.common_shock
     programs = None if programs is None else load_programs(programs)
-    fc = align_forecast(accrual, forecast)
+    fc = settle_forecast(accrual, align_forecast(accrual, forecast))
     exp_col = "expected_rebate" if amount == "earned" else "expected_payable"
     for c in (exp_col, "most_likely_rebate"):
         if c not in fc.columns:
@@ -372,6 +449,22 @@ def liability_from(
     ml_row = fc["most_likely_rebate"].to_numpy(dtype=float)
     if amount == "payable":
         ml_row = _payable_most_likely(ml_row, code, pools, programs)
+    settled = settled_rows(accrual)
+    if settled.any():
+        # a settled contract's amount is known: one outcome, exactly the amount accrued
+        settled_amount = accrual[amount].to_numpy(dtype=float)
+        ml_row = np.where(settled, settled_amount, ml_row)
+        pool_amount = np.bincount(code, weights=settled_amount, minlength=len(pools))
+        sp = settled[first]
+        same = len(scenario_values) == 1 and scenario_values[0] is base_values
+        base_values = base_values.copy()
+        base_values[sp] = pool_amount[sp, None]
+        if same:
+            scenario_values = [base_values]
+        else:
+            scenario_values = [v.copy() for v in scenario_values]
+            for v in scenario_values:
+                v[sp] = pool_amount[sp, None]
     exp_pool = np.bincount(code, weights=exp_row, minlength=len(pools))
     pool_prog = pools["program_id"].astype(str).to_numpy()
     acc_prog = accrual["program_id"].astype(str).to_numpy()
@@ -383,20 +476,34 @@ def liability_from(
     width = max(float(np.sum(v.max(axis=1) - v.min(axis=1))) for v in scenario_values)
     step = _nice_step(width / opts.grid_size)
 
+    # pools with one possible outcome (settled, or no tier within reach) are added exactly
+    certain = np.all([np.ptp(v, axis=1) == 0 for v in scenario_values], axis=0) & (
+        np.ptp(base_values, axis=1) == 0
+    )
+
     def summary(mask_rows, mask_pools):
-        ds = [
-            sum_distribution(v[mask_pools], p[mask_pools], step=step)
-            for v, p in zip(scenario_values, scenario_probs, strict=True)
-        ]
-        d = ds[0] if len(ds) == 1 else _mixture(ds, scenario_w)
-        base_mean = float(np.sum(base_values[mask_pools] * base_probs[mask_pools]))
-        adj = float(exp_pool[mask_pools].sum()) - base_mean
-        d = d.shifted(adj)
+        fixed = mask_pools & certain
+        spread = mask_pools & ~certain
+        fixed_sum = float(np.sum(base_values[fixed, 0]))
+        if spread.any():
+            ds = [
+                sum_distribution(v[spread], p[spread], step=step)
+                for v, p in zip(scenario_values, scenario_probs, strict=True)
+            ]
+            d = ds[0] if len(ds) == 1 else _mixture(ds, scenario_w)
+        else:
+            d = SumDistribution(0.0, step, np.ones(1), 0.0, 0)
+        base_mean = float(np.sum(base_values[spread] * base_probs[spread]))
+        adj = float(exp_pool[spread].sum()) - base_mean
+        d = d.shifted(adj + fixed_sum)
         qs = d.quantile(np.array([*REPORT_LEVELS, percentile]))
+        # the most likely amount of this sum: the mode of its own distribution, searched
+        # between its p10 and p90 (not the sum of the contracts' modes)
+        mode = d.central_mode(float(qs[0]), float(qs[2]))
         return {
             "accrued": int(acc_c[mask_rows].sum()) / 100,
             "expected": int(exp_c[mask_rows].sum()) / 100,
-            "most_likely": int(ml_c[mask_rows].sum()) / 100,
+            "most_likely": round(mode, 2),
             "p10": round(float(qs[0]), 2),
             "p50": round(float(qs[1]), 2),
             "p90": round(float(qs[2]), 2),
@@ -469,7 +576,11 @@ def _notes(opts: LiabilityOptions, step: float, method: str | None) -> pd.DataFr
         "percentile": f"constrained = {opts.percentile:.0%} quantile of the total",
         "grid_step": f"{step:g} [currency]; rounding adds at most n h^2/4 to the variance",
         "expected": "ASC 606 expected value: sum of expected end-of-period rebates",
-        "most_likely": "ASC 606 most likely amount per contract, summed",
+        "most_likely": "ASC 606 most likely amount: the mode of each figure's own "
+        "distribution (program, total) searched between its p10 and p90; per contract, the "
+        "contract's mode (the modes of contracts do not add up to the mode of their sum)",
+        "settled": "contracts whose period has ended (0 days left) are certain: their "
+        "accrued amount, with no spread",
         "amount": opts.amount,
     }
     if method is not None:

@@ -14,9 +14,11 @@ from rebatelab.engine.accrual import accrue
 from rebatelab.engine.stage_one import Reduction
 from rebatelab.finance.liability import (
     LiabilityOptions,
+    align_forecast,
     liability_forecast,
     liability_from,
     reduction_for,
+    settle_forecast,
 )
 from rebatelab.plotting.liability import (
     plot_liability,
@@ -94,7 +96,8 @@ class LiabilityForecast(View):
         self.accrual = accrue(red)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # shown once by the forecast itself
-            self.forecast = liability_forecast(red, method=method, n_levels=self.options.n_levels)
+            fc = liability_forecast(red, method=method, n_levels=self.options.n_levels)
+        self.forecast = settle_forecast(self.accrual, align_forecast(self.accrual, fc))
         self.workspace = Path(workspace) if workspace is not None else None
         self.rollforward = None if self.workspace is None else ledger(self.workspace).rollforward
         self.result = None

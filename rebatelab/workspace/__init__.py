@@ -4,6 +4,8 @@ Public names (each also importable from the module in parentheses):
 
 - ``ledger`` (close): What a workspace has recorded: closes, roll-forward (with tie checks),
   snapshots
+- ``replay``, ``Replay`` (close): a closed period recomputed as it was closed (the change
+  requests decided by its close time), compared with what it recorded
 - ``period_end`` (close): Last day of a ``"YYYY-MM"`` period
 - ``Close`` (close): What one close recorded
 - ``LedgerView`` (close): Everything recorded in a workspace
@@ -22,6 +24,8 @@ from rebatelab._lazy import lazy_exports
 
 __all__ = [
     "ledger",
+    "replay",
+    "Replay",
     "period_end",
     "Close",
     "LedgerView",
@@ -38,7 +42,15 @@ __all__ = [
 __getattr__, __dir__, _LAZY = lazy_exports(
     __name__,
     {
-        "rebatelab.workspace.close": ["ledger", "period_end", "Close", "LedgerView", "BOOKS"],
+        "rebatelab.workspace.close": [
+            "ledger",
+            "replay",
+            "period_end",
+            "Close",
+            "LedgerView",
+            "Replay",
+            "BOOKS",
+        ],
         "rebatelab.workspace.store": ["default_workspace"],
         "rebatelab.workspace.changes": [
             "propose",

@@ -31,7 +31,7 @@ import pandas as pd
 from rebatelab.engine.accrual import accrue
 from rebatelab.engine.stage_one import Reduction, reduce
 from rebatelab.errors import LedgerError, ParameterError
-from rebatelab.finance.liability import align_forecast, liability_forecast
+from rebatelab.finance.liability import align_forecast, liability_forecast, settle_forecast
 from rebatelab.finance.rollforward import _rollforward, contract_cents
 from rebatelab.money import cents
 from rebatelab.programs.terms import load_programs
@@ -51,7 +51,7 @@ from rebatelab.workspace.store import (
     default_workspace,
 )
 
-__all__ = ["close", "ledger", "period_end", "Close", "LedgerView", "BOOKS"]
+__all__ = ["close", "ledger", "replay", "period_end", "Close", "LedgerView", "Replay", "BOOKS"]
 
 
 #: What the ledger books per (program, customer).
@@ -162,7 +162,7 @@ def _snapshot(red: Reduction, *, method, book, forecaster) -> tuple[pd.DataFrame
         kw = {} if method is None else {"method": method}
         fc = (forecaster or liability_forecast)(red, **kw)
         try:
-            fc = align_forecast(acc, fc)
+            fc = settle_forecast(acc, align_forecast(acc, fc))
         except ParameterError as exc:
             raise LedgerError(f"the forecast does not match the accrual: {exc}") from None
         # the same cents as the liability report's (contract_cents of the same forecast)
@@ -372,7 +372,9 @@ def _file_hash(path) -> str:
     return h.hexdigest()
 
 
-def _audit(red: Reduction, *, method, book, forecaster, snap, pay, rf, flags, meta) -> dict:
+def _audit(
+    red: Reduction, *, method, book, forecaster, snap, pay, rf, flags, meta, changes, known_at
+) -> dict:
     """What a close was computed from and what it found (one record per close)."""
     try:
         from importlib.metadata import version
@@ -397,6 +399,13 @@ def _audit(red: Reduction, *, method, book, forecaster, snap, pay, rf, flags, me
         "payments_total": f"{int(pay['amount_c'].sum()) / 100 if len(pay) else 0:.2f}",
         "closing_total": f"{int(rf['closing_c'].sum()) / 100:.2f}",
         "accepted_flags": str(len(flags)),
+        "changes_known_at": known_at.isoformat(timespec="microseconds"),
+        "changes_in_force": ",".join(str(int(i)) for i in changes["request_id"]) or "(none)",
+        "program_versions": "; ".join(
+            f"#{int(r.request_id)} {r.kind} {r.program_id} from {r.effective}"
+            for r in changes.itertuples()
+        )
+        or "(program file only)",
     }
     src = Path(str(red.source))
     if src.is_dir():
@@ -420,6 +429,8 @@ def close(
     book: str = "expected",
     forecaster=None,
     accept_flagged: bool = False,
+    changes: bool = True,
+    known_at=None,
 ) -> Close:
     """Close a period: record the accrual snapshot, new payments and the roll-forward.
 
@@ -451,6 +462,13 @@ def close(
         customer_id) of :func:`rebatelab.accrue` with ``expected_rebate`` and
         ``most_likely_rebate``; default
         :func:`rebatelab.finance.liability.liability_forecast`, the liability's forecast.
+    changes : bool
+        Apply the approved change requests of the workspace in force on the period's last day
+        (:func:`rebatelab.workspace.changes.apply_workspace`; default). The audit record names
+        the requests used (``changes_in_force``, ``program_versions``).
+    known_at : datetime-like, optional
+        Only requests decided by then count (UTC); default: now. To re-run a close as it was,
+        give the time it recorded (:func:`replay` does).
 
     Returns
     -------
@@ -464,9 +482,16 @@ def close(
         the accrual's contracts.
     ParameterError
         A bad period or book; a Reduction as of another day than the period's last.
+    LedgerError
+        A Reduction given while approved changes are in force (its lines were reduced with
+        other terms): give the data, or ``changes=False``.
 
     Notes
     -----
+    An approved change decided after a period was closed but effective before its end
+    (back-dated) does not rewrite that period: it is in force at the next close, whose
+    expense (cumulative catch-up) carries its effect.
+
     Per program: ``expense = booked_t - booked_{t-1}`` (cumulative catch-up),
     ``closing = opening + expense - payments`` with ``opening`` the previous closing, so
     ``closing = booked_t - (all payments recorded so far)``, in integer cents. The amounts
@@ -517,6 +542,17 @@ def close(
     import duckdb
 
     path = Path(workspace) if workspace is not None else default_workspace(data)
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    known = now if known_at is None else pd.Timestamp(known_at).to_pydatetime()
+    data, programs, in_force = _terms_in_force(
+        data, programs, path, as_of, known_at=known, apply=changes and red is None
+    )
+    if red is not None and changes and len(in_force):
+        raise LedgerError(
+            f"approved change request(s) {in_force['request_id'].tolist()} are in force on "
+            f"{as_of} in {path}, but a Reduction was given (its lines were reduced with the "
+            "program file's terms): close the data itself, or pass changes=False"
+        )
     con = _connect(path)
     try:
         meta = check_workspace(con, path)
@@ -580,6 +616,8 @@ def close(
                 rf=rf,
                 flags=flags,
                 meta=meta,
+                changes=in_force,
+                known_at=known,
             )
             _write_snapshot(con, period, snap)
             _write_payments(con, period, pay)
@@ -592,6 +630,7 @@ def close(
                 "data_source": red.source,
                 "programs_source": getattr(red.programs, "source", ""),
                 "n_rows": len(snap),
+                "closed_at": now,
             }
             _write_close(con, period, as_of, info)
             con.execute("COMMIT")
@@ -614,6 +653,109 @@ def close(
         snap_method,
         _money(flags),
         audit,
+    )
+
+
+def _terms_in_force(data, programs, path: Path, as_of, *, known_at, apply: bool):
+    """The data and programs with the workspace's approved requests in force, and which."""
+    from rebatelab.workspace.changes import apply_workspace, in_force
+
+    cols = ["request_id", "kind", "program_id", "customers", "effective", "decided_at"]
+    if not path.exists():
+        return data, programs, pd.DataFrame(columns=cols)
+    used = in_force(path, as_of, known_at=known_at)
+    if apply and len(used):
+        data, programs = apply_workspace(data, programs, path, as_of, known_at=known_at)
+    return data, programs, used
+
+
+@dataclass(frozen=True)
+class Replay:
+    """A closed period recomputed as it was closed (:func:`replay`).
+
+    Attributes
+    ----------
+    period : str
+    known_at : datetime.datetime
+        Only change requests decided by then were applied (the close's own time).
+    snapshot : DataFrame
+        The recomputed per (program, customer) ``accrued, expected, most_likely, booked``.
+    recorded : DataFrame
+        What the close recorded, same columns.
+    differences : DataFrame
+        Rows where any amount differs (empty when the close is reproduced to the cent).
+    """
+
+    period: str
+    known_at: dt.datetime
+    snapshot: pd.DataFrame
+    recorded: pd.DataFrame
+    differences: pd.DataFrame
+
+    @property
+    def identical(self) -> bool:
+        """True when every recorded amount is reproduced to the cent."""
+        return len(self.differences) == 0
+
+
+def replay(data, programs, period: str, *, workspace=None, forecaster=None) -> Replay:
+    """Recompute a closed period's snapshot as it was closed, without writing anything.
+
+    The terms are the program file's with the change requests that were decided by the
+    close's recorded time (its audit's ``changes_known_at``) and in force on the period's last
+    day; the forecast method and the book are the close's.
+
+    Parameters
+    ----------
+    data : RebateData
+    programs : ProgramSet
+    period : str
+        A closed ``"YYYY-MM"``.
+    workspace : str or Path, optional
+        Default ``rebatelab.duckdb`` in the data folder.
+    forecaster : callable, optional
+        As for :func:`close`.
+
+    Returns
+    -------
+    Replay
+
+    Raises
+    ------
+    LedgerError
+        The period is not closed in the workspace.
+    """
+    path = Path(workspace) if workspace is not None else default_workspace(data)
+    as_of = period_end(period)
+    view = ledger(path, period=period)
+    row = view.closes[view.closes["period"].astype(str) == period]
+    if not len(row):
+        raise LedgerError(f"period {period} is not closed in {path}")
+    audit = view.audit[view.audit["period"].astype(str) == period]
+    rec = dict(zip(audit["key"], audit["value"], strict=True))
+    known = pd.Timestamp(rec.get("changes_known_at") or row["closed_at"].iloc[0])
+    book = str(row["book"].iloc[0])
+    requested = rec.get("method_requested", "(default)")
+    method = None if requested in ("(default)", "") else requested
+    data, programs, _ = _terms_in_force(
+        data, load_programs(programs), path, as_of, known_at=known, apply=True
+    )
+    red = reduce(data, programs, as_of)
+    snap, _ = _snapshot(red, method=method, book=book, forecaster=forecaster)
+    keys = ["program_id", "customer_id"]
+    amounts = ["accrued", "expected", "most_likely", "booked"]
+    mine = _money(snap)[[*keys, *amounts]]
+    recorded = view.snapshot[[*keys, *amounts]].copy()
+    m = mine.merge(recorded, on=keys, how="outer", suffixes=("", "_recorded"), indicator=True)
+    diff = m["_merge"] != "both"
+    for c in amounts:
+        diff |= cents(m[c].fillna(0).to_numpy()) != cents(m[f"{c}_recorded"].fillna(0).to_numpy())
+    return Replay(
+        period,
+        known.to_pydatetime(),
+        mine,
+        recorded.reset_index(drop=True),
+        m[diff.to_numpy()].drop(columns="_merge").reset_index(drop=True),
     )
 
 

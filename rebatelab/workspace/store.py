@@ -279,7 +279,7 @@ def _write_close(con, period, as_of, info) -> None:
         [
             period,
             as_of,
-            dt.datetime.now(dt.UTC).replace(tzinfo=None),
+            info.get("closed_at") or dt.datetime.now(dt.UTC).replace(tzinfo=None),
             info["method"],
             info["book"],
             info["data_source"],
