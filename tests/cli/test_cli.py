@@ -200,3 +200,44 @@ def test_command_table_matches_the_modules():
     for name, (module, help_text, doc) in table.items():
         mod = importlib.import_module(f"rebatelab.cli.commands.{module}")
         assert (mod.NAME, mod.HELP, mod.__doc__.strip()) == (name, help_text, doc.strip())
+
+
+@pytest.mark.parametrize("backend", [[], ["--backend", "numpy"]])
+def test_accrue_counts_only_approved_requests_of_the_workspace(tmp_path, backend, capsys):
+    """An enrollment proposed in the workspace accrues once approved, not while pending."""
+    import shutil
+
+    data = tmp_path / "d"
+    shutil.copytree(SAMPLE, data, symlinks=False)
+    en = pd.read_parquet(data / "enrollments.parquet")
+    cu = pd.read_parquet(data / "customers.parquet")
+    enrolled = set(en.loc[en["program_id"] == "GOLD-2026", "customer_id"])
+    who = next(c for c in cu.loc[cu["segment"] == "OEM", "customer_id"] if c not in enrolled)
+    ws = tmp_path / "ws.duckdb"
+    common = ["--data", str(data), "--as-of", "2026-09-30", *backend, "--workspace", str(ws)]
+
+    def accrued(name):
+        assert main(["accrue", *common, "--out", str(tmp_path / name)]) == 0
+        acc = pd.read_csv(tmp_path / name, dtype={"customer_id": str})
+        return acc[(acc["program_id"] == "GOLD-2026") & (acc["customer_id"] == who)]
+
+    propose = ["propose", "--data", str(data), "--workspace", str(ws), "--program", "GOLD-2026"]
+    propose += ["--enroll", who, "--effective", "2026-01-01", "--reason", "r", "--user", "rep"]
+    assert main(propose) == 0
+    assert accrued("pending.csv").empty
+    decide = ["1", "--reason", "ok", "--user", "manager", "--workspace", str(ws)]
+    assert main(["approve", *decide]) == 0
+    assert len(accrued("approved.csv")) == 1
+    # the default run, without the workspace, keeps the program file's terms
+    plain = ["accrue", "--data", str(data), "--as-of", "2026-09-30", *backend]
+    assert main([*plain, "--out", str(tmp_path / "plain.csv")]) == 0
+    acc = pd.read_csv(tmp_path / "plain.csv", dtype={"customer_id": str})
+    assert not ((acc["program_id"] == "GOLD-2026") & (acc["customer_id"] == who)).any()
+
+
+def test_accrue_refuses_a_missing_workspace(tmp_path, capsys):
+    out = tmp_path / "a.csv"
+    args = ["accrue", "--data", str(SAMPLE), "--as-of", "2026-09-30", "--out", str(out)]
+    assert main([*args, "--workspace", str(tmp_path / "nope.duckdb")]) == 2
+    assert "--workspace" in capsys.readouterr().err
+    assert not out.exists()

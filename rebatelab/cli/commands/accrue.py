@@ -9,6 +9,10 @@ read, checked, reduced and reconciled by DuckDB, in time proportional to the lin
 memory bounded by the result; --backend numpy (or duckdb, dask) loads them in memory as
 the Python API does. --exclusions writes the detail of every (line, program) pair that did
 not count, streamed; 'rebatelab explain' tells why one invoice's lines counted or not.
+
+The approved change requests of the workspace (--workspace, default DATA/rebatelab.duckdb
+when it exists) in force on --as-of accrue with the program file's terms; pending, rejected
+and refused requests do not.
 """
 
 from __future__ import annotations
@@ -37,6 +41,13 @@ def add_arguments(parser) -> None:
         type=Path,
         default=None,
         help="also write every (line, program) pair that did not count, with its reason",
+    )
+    parser.add_argument(
+        "--workspace",
+        type=Path,
+        default=None,
+        help="workspace whose approved change requests accrue (default DATA/rebatelab.duckdb "
+        "when it exists)",
     )
     parser.add_argument(
         "--unknown-ids",
@@ -78,6 +89,24 @@ def _backend_options(args) -> dict:
     return options
 
 
+def _in_force(args, data, programs, as_of):
+    """The data and programs with the workspace's approved requests in force on ``as_of``."""
+    from rebatelab.workspace.changes import apply_workspace
+
+    ws = args.workspace
+    if ws is None:
+        ws = args.data / "rebatelab.duckdb"
+        if not ws.exists():
+            return data, programs
+    elif not ws.is_file():
+        raise ParameterError(f"--workspace: no workspace file at {ws}")
+    new_data, new_programs = apply_workspace(data, programs, ws, as_of)
+    store = data.cache.get("line_store")
+    if new_data is not data and store is not None:  # the lines are unchanged: keep their store
+        new_data.cache["line_store"] = store
+    return new_data, new_programs
+
+
 def _summary(acc, rec, out) -> str:
     counted = rec[rec["reason"] == "counted"]["lines"].sum()
     excluded = rec[~rec["reason"].isin(["counted", "in_period"])]["lines"].sum()
@@ -106,6 +135,7 @@ def run(args) -> int:
         memory_limit=args.memory_limit,
     )
     programs = load_programs(programs_path(args))
+    data, programs = _in_force(args, data, programs, as_of)
     acc = accrue(data, programs, as_of, backend=args.backend, **options)
     write_table(acc, args.out, sheet="accrual")
     if args.lazy:
@@ -155,6 +185,7 @@ def _run_files(args, as_of) -> int:
     data = load_data(
         args.data, unknown_ids=args.unknown_ids, lines="lazy", memory_limit=args.memory_limit
     )
+    data, programs = _in_force(args, data, programs, as_of)
     period, baseline = period_and_baseline(data, programs, as_of)
     acc = accrue_sums(programs, as_of, period, baseline)
     _write(acc, args.out, data)
