@@ -8,6 +8,9 @@ Public names (each also importable from the module in parentheses):
   next tier, relative to it
 - ``digest_html`` (digest): A digest (:func:`digest`) as a standalone HTML page: the top
   findings of each kind
+- ``rollforward_report``, ``accrual_report``, ``aging_report``, ``journal_entries``,
+  ``Accounts`` (finance): the reports finance expects, from the workspace's closes
+- ``write_workbook``, ``workbook_bytes`` (xlsx): formatted xlsx workbooks with a cover sheet
 - ``html_table``, ``html_page``, ``html_rows`` (html): escaped HTML tables and pages, for the
   reports and the notebook views (all HTML is built in this room)
 
@@ -26,6 +29,13 @@ __all__ = [
     "html_table",
     "html_page",
     "html_rows",
+    "rollforward_report",
+    "accrual_report",
+    "aging_report",
+    "journal_entries",
+    "Accounts",
+    "write_workbook",
+    "workbook_bytes",
 ]
 
 __getattr__, __dir__, _LAZY = lazy_exports(
@@ -34,5 +44,13 @@ __getattr__, __dir__, _LAZY = lazy_exports(
         "rebatelab.report.summary": ["program_summary", "nearest_to_next_tier"],
         "rebatelab.report.digest": ["digest_html"],
         "rebatelab.report.html": ["html_table", "html_page", "html_rows"],
+        "rebatelab.report.finance": [
+            "rollforward_report",
+            "accrual_report",
+            "aging_report",
+            "journal_entries",
+            "Accounts",
+        ],
+        "rebatelab.report.xlsx": ["write_workbook", "workbook_bytes"],
     },
 )

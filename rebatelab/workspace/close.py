@@ -545,9 +545,9 @@ def close(
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     known = now if known_at is None else pd.Timestamp(known_at).to_pydatetime()
     data, programs, in_force = _terms_in_force(
-        data, programs, path, as_of, known_at=known, apply=changes and red is None
+        data, programs, path if changes else None, as_of, known_at=known, apply=red is None
     )
-    if red is not None and changes and len(in_force):
+    if red is not None and len(in_force):
         raise LedgerError(
             f"approved change request(s) {in_force['request_id'].tolist()} are in force on "
             f"{as_of} in {path}, but a Reduction was given (its lines were reduced with the "
@@ -656,12 +656,12 @@ def close(
     )
 
 
-def _terms_in_force(data, programs, path: Path, as_of, *, known_at, apply: bool):
+def _terms_in_force(data, programs, path: Path | None, as_of, *, known_at, apply: bool):
     """The data and programs with the workspace's approved requests in force, and which."""
     from rebatelab.workspace.changes import apply_workspace, in_force
 
     cols = ["request_id", "kind", "program_id", "customers", "effective", "decided_at"]
-    if not path.exists():
+    if path is None or not path.exists():  # no workspace consulted: the program file's terms
         return data, programs, pd.DataFrame(columns=cols)
     used = in_force(path, as_of, known_at=known_at)
     if apply and len(used):
