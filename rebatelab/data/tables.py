@@ -4,6 +4,11 @@ A data folder holds CSV or Parquet files named by their table (``transactions.cs
 ``transactions.parquet``; a folder ``transactions/`` of Parquet parts also works).
 Validation names the file, the column, how many rows are bad and the first few bad values;
 nothing is dropped or filled silently.
+
+Dates written as text are read as ISO dates (``YYYY-MM-DD``, optionally followed by a time
+and an offset: the date as written counts, the offset is not applied). Any other form is
+refused unless the caller says which it is (``date_format``): ``05/03/2026`` is 5 March or
+3 May depending on who wrote it.
 """
 
 from __future__ import annotations
@@ -13,9 +18,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from rebatelab.errors import DataValidationError
+from rebatelab.errors import DataValidationError, ParameterError
 
-__all__ = ["RebateData", "SCHEMAS", "check_lines_frame"]
+__all__ = ["RebateData", "SCHEMAS", "ISO_DATE", "check_lines_frame", "date_formats"]
 
 
 #: Required and optional columns of each table, with their kind.
@@ -49,6 +54,82 @@ OPTIONAL_TABLES = ("enrollments", "payments")
 
 _SHOW = 5  # how many bad values a message shows
 
+#: A date as text in ISO form, with an optional time and offset; group 1 is the date as
+#: written (the day that counts). The same pattern is matched by DuckDB (RE2 syntax).
+ISO_DATE = (
+    r"^[ \t]*([0-9]{4}-[0-9]{2}-[0-9]{2})"
+    r"(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]{1,9})?)?)?"
+    r"[ \t]*(?:Z|[+-][0-9]{2}(?::?[0-9]{2})?)?[ \t]*$"
+)
+
+_TIMES = ("", " %H:%M", " %H:%M:%S")
+
+#: The forms ``date_format="dayfirst"`` / ``"monthfirst"`` read (besides ISO dates).
+NAMED_DATE_FORMATS = {
+    "dayfirst": tuple(f"%d{sep}%m{sep}%Y{t}" for sep in "/.-" for t in _TIMES),
+    "monthfirst": tuple(f"%m{sep}%d{sep}%Y{t}" for sep in "/.-" for t in _TIMES),
+}
+
+
+def date_formats(date_format: str | None) -> tuple[str, ...]:
+    """The strptime formats tried after ISO for ``date_format`` (none for None).
+
+    Raises
+    ------
+    ParameterError
+        For a format that is neither ``"dayfirst"``, ``"monthfirst"`` nor a strptime format
+        with a ``%`` code, or one reading an offset (``%z``, ``%Z``: the date as written
+        counts, so an offset has no reading).
+    """
+    if date_format is None:
+        return ()
+    if date_format in NAMED_DATE_FORMATS:
+        return NAMED_DATE_FORMATS[date_format]
+    if not isinstance(date_format, str) or "%" not in date_format:
+        raise ParameterError(
+            "date_format (--date-format): expected a strptime format such as '%d/%m/%Y', "
+            f"or 'dayfirst' or 'monthfirst'; got {date_format!r}"
+        )
+    if "%z" in date_format or "%Z" in date_format:
+        raise ParameterError(
+            f"date_format (--date-format) {date_format!r}: offsets (%z, %Z) are not read; "
+            "the date as written counts, so leave the offset out of the data or write ISO dates"
+        )
+    return (date_format,)
+
+
+def _text_dates(s: pd.Series, formats: tuple[str, ...]) -> np.ndarray:
+    """Dates written as text -> datetime64[ns] days (NaT where missing or not a date).
+
+    Each distinct text is read once: ISO first (the date as written), then each format.
+    """
+    codes, uniques = pd.factorize(s.astype("string"))
+    u = pd.Series(np.asarray(uniques, dtype=object), dtype="string")
+    iso = u.str.extract(ISO_DATE, expand=False)
+    parsed = pd.to_datetime(iso, format="%Y-%m-%d", errors="coerce")
+    values = np.array(parsed.to_numpy(dtype="datetime64[ns]"))
+    rest = iso.isna().to_numpy().copy()
+    for fmt in formats:
+        if not rest.any():
+            break
+        got = pd.to_datetime(u[rest].str.strip(" "), format=fmt, errors="coerce")
+        values[rest] = got.dt.normalize().to_numpy(dtype="datetime64[ns]")
+        rest &= np.isnat(values)
+    out = np.full(len(s), np.datetime64("NaT"), dtype="datetime64[ns]")
+    known = codes >= 0
+    out[known] = values[codes[known]]
+    return out
+
+
+def _not_dates(date_format: str | None) -> str:
+    if date_format is None:
+        return (
+            "are not dates of the form YYYY-MM-DD; for another form say which one: "
+            "date_format='%d/%m/%Y' (or 'dayfirst', 'monthfirst'; --date-format on the "
+            "command line)"
+        )
+    return f"are not dates of the form YYYY-MM-DD or {date_format!r}"
+
 
 def _rows(mask: np.ndarray) -> np.ndarray:
     return np.flatnonzero(mask)
@@ -73,7 +154,9 @@ def _to_id(s: pd.Series) -> pd.Series:
     return out.astype(object).where(out.notna(), None).astype("string")
 
 
-def _convert(df: pd.DataFrame, where: str, column: str, kind: str) -> pd.Series:
+def _convert(
+    df: pd.DataFrame, where: str, column: str, kind: str, date_format: str | None = None
+) -> pd.Series:
     s = df[column]
     optional = kind.endswith("?")
     kind = kind.rstrip("?")
@@ -90,22 +173,24 @@ def _convert(df: pd.DataFrame, where: str, column: str, kind: str) -> pd.Series:
         if inf.any():
             raise _fail(where, column, "are infinite", _rows(inf), s[inf])
     else:  # date
-        if pd.api.types.is_datetime64_any_dtype(s):
+        if pd.api.types.is_datetime64_any_dtype(s):  # typed (Parquet): no format to guess
             out = s
+            if getattr(out.dt, "tz", None) is not None:
+                out = out.dt.tz_localize(None)
+            out = out.dt.normalize().astype("datetime64[ns]")
         else:
-            out = pd.to_datetime(s.astype("string"), errors="coerce", format="mixed")
-        if getattr(out.dt, "tz", None) is not None:
-            out = out.dt.tz_localize(None)
-        out = out.dt.normalize().astype("datetime64[ns]")
+            out = pd.Series(_text_dates(s, date_formats(date_format)), index=s.index)
         bad = out.isna().to_numpy() & ~missing
         if bad.any():
-            raise _fail(where, column, "are not dates", _rows(bad), s[bad])
+            raise _fail(where, column, _not_dates(date_format), _rows(bad), s[bad])
     if missing.any() and not optional:
         raise _fail(where, column, "are missing", _rows(missing), s[missing])
     return out
 
 
-def _validate(df: pd.DataFrame, table: str, where: str) -> pd.DataFrame:
+def _validate(
+    df: pd.DataFrame, table: str, where: str, date_format: str | None = None
+) -> pd.DataFrame:
     schema = SCHEMAS[table]
     absent = [c for c in schema["required"] if c not in df.columns]
     if absent:
@@ -115,7 +200,7 @@ def _validate(df: pd.DataFrame, table: str, where: str) -> pd.DataFrame:
     df = df.copy()
     for column, kind in {**schema["required"], **schema["optional"]}.items():
         if column in df.columns:
-            df[column] = _convert(df, where, column, kind)
+            df[column] = _convert(df, where, column, kind, date_format)
     return df.reset_index(drop=True)
 
 
@@ -179,6 +264,7 @@ class RebateData:
     source: str = "<frames>"
     unknown_ids: str = "error"
     lines_path: tuple[str, ...] | None = None
+    date_format: str | None = None
     #: Derived arrays (integer codes, sorted days) computed once per data object.
     cache: dict = field(default_factory=dict, repr=False, compare=False)
 
@@ -193,8 +279,13 @@ class RebateData:
         *,
         source: str = "<frames>",
         unknown_ids: str = "error",
+        date_format: str | None = None,
     ) -> RebateData:
-        """Validate in-memory frames exactly as :func:`load_data` validates files."""
+        """Validate in-memory frames exactly as :func:`load_data` validates files.
+
+        ``date_format`` reads dates written as text in another form than ISO (see
+        :func:`rebatelab.load_data`).
+        """
         frames = {
             "transactions": transactions,
             "customers": customers,
@@ -203,7 +294,9 @@ class RebateData:
             "payments": payments,
         }
         names = {k: f"{source}/{k}" for k in frames}
-        return _validated(frames, names, source=source, unknown_ids=unknown_ids)
+        return _validated(
+            frames, names, source=source, unknown_ids=unknown_ids, date_format=date_format
+        )
 
     @property
     def date_range(self) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -222,15 +315,16 @@ class RebateData:
 
 
 def _validated(
-    frames, names, *, source, unknown_ids, lines_path=None, check_lines=None
+    frames, names, *, source, unknown_ids, lines_path=None, check_lines=None, date_format=None
 ) -> RebateData:
     if unknown_ids not in ("error", "exclude"):
         raise DataValidationError(f"unknown_ids must be 'error' or 'exclude', got {unknown_ids!r}")
+    date_formats(date_format)  # a bad format is refused before any table is checked
     out = {}
     for table, df in frames.items():
         if df is None:
             continue
-        out[table] = _validate(df, table, names[table])
+        out[table] = _validate(df, table, names[table], date_format)
     tx, cu, pr = out["transactions"], out["customers"], out["products"]
     _unique(cu, ["customer_id"], names["customers"])
     _unique(pr, ["product_id"], names["products"])
@@ -254,7 +348,13 @@ def _validated(
         _known(pay["customer_id"], cu["customer_id"], names["payments"], "customer_id", "customers")
     if "buying_group" not in cu.columns:
         cu["buying_group"] = pd.Series(pd.NA, index=cu.index, dtype="string")
-    data = RebateData(**out, source=source, unknown_ids=unknown_ids, lines_path=lines_path)
+    data = RebateData(
+        **out,
+        source=source,
+        unknown_ids=unknown_ids,
+        lines_path=lines_path,
+        date_format=date_format,
+    )
     if store is not None:
         data.cache["line_store"] = store
     return data

@@ -13,6 +13,7 @@ from rebatelab.data.tables import (
     _validate,
     _validated,
     check_lines_frame,
+    date_formats,
 )
 from rebatelab.errors import DataValidationError
 
@@ -47,7 +48,12 @@ def read_table(path: Path) -> pd.DataFrame:
 
 
 def load_data(
-    folder, *, unknown_ids: str = "error", lines: str = "memory", memory_limit: str | None = None
+    folder,
+    *,
+    unknown_ids: str = "error",
+    lines: str = "memory",
+    memory_limit: str | None = None,
+    date_format: str | None = None,
 ) -> RebateData:
     """Load and validate a data folder.
 
@@ -72,6 +78,14 @@ def load_data(
     memory_limit : str, optional
         DuckDB memory limit for checking lazy lines, e.g. ``"2GB"`` (DuckDB spills to disk
         beyond it); default DuckDB's (80% of RAM).
+    date_format : str, optional
+        How dates written as text in another form than ISO are written, in every date column
+        (``date`` of transactions and payments, ``enrolled_on``): a strptime format such as
+        ``"%d/%m/%Y"``, or ``"dayfirst"`` / ``"monthfirst"`` (day, month and four-digit year
+        separated by ``/``, ``.`` or ``-``, optionally followed by ``HH:MM[:SS]``). ISO dates
+        (``YYYY-MM-DD``, optionally with a time and an offset) are always read, as written:
+        the offset is not applied. Without it, a date in any other form is refused. Typed
+        (Parquet) date columns need no format.
 
     Returns
     -------
@@ -81,7 +95,8 @@ def load_data(
     ------
     DataValidationError
         Naming the file, the column, the number of bad rows and the first bad values, for:
-        a missing file or column, unparseable dates or numbers, missing ids, unknown customer
+        a missing file or column, unparseable dates or numbers, dates not in ISO form
+        without ``date_format``, missing ids, unknown customer
         or product ids, duplicate ids in customers/products/enrollments, and transaction lines
         that exactly repeat an earlier line.
     """
@@ -90,6 +105,7 @@ def load_data(
         raise DataValidationError(f"data folder not found: {folder}")
     if lines not in ("memory", "lazy"):
         raise DataValidationError(f"lines must be 'memory' or 'lazy', got {lines!r}")
+    date_formats(date_format)  # a bad format is refused before any file is read
     frames, names = {}, {}
     lines_path = None
     for table in SCHEMAS:
@@ -120,7 +136,9 @@ def load_data(
             def exact_message():  # small CSV: the in-memory loader's message, with rows
                 if lines_path[0].endswith(".csv") and len(lines_path) == 1:
                     if Path(lines_path[0]).stat().st_size <= EXACT_MESSAGE_BYTES:
-                        tx = _validate(read_table(Path(lines_path[0])), "transactions", where)
+                        tx = _validate(
+                            read_table(Path(lines_path[0])), "transactions", where, date_format
+                        )
                         check_lines_frame(
                             tx, customers, products, where=where, unknown_ids=unknown_ids
                         )
@@ -132,6 +150,7 @@ def load_data(
                 where=where,
                 unknown_ids=unknown_ids,
                 memory_limit=memory_limit,
+                date_format=date_format,
                 on_error=exact_message,
             )
 
@@ -142,6 +161,7 @@ def load_data(
         unknown_ids=unknown_ids,
         lines_path=lines_path,
         check_lines=check_lines,
+        date_format=date_format,
     )
 
 

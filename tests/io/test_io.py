@@ -50,7 +50,7 @@ CASES = [
     (
         "transactions",
         lambda d: d.assign(date=d["date"].where(d.index != 3, "2025-13-45")),
-        r"transactions.csv: column 'date': 1 row\(s\) are not dates "
+        r"transactions.csv: column 'date': 1 row\(s\) are not dates of the form YYYY-MM-DD.* "
         r"\(data rows 4; values '2025-13-45'",
     ),
     (
@@ -169,7 +169,8 @@ def test_lazy_csv_gives_the_same_messages(tmp_path, table, mutate, message):
     [
         (
             lambda d: d.assign(date=d["date"].where(d.index != 3, "2025-13-45")),
-            r"transactions.csv: column 'date': 1 row\(s\) are not dates \(values '2025-13-45'",
+            r"transactions.csv: column 'date': 1 row\(s\) are not dates of the form YYYY-MM-DD"
+            r".* \(values '2025-13-45'",
         ),
         (
             lambda d: d.assign(customer_id=d["customer_id"].where(d.index != 2, "Z9")),
@@ -219,3 +220,132 @@ def _eager(tx, cu, pr, en):
     from rebatelab import RebateData
 
     return RebateData.from_frames(tx, cu, pr, en, unknown_ids="exclude")
+
+
+# ------------------------------------------------------------------ dates written as text
+def _dated(tmp_path, dates, *, fmt="csv", enrolled_on=None):
+    """The small folder with the transactions' dates replaced (in order) by ``dates``."""
+    tx, cu, pr, en = make_frames()
+    tx = tx.iloc[: len(dates)].assign(date=list(dates))
+    if enrolled_on is not None:
+        en = en.assign(enrolled_on=enrolled_on)
+    return write_folder(tmp_path, tx, cu, pr, en, fmt=fmt)
+
+
+def _days(data):
+    if data.lines_path is None:
+        return [str(d.date()) for d in data.transactions["date"]]
+    from rebatelab.engine.backends.store import line_store
+
+    days = line_store(data).query("SELECT day FROM rl_lines").fetchdf()["day"]
+    return sorted(str(np.datetime64("1970-01-01") + np.timedelta64(int(d), "D")) for d in days)
+
+
+DAY_FIRST = ["05/03/2026", "31/03/2026", "01/12/2025"]
+
+
+@pytest.mark.parametrize("lines", ["memory", "lazy"])
+def test_a_date_not_in_iso_form_is_refused_naming_file_column_and_values(tmp_path, lines):
+    """05/03/2026 is 5 March or 3 May: without a format it is refused, not guessed."""
+    if lines == "lazy":
+        pytest.importorskip("duckdb")
+    folder = _dated(tmp_path, DAY_FIRST)
+    with pytest.raises(DataValidationError) as err:
+        load_data(folder, lines=lines)
+    msg = str(err.value)
+    for words in ["transactions.csv", "column 'date'", "3 row(s)", "'05/03/2026'", "YYYY-MM-DD"]:
+        assert words in msg
+    assert "date_format" in msg and "--date-format" in msg
+
+
+@pytest.mark.parametrize("lines", ["memory", "lazy"])
+@pytest.mark.parametrize(
+    ("date_format", "dates", "expected"),
+    [
+        ("%d/%m/%Y", DAY_FIRST, ["2026-03-05", "2026-03-31", "2025-12-01"]),
+        ("dayfirst", DAY_FIRST, ["2026-03-05", "2026-03-31", "2025-12-01"]),
+        ("dayfirst", ["5.3.2026", "31-03-2026 17:45", "2026-01-02"], None),
+        ("monthfirst", ["05/03/2026", "12/01/2025 08:00:00", "2026-01-02"], None),
+        ("%Y%m%d", ["20260305", "2026-03-31"], ["2026-03-05", "2026-03-31"]),
+    ],
+)
+def test_a_date_format_says_how_to_read_them(tmp_path, lines, date_format, dates, expected):
+    if lines == "lazy":
+        pytest.importorskip("duckdb")
+    if expected is None:  # the worked readings of the named forms
+        expected = {
+            "dayfirst": ["2026-03-05", "2026-03-31", "2026-01-02"],
+            "monthfirst": ["2026-05-03", "2025-12-01", "2026-01-02"],
+        }[date_format]
+    data = load_data(_dated(tmp_path, dates), lines=lines, date_format=date_format)
+    got = _days(data)
+    assert sorted(got) == sorted(expected)
+
+
+@pytest.mark.parametrize("lines", ["memory", "lazy"])
+def test_a_date_that_does_not_fit_the_format_is_refused(tmp_path, lines):
+    if lines == "lazy":
+        pytest.importorskip("duckdb")
+    folder = _dated(tmp_path, ["05/03/2026", "2026-03-31", "03-05-2026"])
+    with pytest.raises(DataValidationError, match=r"1 row\(s\) are not dates .*'03-05-2026'"):
+        load_data(folder, lines=lines, date_format="%d/%m/%Y")
+
+
+@pytest.mark.parametrize("lines", ["memory", "lazy"])
+def test_iso_dates_with_times_and_mixed_offsets_count_on_the_date_written(tmp_path, lines):
+    """The rule (README, data folder): the date as written; an offset is not applied."""
+    if lines == "lazy":
+        pytest.importorskip("duckdb")
+    dates = [
+        "2025-12-31T23:30:00-05:00",  # 2026-01-01 in UTC: still counts on 31 December
+        "2026-01-01T00:15:00+01:00",  # 2025-12-31 in UTC: counts on 1 January
+        "2026-03-05 10:00",
+        "2026-03-06Z",
+        " 2026-03-07T08:00:00.123Z ",
+    ]
+    got = _days(load_data(_dated(tmp_path, dates), lines=lines))
+    assert sorted(got) == ["2025-12-31", "2026-01-01", "2026-03-05", "2026-03-06", "2026-03-07"]
+
+
+def test_the_lazy_reader_of_large_files_refuses_the_same_dates(tmp_path, monkeypatch):
+    """Above the re-read size, DuckDB's own message: the column and the values."""
+    pytest.importorskip("duckdb")
+    import rebatelab.io.folders as folders
+
+    monkeypatch.setattr(folders, "EXACT_MESSAGE_BYTES", 0)
+    with pytest.raises(DataValidationError, match=r"column 'date'.*'05/03/2026'"):
+        load_data(_dated(tmp_path, DAY_FIRST), lines="lazy")
+
+
+def test_parquet_text_dates_read_lazily_with_the_format(tmp_path):
+    pytest.importorskip("duckdb")
+    folder = _dated(tmp_path, DAY_FIRST, fmt="parquet")
+    with pytest.raises(DataValidationError, match="not dates of the form YYYY-MM-DD"):
+        load_data(folder, lines="lazy")
+    got = _days(load_data(folder, lines="lazy", date_format="dayfirst"))
+    assert got == ["2025-12-01", "2026-03-05", "2026-03-31"]
+
+
+def test_every_date_column_follows_the_rule(tmp_path):
+    """enrollments.enrolled_on and payments.date are read like the lines' dates."""
+    tx, cu, pr, en = make_frames()
+    folder = write_folder(tmp_path, tx, cu, pr, en.assign(enrolled_on="01/02/2025"))
+    with pytest.raises(DataValidationError, match=r"enrollments.csv: column 'enrolled_on'"):
+        load_data(folder)
+    d = load_data(folder, date_format="dayfirst")
+    assert (d.enrollments["enrolled_on"] == pd.Timestamp("2025-02-01")).all()
+    pay = pd.DataFrame({"program_id": ["TOOLS"], "customer_id": ["A"]})
+    pay = pay.assign(date="28/02/2026", amount=1.0)
+    pay.to_csv(folder / "payments.csv", index=False)
+    with pytest.raises(DataValidationError, match=r"payments.csv: column 'date'.*'28/02/2026'"):
+        load_data(folder, date_format="monthfirst")
+    d = load_data(folder, date_format="dayfirst")
+    assert d.payments["date"].tolist() == [pd.Timestamp("2026-02-28")]
+
+
+@pytest.mark.parametrize("bad", ["DD/MM/YYYY", "%d/%m/%Y %z", "yearfirst"])
+def test_a_bad_date_format_is_refused_before_reading(tmp_path, bad):
+    from rebatelab.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="date_format"):
+        load_data(tmp_path, date_format=bad)

@@ -21,6 +21,8 @@ from pathlib import Path
 
 from rebatelab.cli.commands._common import (
     add_data_arguments,
+    check_memory_limit,
+    check_output,
     parse_date,
     programs_path,
     write_table,
@@ -89,6 +91,21 @@ def _backend_options(args) -> dict:
     return options
 
 
+def _check_arguments(args) -> None:
+    """Every option a user can get wrong, checked before any file is read or written."""
+    check_memory_limit(args.memory_limit)
+    check_output(args.out, option="--out")
+    if args.exclusions is not None:
+        if args.backend is None:  # streamed by DuckDB: CSV or Parquet
+            check_output(args.exclusions, option="--exclusions", suffixes=(".csv", ".parquet"))
+        else:
+            check_output(args.exclusions, option="--exclusions")
+        if args.exclusions.resolve() == args.out.resolve():
+            raise ParameterError(f"--exclusions and --out name the same file: {args.out}")
+    if args.workspace is not None and not args.workspace.is_file():
+        raise ParameterError(f"--workspace: no workspace file at {args.workspace}")
+
+
 def _in_force(args, data, programs, as_of):
     """The data and programs with the workspace's approved requests in force on ``as_of``."""
     from rebatelab.workspace.changes import apply_workspace
@@ -98,8 +115,6 @@ def _in_force(args, data, programs, as_of):
         ws = args.data / "rebatelab.duckdb"
         if not ws.exists():
             return data, programs
-    elif not ws.is_file():
-        raise ParameterError(f"--workspace: no workspace file at {ws}")
     new_data, new_programs = apply_workspace(data, programs, ws, as_of)
     store = data.cache.get("line_store")
     if new_data is not data and store is not None:  # the lines are unchanged: keep their store
@@ -122,6 +137,7 @@ def run(args) -> int:
     from rebatelab.programs.terms import load_programs
 
     as_of = parse_date(args.as_of)
+    _check_arguments(args)
     options = _backend_options(args)
     if args.backend is None:
         return _run_files(args, as_of)
@@ -133,6 +149,7 @@ def run(args) -> int:
         unknown_ids=args.unknown_ids,
         lines="lazy" if args.lazy else "memory",
         memory_limit=args.memory_limit,
+        date_format=args.date_format,
     )
     programs = load_programs(programs_path(args))
     data, programs = _in_force(args, data, programs, as_of)
@@ -183,24 +200,20 @@ def _run_files(args, as_of) -> int:
 
     programs = load_programs(programs_path(args))  # a bad program file fails before the scan
     data = load_data(
-        args.data, unknown_ids=args.unknown_ids, lines="lazy", memory_limit=args.memory_limit
+        args.data,
+        unknown_ids=args.unknown_ids,
+        lines="lazy",
+        memory_limit=args.memory_limit,
+        date_format=args.date_format,
     )
     data, programs = _in_force(args, data, programs, as_of)
     period, baseline = period_and_baseline(data, programs, as_of)
     acc = accrue_sums(programs, as_of, period, baseline)
     _write(acc, args.out, data)
     rec = store_reconciliation(data, programs, as_of=as_of, sums=period)
-    if args.exclusions is not None:
+    if args.exclusions is not None:  # the extension was checked before the work
+        args.exclusions.parent.mkdir(parents=True, exist_ok=True)
         suffix = args.exclusions.suffix.lower()
-        if suffix in (".csv", ".parquet"):
-            args.exclusions.parent.mkdir(parents=True, exist_ok=True)
-            export_exclusions(data, programs, as_of, args.exclusions, fmt=suffix[1:])
-        else:
-            from rebatelab.engine.reconciliation import exclusions
-
-            raise ParameterError(
-                f"--exclusions: {suffix!r} is not streamed; use .csv or .parquet "
-                f"(or --backend numpy to write {exclusions.__name__} to {suffix})"
-            )
+        export_exclusions(data, programs, as_of, args.exclusions, fmt=suffix[1:])
     print(_summary(acc, rec, args.out))
     return 0

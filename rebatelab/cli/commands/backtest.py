@@ -11,6 +11,7 @@ from pathlib import Path
 
 from rebatelab.cli.commands._common import (
     add_data_arguments,
+    check_output,
     parse_date,
     programs_path,
     write_table,
@@ -58,7 +59,9 @@ def run(args) -> int:
     dates = [parse_date(d) for d in args.as_of]
     if not dates:
         raise ParameterError("--as-of: give at least one date")
-    data = load_data(args.data)
+    if args.out is not None:
+        check_output(args.out, option="--out")
+    data = load_data(args.data, date_format=args.date_format)
     programs = load_programs(programs_path(args))
     res = backtest(data, programs, dates, args.methods)
     cols = METRIC_COLUMNS

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from rebatelab.cli.commands._common import (
     add_data_arguments,
+    check_output,
     parse_date,
     programs_path,
     write_table,
@@ -41,7 +42,8 @@ def run(args) -> int:
     from rebatelab.report.summary import nearest_to_next_tier, program_summary
     from rebatelab.review.opportunities import opportunities
 
-    data = load_data(args.data)
+    check_output(args.out, option="--out", folder=True)
+    data = load_data(args.data, date_format=args.date_format)
     programs = load_programs(programs_path(args))
     as_of = parse_date(args.as_of) if args.as_of else data.date_range[1].date()
     red = reduce(data, programs, as_of)  # stage one, once: every step below reads it

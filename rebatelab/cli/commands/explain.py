@@ -30,14 +30,16 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     import pandas as pd
 
-    from rebatelab.cli.commands._common import write_table
+    from rebatelab.cli.commands._common import check_output, write_table
     from rebatelab.engine.reconciliation import explain
     from rebatelab.io.folders import load_data
     from rebatelab.programs.terms import load_programs
 
     as_of = parse_date(args.as_of)
+    if args.out is not None:
+        check_output(args.out, option="--out")
     programs = load_programs(programs_path(args))
-    data = load_data(args.data, unknown_ids="exclude", lines="lazy")
+    data = load_data(args.data, unknown_ids="exclude", lines="lazy", date_format=args.date_format)
     out = explain(data, programs, as_of, invoice_id=args.invoice, program_id=args.program)
     if args.out is not None:
         write_table(out, args.out, sheet="explain")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from rebatelab.cli.commands._common import parse_date
+from rebatelab.cli.commands._common import check_output, parse_date
 from rebatelab.errors import ParameterError
 from rebatelab.simulation.generator import simulate_data, write_data_folder
 from rebatelab.simulation.params import SimulationParams
@@ -75,6 +75,7 @@ def _overrides(items) -> dict:
 
 def run(args) -> int:
     start, end = parse_date(args.start), parse_date(args.end)
+    check_output(args.out, option="--out", folder=True)
     overrides = _overrides(args.set)
     if args.response_strength is not None:
         overrides["response_strength"] = args.response_strength

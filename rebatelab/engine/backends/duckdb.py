@@ -76,7 +76,7 @@ def lines_relation(con, data: RebateData) -> str:
     return (
         f"SELECT {id_expr('customer_id', typ['customer_id'])} AS customer_id, "
         f"{id_expr('product_id', typ['product_id'])} AS product_id, "
-        f"({date_expr('date', typ['date'])} - DATE '1970-01-01') AS day, "
+        f"({date_expr('date', typ['date'], data.date_format)} - DATE '1970-01-01') AS day, "
         f"{number_expr('net_amount', typ['net_amount'])} AS net_amount, "
         f"{number_expr('quantity', typ['quantity'])} AS quantity FROM {source}"
     )

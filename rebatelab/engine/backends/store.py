@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from rebatelab.data.tables import SCHEMAS
+from rebatelab.data.tables import ISO_DATE, SCHEMAS, date_formats
 from rebatelab.errors import DataValidationError, ParameterError
 
 __all__ = ["LineStore", "load_lines", "line_store"]
@@ -45,7 +45,7 @@ _SHOW = 5
 #: Problem bits of a line, in the order the in-memory loader checks them (its message wins).
 _BITS = [
     ("invoice_id", "are missing"),
-    ("date", "are not dates"),
+    ("date", "are not dates of the form YYYY-MM-DD (or date_format's / --date-format's)"),
     ("date", "are missing"),
     ("customer_id", "are missing"),
     ("product_id", "are missing"),
@@ -100,14 +100,25 @@ def id_expr(col: str, typ: str) -> str:
     return f"nullif(trim(CAST({q} AS VARCHAR)), '')"
 
 
-def date_expr(col: str, typ: str) -> str:
-    """A date column as DATE (NULL when it does not parse)."""
+def date_expr(col: str, typ: str, date_format: str | None = None) -> str:
+    """A date column as DATE (NULL when it does not parse), as ``load_data`` reads it.
+
+    Text: an ISO date (:data:`rebatelab.data.tables.ISO_DATE`, the date as written), else
+    the forms of ``date_format`` (:func:`rebatelab.data.tables.date_formats`), else NULL.
+    """
     q = f'"{col}"'
     if typ.startswith("TIMESTAMP WITH TIME ZONE"):
         return f"CAST(timezone('UTC', {q}) AS DATE)"
     if typ.startswith(("TIMESTAMP", "DATE")):
         return f"CAST({q} AS DATE)"
-    return f"coalesce(TRY_CAST({q} AS DATE), CAST(TRY_CAST({q} AS TIMESTAMP) AS DATE))"
+    text = f"CAST({q} AS VARCHAR)"
+    iso = f"TRY_CAST(regexp_extract({text}, '{ISO_DATE}', 1) AS DATE)"
+    formats = date_formats(date_format)
+    if not formats:
+        return f"CASE WHEN regexp_full_match({text}, '{ISO_DATE}') THEN {iso} END"
+    listed = ", ".join("'" + f.replace("'", "''") + "'" for f in formats)
+    other = f"CAST(try_strptime(trim({text}), [{listed}]) AS DATE)"
+    return f"CASE WHEN regexp_full_match({text}, '{ISO_DATE}') THEN {iso} ELSE {other} END"
 
 
 def number_expr(col: str, typ: str) -> str:
@@ -244,6 +255,7 @@ def _load_lines(
     temp_directory=None,
     on_error=None,
     materialize: bool | None = None,
+    date_format: str | None = None,
 ) -> LineStore:
     """Read and check the line files into a :class:`LineStore`.
 
@@ -266,6 +278,8 @@ def _load_lines(
         Hold the coded lines in a DuckDB table (read the files once), or keep a view that
         reads the files at each query (memory bounded whatever their size). Default: a
         table for CSV and for Parquet files up to :data:`MATERIALIZE_BYTES`.
+    date_format : str, optional
+        Dates written as text in another form than ISO (``load_data``'s ``date_format``).
 
     Raises
     ------
@@ -287,7 +301,7 @@ def _load_lines(
         raise DataValidationError(f"{where}: missing required column(s) {absent}; found {found}")
     e = {
         "inv": id_expr("invoice_id", typ["invoice_id"]),
-        "date": date_expr("date", typ["date"]),
+        "date": date_expr("date", typ["date"], date_format),
         "cid": id_expr("customer_id", typ["customer_id"]),
         "pid": id_expr("product_id", typ["product_id"]),
         "qty": number_expr("quantity", typ["quantity"]),
@@ -477,6 +491,7 @@ def line_store(data, **options) -> LineStore:
         data.products,
         where=data.source,
         unknown_ids=data.unknown_ids,
+        date_format=getattr(data, "date_format", None),
         **options,
     )
     data.cache["line_store"] = store
