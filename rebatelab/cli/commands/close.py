@@ -61,7 +61,7 @@ def run(args) -> int:
     from rebatelab.workspace.store import default_workspace
 
     period_end(args.period)  # a bad period is refused before the data is read
-    data = load_data(args.data)
+    data = load_data(args.data, date_format=args.date_format)
     ws = args.workspace if args.workspace is not None else default_workspace(data)
     # close() reduces the lines once, after checking the period against the ledger
     res = close(

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from rebatelab.cli.commands._common import (
     add_data_arguments,
+    check_output,
     parse_date,
     programs_path,
     write_table,
@@ -44,7 +45,8 @@ def run(args) -> int:
     from rebatelab.programs.terms import load_programs
 
     as_of = parse_date(args.as_of)
-    data = load_data(args.data)
+    check_output(args.out, option="--out")
+    data = load_data(args.data, date_format=args.date_format)
     programs = load_programs(programs_path(args))
     fc = forecast(data, programs, as_of, method=args.method)
     write_table(fc, args.out, sheet="forecast")

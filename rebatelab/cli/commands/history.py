@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rebatelab.cli.commands._common import write_table
+from rebatelab.cli.commands._common import check_output, write_table
 from rebatelab.cli.commands.propose import WORKSPACE_NAME, workspace_path
 from rebatelab.errors import ParameterError
 
@@ -53,6 +53,8 @@ def run(args) -> int:
     from rebatelab.workspace.changes import diff, history
 
     ws = workspace_path(args)
+    if args.out is not None:
+        check_output(args.out, option="--out")
     if not ws.exists():
         raise ParameterError(f"no workspace at {ws}")
     if args.diff:

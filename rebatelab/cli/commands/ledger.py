@@ -69,12 +69,14 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     # the package is imported here, not when the parser is built (fast --help)
-    from rebatelab.cli.commands._common import write_table
+    from rebatelab.cli.commands._common import check_output, write_table
     from rebatelab.errors import ParameterError
     from rebatelab.workspace.close import ledger
 
     if args.workspace is None and args.data is None:
         raise ParameterError("give --workspace FILE or --data DIR")
+    if args.out is not None:
+        check_output(args.out, option="--out")
     ws = args.workspace if args.workspace is not None else args.data / WORKSPACE_NAME
     if args.report is not None:
         return _report(args, ws)

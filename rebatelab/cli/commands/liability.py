@@ -61,7 +61,7 @@ def run(args) -> int:
     # the package is imported here, not when the parser is built (fast --help)
     import pandas as pd
 
-    from rebatelab.cli.commands._common import parse_date, programs_path, write_table
+    from rebatelab.cli.commands._common import check_output, parse_date, programs_path, write_table
     from rebatelab.errors import ParameterError
     from rebatelab.finance.liability import LiabilityOptions, liability
     from rebatelab.io.folders import load_data
@@ -80,7 +80,8 @@ def run(args) -> int:
     )  # checked before the data is read
     if args.no_workspace and args.workspace is not None:
         raise ParameterError("give --workspace or --no-workspace, not both")
-    data = load_data(args.data)
+    check_output(args.out, option="--out")
+    data = load_data(args.data, date_format=args.date_format)
     programs = load_programs(programs_path(args))
     ws = None if args.no_workspace else (args.workspace or default_workspace(data))
     terms = "the program file"

@@ -137,7 +137,7 @@ def run(args) -> int:
         )
     else:
         prop = Proposal.change(args.program, terms=terms, effective=eff, reason=args.reason)
-    data = load_data(args.data)
+    data = load_data(args.data, date_format=args.date_format)
     programs = load_programs(programs_path(args))
     ws = args.workspace if args.workspace is not None else args.data / WORKSPACE_NAME
     now = None if args.today is None else parse_date(args.today)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from rebatelab.cli.commands._common import (
     add_data_arguments,
+    check_output,
     parse_date,
     programs_path,
     write_table,
@@ -72,7 +73,8 @@ def run(args) -> int:
     from rebatelab.review.risks import risks
 
     as_of = parse_date(args.as_of)
-    data = load_data(args.data)
+    check_output(args.out, option="--out", folder=True)
+    data = load_data(args.data, date_format=args.date_format)
     programs = load_programs(programs_path(args))
     kw = {} if args.method is None else {"method": args.method}
     red = reduce(data, programs, as_of)
