@@ -9,7 +9,26 @@ import pandas as pd
 
 from rebatelab._arrays import as_float_array, restore_type
 
-__all__ = ["round_cents", "cents", "largest_remainder", "money", "percent"]
+__all__ = [
+    "round_cents",
+    "cents",
+    "largest_remainder",
+    "money",
+    "percent",
+    "format_money",
+    "currency_symbol",
+    "data_currency",
+    "DEFAULT_CURRENCY",
+]
+
+#: The currency assumed when the data records none (ISO 4217 code).
+DEFAULT_CURRENCY = "USD"
+
+# symbols written before the number; other codes are written after it ("1,234.56 CHF")
+_SYMBOLS = {"USD": "$", "EUR": "\u20ac", "GBP": "\u00a3", "JPY": "\u00a5", "CAD": "CA$",
+            "AUD": "A$", "INR": "\u20b9", "CNY": "CN\u00a5"}  # fmt: skip
+# currencies without minor units
+_NO_CENTS = {"JPY", "KRW", "ISK", "CLP", "VND"}
 
 
 def cents(x) -> np.ndarray:
@@ -145,3 +164,87 @@ def percent(rate: float) -> str:
     ('4%', '2.5%', '1.25%')
     """
     return f"{round(100 * rate, 2):g}%"
+
+
+def currency_symbol(currency: str = DEFAULT_CURRENCY) -> str:
+    """The symbol written before amounts of ``currency``: ``"USD" -> "$"``.
+
+    An ISO code without a common symbol gives ``""`` (its amounts carry the code after the
+    number); a text that is not a three-letter code (e.g. ``"$"``) is taken as the symbol.
+
+    Examples
+    --------
+    >>> currency_symbol("USD"), currency_symbol("EUR"), currency_symbol("CHF"), currency_symbol("$")
+    ('$', '€', '', '$')
+    """
+    code = str(currency or "").strip()
+    if code.upper() in _SYMBOLS:
+        return _SYMBOLS[code.upper()]
+    if len(code) == 3 and code.isalpha():
+        return ""
+    return code
+
+
+def format_money(x, *, currency: str = DEFAULT_CURRENCY, decimals: int | None = None,
+                 missing: str = "\u2013") -> str:  # fmt: skip
+    """An amount with its currency and thousands separators: ``"$1,234.56"``.
+
+    Parameters
+    ----------
+    x : float or None
+        The amount [currency].
+    currency : str
+        ISO 4217 code (``"USD"``, ``"EUR"``, ``"CHF"``...) or a symbol such as ``"$"``.
+        Codes with a common symbol write it before the number; other codes after it.
+    decimals : int, optional
+        Digits after the point; default 2 (0 for currencies without minor units such as
+        JPY). Rounding is half away from zero, on the decimal value (:func:`cents`).
+    missing : str
+        Text for a missing amount (None or NaN).
+
+    Examples
+    --------
+    >>> format_money(1234.565), format_money(-0.5, decimals=0), format_money(1e6, currency="EUR")
+    ('$1,234.57', '-$1', '€1,000,000.00')
+    >>> format_money(1234.5, currency="CHF"), format_money(1234.5, currency="JPY")
+    ('1,234.50 CHF', '¥1,235')
+    >>> format_money(float("nan"))
+    '–'
+    """
+    if x is None or x is pd.NA or (isinstance(x, float) and math.isnan(x)):
+        return missing
+    code = str(currency or "").strip()
+    if decimals is None:
+        decimals = 0 if code.upper() in _NO_CENTS else 2
+    scaled = np.round(float(x) * 10**decimals, 6)
+    v = int(math.copysign(math.floor(abs(scaled) + 0.5), scaled))
+    whole, frac = divmod(abs(v), 10**decimals)
+    text = f"{whole:,}" + (f".{frac:0{decimals}d}" if decimals else "")
+    sym = currency_symbol(code)
+    sign = "-" if v < 0 else ""
+    if sym:
+        return f"{sign}{sym}{text}"
+    return f"{sign}{text} {code.upper()}" if code else f"{sign}{text}"
+
+
+def data_currency(data) -> str:
+    """The currency of a data folder's amounts: its single ``currency`` code, else USD.
+
+    The code is read from a ``currency`` column of the invoice lines (or of the customers
+    table) when it holds one value; several values, or none recorded, give
+    :data:`DEFAULT_CURRENCY`. A Reduction records no lines: its ``currency`` attribute if
+    it has one, else the default.
+
+    Examples
+    --------
+    >>> data_currency(None)
+    'USD'
+    """
+    for table in ("transactions", "customers"):
+        frame = getattr(data, table, None)
+        col = None if frame is None or not hasattr(frame, "columns") else frame.get("currency")
+        if col is not None:
+            values = pd.unique(col.dropna().astype(str))
+            if len(values) == 1:
+                return str(values[0]).upper()
+    return str(getattr(data, "currency", None) or DEFAULT_CURRENCY)

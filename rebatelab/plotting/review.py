@@ -87,34 +87,36 @@ def plot_tier_ladder(accrual, program_id, *, programs=None, forecast=None, ax=No
     order = np.argsort(np.nan_to_num(y, nan=-np.inf), kind="stable")
     x = np.empty(len(y))
     x[order] = np.arange(len(y))
-    color = None
     if forecast is not None:
         pos = align(acc, forecast)  # forecast row of each accrual row, by key
         p = forecast["p_next_tier"].to_numpy(dtype=float)[pos[pools.index.to_numpy()]]
-        color = np.where(np.isnan(p), 1.0, p)
-    sc = ax.scatter(x, y, c=color, cmap="viridis", vmin=0, vmax=1, s=18, zorder=3)
-    if color is not None:
+        # at the top tier there is no next tier: no probability to colour, drawn apart
+        top = ~np.isfinite(pools["gap_to_next"].to_numpy(dtype=float)) | np.isnan(p)
+        sc = ax.scatter(x[~top], y[~top], c=p[~top], cmap="viridis", vmin=0, vmax=1, s=18,
+                        zorder=3)  # fmt: skip
         ax.figure.colorbar(sc, ax=ax, label="P(next tier)")
+        if top.any():
+            ax.scatter(x[top], y[top], facecolors="none", edgecolors="#777777", s=18, zorder=3,
+                       label="top tier (no next tier)")  # fmt: skip
+            ax.legend(fontsize=8, loc="upper left")
+    else:
+        ax.scatter(x, y, s=18, zorder=3)
     if prog is not None:
         for t in prog.tiers:  # a loop over tiers
-            label = f"{t.from_:,.0%}" if growth else f"{t.from_:,.0f}"
-            rate = f"{t.rate:.2%}" if not t.amount else f"+{t.amount:,.0f}"
             ax.axhline(t.from_, color="grey", lw=1, ls="--", zorder=1)
-            ax.annotate(
-                f"{label}: {rate}",
-                (0, t.from_),
-                xycoords=("axes fraction", "data"),
-                textcoords="offset points",
-                xytext=(2, 2),
-                fontsize=8,
-            )
+        words = [
+            f"{t.from_:,.0%}" if growth else f"{t.from_:,.0f}" for t in prog.tiers
+        ]  # fmt: skip
+        _threshold_labels(ax, prog.thresholds, [
+            f"{w}: {_tier_text(prog, k + 1)}" for k, w in enumerate(words)
+        ])  # fmt: skip
     ax.set_xlabel("customers / pools, by basis to date")
     ax.set_ylabel("growth to date [fraction]" if growth else "basis to date")
     ax.set_title(f"{program_id}: tier ladder")
     return ax
 
 
-def plot_money_map(money_map, program_id, *, ax=None):
+def plot_money_map(money_map, program_id, *, mark=None, ax=None):
     """Customers per tier now, and expected at period end, for one program.
 
     Parameters
@@ -122,6 +124,9 @@ def plot_money_map(money_map, program_id, *, ax=None):
     money_map : DataFrame
         :func:`rebatelab.review.moneymap.money_map` output.
     program_id : str
+    mark : (int, str), optional
+        ``(tier, label)``: outline the bar of that tier (now) and name who is in it, e.g.
+        the customer being looked at.
     ax : matplotlib Axes, optional
 
     Returns
@@ -134,13 +139,26 @@ def plot_money_map(money_map, program_id, *, ax=None):
         raise ParameterError(f"program {program_id!r} is not in the money map")
     tiers = m["tier"].to_numpy()
     width = 0.4 if "expected_at_end" in m.columns else 0.8
-    ax.bar(tiers - (width / 2 if width < 0.8 else 0), m["customers"], width, label="now")
+    now = ax.bar(tiers - (width / 2 if width < 0.8 else 0), m["customers"], width, label="now")
     if "expected_at_end" in m.columns:
         ax.bar(tiers + width / 2, m["expected_at_end"], width, label="expected at period end")
     for t, c, e in zip(tiers, m["customers"], m["earned"], strict=True):  # per tier labels
         ax.annotate(f"{e:,.0f}", (t, c), ha="center", va="bottom", fontsize=8)
     ax.set_xticks(tiers)
     ax.set_xticklabels([("none" if t == 0 else f"tier {t}") for t in tiers])
+    if mark is not None:
+        tier, label = mark
+        at = np.flatnonzero(tiers == int(tier))
+        if len(at):
+            bar = now[int(at[0])]
+            bar.set_edgecolor("#d62728")
+            bar.set_linewidth(2.5)
+            bar.set_gid("marked")
+            top = bar.get_y() + bar.get_height()
+            ax.annotate(str(label), (bar.get_x() + bar.get_width() / 2, top), xytext=(0, 14),
+                        textcoords="offset points", ha="center", color="#d62728", fontsize=8,
+                        arrowprops={"arrowstyle": "->", "color": "#d62728"})  # fmt: skip
+            ax.margins(y=0.25)
     ax.set_ylabel("customers (labels: earned to date)")
     ax.set_title(f"{program_id}: money map")
     ax.legend(fontsize=8)
@@ -148,7 +166,16 @@ def plot_money_map(money_map, program_id, *, ax=None):
 
 
 def plot_forecast_fan(
-    accrual, forecast, program_id, customer_id, *, data=None, programs=None, as_of=None, ax=None
+    accrual,
+    forecast,
+    program_id,
+    customer_id,
+    *,
+    data=None,
+    programs=None,
+    as_of=None,
+    currency: str = "",
+    ax=None,
 ):
     """A customer's (or pool's) basis to date and forecast fan against the tier thresholds.
 
@@ -170,6 +197,8 @@ def plot_forecast_fan(
         The program's period and thresholds (not needed with a Reduction).
     as_of : date-like
         Not needed with a Reduction.
+    currency : str
+        Currency code of the axis label (``basis [USD]``); net-sales programs only.
     ax : matplotlib Axes, optional
 
     Returns
@@ -198,9 +227,13 @@ def plot_forecast_fan(
         qi = q[j]
         half = len(lv) // 2
         pairs = np.unique(np.linspace(0, half - 1, min(half, 4)).round().astype(int))
-        for k in pairs:  # at most four bands of symmetric levels; their overlaps darken
+        from matplotlib import colormaps
+
+        shades = colormaps["Blues"](np.linspace(0.25, 0.6, len(pairs)))
+        for k, shade in zip(pairs, shades, strict=True):  # at most four bands, outer first
             lo, hi = qi[k], qi[len(lv) - 1 - k]
-            ax.fill_between(xs, [b0, lo], [b0, hi], color="C0", alpha=0.18, lw=0,
+            # opaque, inner bands on top: each band has its own shade, in the legend too
+            ax.fill_between(xs, [b0, lo], [b0, hi], color=shade, lw=0, zorder=1,
                             label=f"p{lv[k] * 100:g}-p{lv[len(lv) - 1 - k] * 100:g}")  # fmt: skip
         mid = int(np.argmin(np.abs(lv - 0.5)))
         ax.plot(xs, [b0, qi[mid]], color="C0", lw=1.5, label=f"p{lv[mid] * 100:g}")
@@ -227,14 +260,56 @@ def plot_forecast_fan(
                     label="basis to date")  # fmt: skip
     thr = prog.basis_thresholds(row.get("baseline"))
     thr = np.atleast_2d(thr)[0] if np.ndim(thr) == 2 else thr
-    for t, tier in zip(thr, prog.tiers, strict=True):  # a loop over tiers
+    for t in thr:  # a loop over tiers
         if np.isfinite(t):
             ax.axhline(t, color="grey", ls="--", lw=1)
-            ax.annotate(f"{tier.rate:.2%}" if not tier.amount else f"+{tier.amount:,.0f}",
-                        (0, t), xycoords=("axes fraction", "data"), fontsize=8,
-                        textcoords="offset points", xytext=(2, 2))  # fmt: skip
+    _threshold_labels(ax, thr, [_tier_text(prog, k + 1) for k in range(len(prog.tiers))])
     who = customer_id if str(row["pool_id"]) == str(customer_id) else f"pool {row['pool_id']}"
     ax.set_title(f"{program_id}: {who}")
-    ax.set_ylabel(f"basis [{'units' if prog.basis == 'quantity' else 'currency'}]")
+    unit = "units" if prog.basis == "quantity" else (currency or "amount")
+    ax.set_ylabel(f"basis [{unit}]")
     ax.legend(fontsize=8, loc="upper left")
     return ax
+
+
+def _tier_text(prog, k: int) -> str:
+    """'tier 2: 4%' or 'tier 1: $500 lump sum' for a threshold label."""
+    t = prog.tiers[k - 1]
+    if t.amount:
+        lump = f"{t.amount:,.0f} lump sum"
+        return f"tier {k}: {lump}" + (f" + {t.rate:.2%}" if t.rate else "")
+    return f"tier {k}: {t.rate:.2%}"
+
+
+def _spread(y: np.ndarray, gap: float) -> np.ndarray:
+    """Positions at least ``gap`` apart, each as near its own as that allows (sorted input)."""
+    out = np.array(y, dtype=float)
+    for i in range(1, len(out)):  # a loop over a handful of labels
+        out[i] = max(out[i], out[i - 1] + gap)
+    return out
+
+
+def _threshold_labels(ax, thresholds, labels, *, gap: float = 0.055) -> None:
+    """Label horizontal threshold lines inside the right edge, never on top of each other.
+
+    Labels of thresholds inside the view are moved apart to at least ``gap`` [axes
+    fraction] (a label's height at 8 points on a figure of usual size); each keeps a thin
+    leader to its line when moved.
+    """
+    lo, hi = ax.get_ylim()
+    thr = np.asarray(thresholds, dtype=float).ravel()
+    keep = np.flatnonzero(np.isfinite(thr) & (thr >= lo) & (thr <= hi))
+    if not len(keep) or hi <= lo:
+        return
+    frac = (thr[keep] - lo) / (hi - lo)
+    order = np.argsort(frac, kind="stable")
+    place = np.empty(len(keep))
+    place[order] = _spread(frac[order] + 0.01, gap)
+    if place.max() > 0.98:  # pushed off the top: shift the whole stack down
+        place -= place.max() - 0.98
+    for i, k in enumerate(keep):  # a loop over tiers
+        ax.annotate(labels[k], xy=(1.0, frac[i]), xytext=(0.99, place[i]),
+                    xycoords="axes fraction", textcoords="axes fraction", ha="right",
+                    va="bottom", fontsize=8, color="#444444", gid="threshold-label",
+                    bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none",
+                          "alpha": 0.8})  # fmt: skip

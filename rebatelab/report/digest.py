@@ -20,11 +20,14 @@ def digest(opportunities_: pd.DataFrame, risks_: pd.DataFrame, eligible: pd.Data
     -------
     DataFrame
         ``kind`` (``opportunity``, ``risk: <kind>``, ``not enrolled``), ``program_id,
-        customer_id``, ``name`` (when known), ``value`` [currency] (value at stake, at risk,
-        or the revenue at stake) and ``sentence``; sorted by kind then value.
+        customer_id``, ``rep`` and ``region`` (when every list has them), ``name`` (when
+        known), ``value`` [currency] (value at stake, at risk, or the revenue at stake) and
+        ``sentence``; in the order given (each list ranked by its value).
     """
     parts = []
     cols = ["kind", "program_id", "customer_id", "name", "value", "sentence"]
+    frames = [f for f in (opportunities_, risks_, eligible) if f is not None and len(f)]
+    extra = [c for c in ("rep", "region") if frames and all(c in f.columns for f in frames)]
 
     def take(df, kind, value_col):
         if df is None or len(df) == 0:
@@ -37,6 +40,7 @@ def digest(opportunities_: pd.DataFrame, risks_: pd.DataFrame, eligible: pd.Data
                 "name": df["name"].to_numpy() if "name" in df.columns else "",
                 "value": df[value_col].to_numpy(dtype=float).round(2),
                 "sentence": df["sentence"].to_numpy(),
+                **{c: df[c].to_numpy() for c in extra},
             }
         )
         parts.append(f)
@@ -47,7 +51,7 @@ def digest(opportunities_: pd.DataFrame, risks_: pd.DataFrame, eligible: pd.Data
     take(eligible, "not enrolled", "revenue_at_stake")
     if not parts:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
-    return pd.concat(parts, ignore_index=True)[cols]
+    return pd.concat(parts, ignore_index=True)[[*cols[:3], *extra, *cols[3:]]]
 
 
 def digest_html(table: pd.DataFrame, *, title: str, currency: str = "$", top: int = 25) -> str:
@@ -81,6 +85,7 @@ def digest_html(table: pd.DataFrame, *, title: str, currency: str = "$", top: in
         if sub.empty:
             body.append("<p>None.</p>")
             continue
+        has_rep = "rep" in sub.columns
         rows = html_rows(
             (
                 [
@@ -88,16 +93,20 @@ def digest_html(table: pd.DataFrame, *, title: str, currency: str = "$", top: in
                     str(r.program_id),
                     str(r.customer_id),
                     "" if pd.isna(r.name) else str(r.name),
+                    *((("" if pd.isna(r.rep) else str(r.rep)),) if has_rep else ()),
                     money(float(r.value), currency=currency),
                     str(r.sentence),
                 ]
                 for i, r in enumerate(sub.head(top).itertuples(index=False))
             ),
-            text_columns=(5,),
+            text_columns=(6 if has_rep else 5,),
         )
         body.append(
             "<table><thead><tr><th>#</th><th>Program</th><th>Customer</th><th>Name</th>"
-            "<th>Value</th><th>What to say</th></tr></thead><tbody>" + rows + "</tbody></table>"
+            + ("<th>Rep</th>" if has_rep else "")
+            + "<th>Value</th><th>Why, and what to say</th></tr></thead><tbody>"
+            + rows
+            + "</tbody></table>"
         )
     css = (
         "body{font-family:system-ui,sans-serif;margin:2em;color:#222}"

@@ -11,7 +11,7 @@ from rebatelab.errors import ParameterError
 from rebatelab.money import money, percent
 from rebatelab.report.html import escape, html_page, html_rows
 from rebatelab.review.frames import Inputs, _aligned, _need
-from rebatelab.review.wording import _reach_words, describe_products
+from rebatelab.review.wording import _reach_words, describe_products, tier_label
 
 __all__ = ["statement"]
 
@@ -89,7 +89,7 @@ def statement(
     e = escape
     title = f"Rebate statement: {name}"
     when = pd.Timestamp(as_of).date().isoformat() if as_of is not None else dt.date.today()
-    head = ["Program", "Period", "Basis to date", "Tier (rate)", "Earned", "Next tier",
+    head = ["Program", "Period", "Basis to date", "Tier", "Earned", "Next tier",
             "Days left"]  # fmt: skip
     has_fc = forecast is not None
     if has_fc:
@@ -100,7 +100,11 @@ def statement(
         bt = str(r.basis_type)
         label = (p.name or p.id) if p is not None else str(r.program_id)
         period = f"{p.start} to {p.end}" if p is not None else ""
-        tier = f"{int(r.tier)} ({percent(float(r.rate))})" if int(r.tier) > 0 else "none yet"
+        k = int(r.tier)
+        if p is not None:  # 'tier 2 (4%)', 'tier 1 (a $500 lump sum)'
+            tier = tier_label(p, k, currency=currency)
+        else:
+            tier = f"tier {k} ({percent(float(r.rate))})" if k > 0 else "none yet"
         has_next = np.isfinite(float(r.gap_to_next))
         nxt = _fmt_basis(float(r.next_threshold), bt, currency) if has_next else "top tier"
         cells = [

@@ -15,7 +15,7 @@ from rebatelab.money import money
 from rebatelab.review.frames import ATTRIBUTES, Filters, Inputs, _aligned, _with_attributes
 from rebatelab.review.wording import _amount_words, describe_products
 
-__all__ = ["eligible_not_enrolled", "all_enrolled"]
+__all__ = ["eligible_not_enrolled", "all_enrolled", "eligible_sentences"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -120,6 +120,7 @@ def eligible_not_enrolled(
     forecaster=None,
     method: str | None = None,
     currency: str = "$",
+    sentences: bool = True,
     **filters,
 ) -> pd.DataFrame:
     """Customers eligible for an enrollment-required program but not enrolled.
@@ -145,6 +146,9 @@ def eligible_not_enrolled(
         Forecast method.
     currency : str
         Currency symbol of the sentences.
+    sentences : bool
+        Write the ``sentence`` column; False leaves it empty (format the rows shown later
+        with :func:`eligible_sentences`).
     **filters
         ``rep=, region=, segment=, program=`` (:class:`~rebatelab.review.frames.Filters`).
 
@@ -176,20 +180,7 @@ def eligible_not_enrolled(
     keep = _keys(df).isin(_keys(red.candidates))
     df = where.apply(df[keep]).copy()
     df["revenue_at_stake"] = df["projected_mean"].to_numpy(dtype=float)
-    by_id = {p.id: p for p in red.programs}
-    sentences = []
-    for r in df.itertuples(index=False):  # string formatting per row
-        prog = by_id[str(r.program_id)]
-        what = describe_products(prog)
-        unit = "quantity" if str(r.basis_type) == "quantity" else "net_sales"
-        so_far = _amount_words(max(float(r.basis), 0.0), unit, currency)
-        proj = _amount_words(max(float(r.projected_mean), 0.0), unit, currency)
-        sentences.append(
-            f"Eligible for {prog.name or prog.id} but not enrolled: bought {so_far}"
-            f"{' of ' + what if what else ''} so far this period (projected {proj}); "
-            f"would likely earn {money(float(r.expected_rebate), currency=currency)}."
-        )
-    df["sentence"] = sentences
+    df["sentence"] = eligible_sentences(df, red.programs, currency=currency) if sentences else ""
     df = df.sort_values("revenue_at_stake", ascending=False, kind="stable").reset_index(drop=True)
     df.insert(0, "rank", np.arange(1, len(df) + 1))
     out_cols = [
@@ -214,3 +205,24 @@ def _keys(df: pd.DataFrame) -> pd.MultiIndex:
     return pd.MultiIndex.from_arrays(
         [df["program_id"].astype(str).to_numpy(), df["customer_id"].astype(str).to_numpy()]
     )
+
+
+def eligible_sentences(rows: pd.DataFrame, programs, *, currency: str = "$") -> list[str]:
+    """Why each eligible-not-enrolled row (:func:`eligible_not_enrolled` columns) is listed.
+
+    Formatting only (row by row): call it for the rows shown.
+    """
+    by_id = {p.id: p for p in programs}
+    out = []
+    for r in rows.itertuples(index=False):  # string formatting per row
+        prog = by_id[str(r.program_id)]
+        what = describe_products(prog)
+        unit = "quantity" if str(r.basis_type) == "quantity" else "net_sales"
+        so_far = _amount_words(max(float(r.basis), 0.0), unit, currency)
+        proj = _amount_words(max(float(r.projected_mean), 0.0), unit, currency)
+        out.append(
+            f"Eligible for {prog.name or prog.id} but not enrolled: bought {so_far}"
+            f"{' of ' + what if what else ''} so far this period (projected {proj}); "
+            f"would likely earn {money(float(r.expected_rebate), currency=currency)}."
+        )
+    return out

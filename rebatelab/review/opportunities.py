@@ -36,7 +36,7 @@ from rebatelab.review.wording import (
     describe_products,
 )
 
-__all__ = ["opportunities", "OpportunityRules"]
+__all__ = ["opportunities", "OpportunityRules", "opportunity_sentences"]
 
 
 # per Reduction: each quantity program member's eligible net amount and units to date
@@ -101,6 +101,7 @@ def opportunities(
     rules: OpportunityRules | None = None,
     currency: str = "$",
     top: int | None = None,
+    sentences: bool = True,
     **filters,
 ) -> pd.DataFrame:
     r"""Rows where a sales conversation can change the outcome, ranked by value at stake.
@@ -131,6 +132,9 @@ def opportunities(
         Currency symbol of the sentences.
     top : int, optional
         Keep the first ``top`` rows.
+    sentences : bool
+        Write the ``sentence`` column; False leaves it empty (format the rows shown later
+        with :func:`opportunity_sentences`).
     **filters
         ``rep=, region=, segment=, program=`` (:class:`~rebatelab.review.frames.Filters`):
         a value or a list of values each; keep only these.
@@ -213,7 +217,9 @@ def opportunities(
     df.insert(0, "rank", np.arange(1, len(df) + 1))
     if top is not None:
         df = df.head(top).copy()
-    df["sentence"] = _opportunity_sentences(df, given.programs, currency)  # rows kept only
+    df["sentence"] = (
+        _opportunity_sentences(df, given.programs, currency) if sentences else ""
+    )  # rows kept only
     cols = [
         "rank",
         "program_id",
@@ -268,6 +274,14 @@ def _one_row_per_pool(df: pd.DataFrame) -> pd.DataFrame:
     out["earned_at_next"] = out["_pool_at_next"].to_numpy()
     out["expected_rebate"] = out["_pool_expected"].to_numpy()
     return out
+
+
+def opportunity_sentences(rows: pd.DataFrame, programs, *, currency: str = "$") -> list[str]:
+    """The rep's sentence of each opportunity row (:func:`opportunities` columns).
+
+    Formatting only (row by row): call it for the rows shown.
+    """
+    return _opportunity_sentences(rows, programs, currency)
 
 
 def _opportunity_sentences(df: pd.DataFrame, programs, currency: str) -> list[str]:

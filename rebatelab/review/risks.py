@@ -25,9 +25,9 @@ from rebatelab.review.frames import (
     pool_codes,
 )
 from rebatelab.review.opportunities import _one_row_per_pool, _with_pool_sums
-from rebatelab.review.wording import _days_words, _tier_words, describe_products
+from rebatelab.review.wording import _days_words, describe_products, tier_label
 
-__all__ = ["risks", "RiskRules"]
+__all__ = ["risks", "RiskRules", "risk_sentences"]
 
 
 @dataclass(frozen=True)
@@ -112,6 +112,7 @@ def risks(
     previous: pd.DataFrame | None = None,
     rules: RiskRules | None = None,
     currency: str = "$",
+    sentences: bool = True,
     **filters,
 ) -> pd.DataFrame:
     """Customers falling behind, ranked by the rebate and revenue at risk.
@@ -148,6 +149,9 @@ def risks(
         Thresholds of the three kinds and the smallest finding kept; default ``RiskRules()``.
     currency : str
         Currency symbol of the sentences.
+    sentences : bool
+        Write the ``sentence`` column; False leaves it empty (format the rows shown later
+        with :func:`risk_sentences`).
     **filters
         ``rep=, region=, segment=, program=`` (:class:`~rebatelab.review.frames.Filters`).
 
@@ -284,10 +288,19 @@ def risks(
         out["last_purchase"] = pd.NaT
     out["value_at_risk"] = np.round(out["value_at_risk"].to_numpy(dtype=float), 2)
     out = out[out["value_at_risk"].to_numpy() >= rules.min_value]
-    out["sentence"] = _risk_sentences(out, by_id, as_of, currency)
+    out["sentence"] = _risk_sentences(out, by_id, as_of, currency) if sentences else ""
     out = out.sort_values("value_at_risk", ascending=False, kind="stable").reset_index(drop=True)
     out.insert(0, "rank", np.arange(1, len(out) + 1))
     return out[cols]
+
+
+def risk_sentences(rows: pd.DataFrame, programs, as_of, *, currency: str = "$") -> list[str]:
+    """The reason of each risk row (:func:`risks` columns) in a sentence.
+
+    Formatting only (row by row): call it for the rows shown.
+    """
+    by_id = {p.id: p for p in programs} if programs is not None else None
+    return _risk_sentences(rows, by_id, as_of, currency)
 
 
 def _risk_sentences(df: pd.DataFrame, by_id, as_of, currency: str) -> list[str]:
@@ -297,7 +310,7 @@ def _risk_sentences(df: pd.DataFrame, by_id, as_of, currency: str) -> list[str]:
         what = describe_products(prog) if prog is not None else ""
         ref = int(r.reference_tier)
         tier_txt = (
-            f"tier {ref} ({_tier_words(prog, ref)})" if prog is not None and ref >= 1 else "a tier"
+            tier_label(prog, ref, currency=currency) if prog is not None and ref >= 1 else "a tier"
         )
         days = _days_words(r.days_left)
         if r.risk == "below_last_period":

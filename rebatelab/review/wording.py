@@ -6,7 +6,7 @@ import math
 
 from rebatelab.money import money, percent
 
-__all__ = ["describe_products"]
+__all__ = ["describe_products", "tier_label"]
 
 
 def _join(words: list[str]) -> str:
@@ -38,24 +38,59 @@ def describe_products(program) -> str:
     return text
 
 
-def _tier_words(program, tier_index: int) -> str:
-    """'4%', 'the $1,000 bonus tier' or '+15% growth for 3%' for tier number ``tier_index``."""
+def _tier_words(program, tier_index: int, currency: str = "$") -> str:
+    """What tier ``tier_index`` pays, in words: '4%', 'a $500 lump sum', '+15% growth for 3%'.
+
+    A tier with both a rate and a lump sum reads 'a $130 lump sum plus 1%'.
+    """
     t = program.tiers[tier_index - 1]
     if t.amount:
-        return f"the {money(t.amount)} bonus tier"
+        lump = f"a {money(t.amount, currency=currency)} lump sum"
+        return f"{lump} plus {percent(t.rate)}" if t.rate else lump
     if program.is_growth:
         return f"+{percent(t.from_)} growth for {percent(t.rate)}"
     return percent(t.rate)
 
 
+def tier_label(program, tier_index: int, *, currency: str = "$") -> str:
+    """A tier named for a reader: 'tier 2 (4%)', 'tier 1 (a $500 lump sum)', 'none yet'.
+
+    Parameters
+    ----------
+    program : Program
+    tier_index : int
+        1 = the first tier; 0 = no tier reached.
+    currency : str
+        Currency symbol of lump sums.
+
+    Examples
+    --------
+    >>> from rebatelab.programs.terms import Program
+    >>> p = Program(id="S", start="2026-01-01", end="2026-12-31",
+    ...             tiers=[{"from": 930, "amount": 28},
+    ...                    {"from": 4200, "rate": 0.01, "amount": 130}])
+    >>> tier_label(p, 1), tier_label(p, 2), tier_label(p, 0)
+    ('tier 1 (a $28 lump sum)', 'tier 2 (a $130 lump sum plus 1%)', 'none yet')
+    """
+    if tier_index <= 0:
+        return "none yet"
+    return f"tier {tier_index} ({_tier_words(program, tier_index, currency)})"
+
+
 def _reach_words(program, tier_index: int, credit: float, currency: str) -> str:
     """Words for reaching a tier: 'reach 4% (a $9,800 credit)'.
 
-    An incremental tier that pays nothing at its threshold reads 'reach 1% on every further
-    purchase' instead of promising a $0 credit.
+    A lump-sum tier is named as such: 'reach tier 2 (a $130 lump sum plus 1%), a $172
+    credit in all'. An incremental tier that pays nothing at its threshold reads 'reach 1%
+    on every further purchase' instead of promising a $0 credit.
     """
-    target = _tier_words(program, tier_index) if program is not None else "the next tier"
-    if program is not None and program.method == "incremental" and credit < 0.005:
+    if program is None:
+        return f"reach the next tier (a {money(credit, currency=currency)} credit)"
+    if program.tiers[tier_index - 1].amount:
+        label = tier_label(program, tier_index, currency=currency)
+        return f"reach {label}, a {money(credit, currency=currency)} credit in all"
+    target = _tier_words(program, tier_index, currency)
+    if program.method == "incremental" and credit < 0.005:
         return f"reach {target} on every further purchase"
     return f"reach {target} (a {money(credit, currency=currency)} credit)"
 

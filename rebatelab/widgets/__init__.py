@@ -6,8 +6,8 @@ rendered to PNG into ``ipywidgets.Image`` widgets (no Output widget, no pyplot).
 
 Public names:
 
-- views: ``ProgramDesigner`` (design), ``OpportunityReview`` (review), ``LiabilityForecast``
-  (liability), and their base class ``View`` (_base);
+- views: ``ProgramDesigner`` (design), ``ReviewDashboard`` (review; ``OpportunityReview`` is
+  its former name), ``LiabilityForecast`` (liability), and their base class ``View`` (_base);
 - helpers (_base): ``show`` (a figure as a static PNG for a cell), ``new_figure``, ``figure_png``,
   ``html_table``;
 - the liability plots, from :mod:`rebatelab.plotting.liability`: ``plot_monthly_sales``,
@@ -23,7 +23,7 @@ from rebatelab.plotting.liability import (
 from rebatelab.widgets._base import View, figure_png, html_table, new_figure, show
 from rebatelab.widgets.design import ProgramDesigner
 from rebatelab.widgets.liability import LiabilityForecast
-from rebatelab.widgets.review import OpportunityReview
+from rebatelab.widgets.review import OpportunityReview, ReviewDashboard
 
 __all__ = [
     "View",
@@ -35,6 +35,7 @@ __all__ = [
     "ProgramDesigner",
     "LiabilityForecast",
     "OpportunityReview",
+    "ReviewDashboard",
     "plot_liability",
     "plot_rollforward",
     "plot_total_distribution",

@@ -1,81 +1,130 @@
-"""The sales manager's view: ranked opportunities, filters, and a drill-down to one customer."""
+"""The sales manager's view: opportunities, risks and eligible customers; click a row to drill down.
+
+Everything the filters touch is computed once per (data, programs, as-of day) by
+:func:`rebatelab.review.worklist.worklists`; a filter change is a few vectorised masks and
+25 rows of text per list; the drill-down is drawn only when a row is clicked.
+"""
 
 from __future__ import annotations
 
+import io
 import warnings
 
 import ipywidgets as w
+import numpy as np
 import pandas as pd
 
 from rebatelab.engine.accrual import accrue
 from rebatelab.engine.stage_one import Reduction, reduce
 from rebatelab.forecasting.projection import forecast
+from rebatelab.money import currency_symbol, data_currency, format_money, percent
 from rebatelab.plotting.review import plot_forecast_fan, plot_money_map
+from rebatelab.report.digest import digest
 from rebatelab.report.html import escape
 from rebatelab.report.statement import statement
 from rebatelab.review.moneymap import money_map
-from rebatelab.review.opportunities import opportunities
-from rebatelab.widgets._base import ALL, View, currency_of, html_table, money, new_figure
+from rebatelab.review.worklist import KINDS, VALUE, ReviewRules, worklists
+from rebatelab.widgets._base import ALL, View, new_figure
+from rebatelab.widgets.rowtable import DownloadButton, RowTable
 
-__all__ = ["OpportunityReview"]
+__all__ = ["ReviewDashboard", "OpportunityReview"]
 
-THOUSANDS = "{x:,.0f}"
-_SHOWN = {
-    "rank": "rank",
-    "customer_id": "customer",
-    "name": "name",
-    "rep": "rep",
-    "region": "region",
-    "program_id": "program",
-    "days_left": "days left",
-    "p_next_tier": "P(next tier)",
-    "value_at_stake": "value at stake",
-    "sentence": "what to say",
+_TITLES = {
+    "opportunities": "Opportunities",
+    "risks": "Risks",
+    "eligible": "Eligible, not enrolled",
 }
+_NOUN = {
+    "opportunities": ("opportunity", "opportunities"),
+    "risks": ("risk", "risks"),
+    "eligible": ("eligible customer not enrolled", "eligible customers not enrolled"),
+}
+_RISK_WORDS = {
+    "below_last_period": "below last period's tier",
+    "slipping": "slipping",
+    "quiet": "no recent purchases",
+}
+_COLUMNS = {
+    "opportunities": [
+        ("rank", "#", True), ("customer", "Customer", False), ("rep", "Rep", False),
+        ("region", "Region", False), ("program_id", "Program", False),
+        ("days_left", "Days left", True), ("p_next_tier", "P(next tier)", True),
+        ("value", "Value at stake", True), ("sentence", "Why, and what to say", False),
+    ],
+    "risks": [
+        ("rank", "#", True), ("customer", "Customer", False), ("rep", "Rep", False),
+        ("region", "Region", False), ("program_id", "Program", False),
+        ("risk", "Risk", False), ("value", "Value at risk", True),
+        ("sentence", "Why", False),
+    ],
+    "eligible": [
+        ("rank", "#", True), ("customer", "Customer", False), ("rep", "Rep", False),
+        ("region", "Region", False), ("program_id", "Program", False),
+        ("value", "Would likely earn", True), ("sentence", "Why", False),
+    ],
+}  # fmt: skip
 
 
 def _choices(values) -> list[str]:
     return [ALL, *sorted(pd.Series(values).dropna().astype(str).unique())]
 
 
-class OpportunityReview(View):
-    """Ranked opportunities with filters, and one customer's statement and forecast fan.
+class ReviewDashboard(View):
+    """Opportunities, risks and eligible-not-enrolled in tabs; a row click drills down.
 
-    The lines are reduced once (stage one's :class:`~rebatelab.engine.stage_one.Reduction`),
-    the accrual and the forecast computed once from it; the filters call
-    :func:`rebatelab.review.opportunities.opportunities` again on them.
+    The lines are reduced once (stage one), accrued and forecast once, and the three lists
+    built once under the review's rules (:func:`rebatelab.review.worklist.worklists`: open
+    periods only, a minimum value, one owner per buying group). Filters select rows with
+    masks; only the rows shown get their sentence.
 
     Parameters
     ----------
     data : Reduction or RebateData
         Stage one's result (then ``programs`` and ``as_of`` are its own), or the data.
-    programs : ProgramSet, optional
-        With a RebateData (a path is read by :func:`rebatelab.reduce`).
+    programs : ProgramSet or path, optional
+        With a RebateData.
     as_of : date-like, optional
         With a RebateData; default: the last transaction date.
     method : str, optional
-        Forecast method (:func:`rebatelab.forecasting`).
+        Forecast method (:func:`rebatelab.forecast`).
+    min_value : float
+        Default minimum value [currency] of a row (hides the trivial); 50.
     top : int
-        Rows of the ranked table.
+        Rows shown per list (the call list downloads hold every row); 25.
+    eligible : bool
+        Build the eligible-not-enrolled list (forecasts every eligible customer once).
+    workspace : path, optional
+        Where the drill-down's change requests are recorded (a temporary file when None).
+    user : str, optional
+        Who proposes changes from the drill-down.
 
     Attributes
     ----------
     rep, region, program : ipywidgets.Dropdown
-        Filters; ``(all)`` keeps everything.
+        Filters; ``(all)`` keeps everything. A buying group's row belongs to the rep of
+        most of its members (ties: the smallest rep id).
     days_left : ipywidgets.IntRangeSlider
-        Keep rows whose period has between these many days left [days].
-    customer : ipywidgets.Dropdown
-        The drill-down: one of the listed opportunities (``(program_id, customer_id)``); shows
-        its forecast fan (:func:`rebatelab.plotting.review.plot_forecast_fan`), its program's money
-        map (:func:`rebatelab.plotting.review.plot_money_map`) and the customer's statement
-        (:func:`rebatelab.report.statement.statement`).
-    result : DataFrame
-        The filtered, ranked opportunities (:func:`rebatelab.review.opportunities.opportunities`).
-    reduction : Reduction
-        Stage one's result everything above is computed from.
+        Rows whose period has between these many days left [days].
+    min_value : ipywidgets.BoundedFloatText
+        Smallest value at stake, at risk, or of rebate to earn [currency].
+    top : ipywidgets.BoundedIntText
+        Rows shown per list.
+    tabs : ipywidgets.Tab
+        One tab per list (:data:`rebatelab.review.worklist.KINDS`), each a :class:`RowTable`.
+    tables : dict of str -> RowTable
+        The tables by list; a click sets its ``selected`` to ``[program_id, customer_id]``.
+    download_csv, download_xlsx : DownloadButton
+        The call list under the filters (all three lists), as CSV or xlsx, in the browser.
+    selected : (str, str) or None
+        The drilled-down ``(program_id, customer_id)``.
+    shown : dict of str -> DataFrame
+        The rows each table shows (with their sentences).
+    worklists : rebatelab.review.worklist.Worklists
+        The three lists everything above is cut from.
     """
 
-    def __init__(self, data, programs=None, as_of=None, *, method=None, top: int = 12):
+    def __init__(self, data, programs=None, as_of=None, *, method=None, min_value: float = 50.0,
+                 top: int = 25, eligible: bool = True, workspace=None, user=None):  # fmt: skip
         super().__init__()
         if isinstance(data, Reduction):
             red = data
@@ -85,17 +134,27 @@ class OpportunityReview(View):
         self.reduction = red
         self.programs = red.programs
         self.as_of = red.as_of
-        self.currency = currency_of(data)
-        self.top = top
+        self.currency = data_currency(data)
+        self._data, self._workspace, self._user = data, workspace, user
         self.accrual = accrue(red)
         kw = {} if method is None else {"method": method}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             self.forecast = forecast(red, **kw)
         self.money_map = money_map(self.accrual, self.forecast, programs=self.programs)
-        self.result: pd.DataFrame | None = None
+        self.worklists = worklists(
+            self.accrual, self.forecast, red, eligible=eligible, method=method,
+            rules=ReviewRules(min_value=min_value, top=top),
+            currency=currency_symbol(self.currency) or "",
+        )  # fmt: skip
+        self._keys = self.accrual.set_index(["program_id", "customer_id"]).index
+        self.shown: dict[str, pd.DataFrame] = {}
+        self.selected: tuple[str, str] | None = None
+        self._syncing = False
         cust = red.customers
         max_days = int(self.accrual["days_left"].max()) if len(self.accrual) else 0
+        names = cust.set_index(cust["customer_id"].astype(str))
+        self._names = names["name"] if "name" in names.columns else None
 
         style = {"description_width": "initial"}
         self.rep = w.Dropdown(options=_choices(cust.get("rep", [])), description="Rep")
@@ -105,106 +164,249 @@ class OpportunityReview(View):
             value=(0, max_days), min=0, max=max(max_days, 1), description="Days left",
             continuous_update=False, style=style,
         )  # fmt: skip
-        self.customer = w.Dropdown(options=[], description="Drill down", style=style,
-                                   layout=w.Layout(width="480px"))  # fmt: skip
-        self.table = w.HTML()
+        self.min_value = w.BoundedFloatText(
+            value=min_value, min=0, max=1e12, step=10, style=style,
+            description=f"Minimum value [{self.currency}]", layout=w.Layout(width="230px"),
+        )  # fmt: skip
+        self.top = w.BoundedIntText(value=top, min=1, max=10_000, description="Rows shown",
+                                    style=style, layout=w.Layout(width="160px"))  # fmt: skip
+        self.tables = {k: RowTable(columns=self._columns(k)) for k in KINDS}
+        self.counts = {k: w.HTML() for k in KINDS}
+        pages = [w.VBox([self.counts[k], self.tables[k]]) for k in KINDS]
+        self.tabs = w.Tab(children=pages, titles=[_TITLES[k] for k in KINDS])
+        self.download_csv = DownloadButton(lambda: self.call_list_file("csv"),
+                                           description="Call list (CSV)")  # fmt: skip
+        self.download_xlsx = DownloadButton(lambda: self.call_list_file("xlsx"),
+                                            description="Call list (xlsx)")  # fmt: skip
+        self.heading = w.HTML()
         self.detail = w.HTML()
-        for name in ("rep", "region", "program", "days_left", "customer", "table", "detail"):
+        self.propose = None
+        self.drilldown = w.VBox([self.heading, self._image("drilldown"), self.detail])
+        names_css = ("rep", "region", "program", "days_left", "min_value", "top", "tabs",
+                     "heading", "detail", "download_csv", "download_xlsx")  # fmt: skip
+        for name in names_css:
             getattr(self, name).add_class(f"rl-{name.replace('_', '-')}")
+        for k in KINDS:
+            self.tables[k].add_class(f"rl-table-{k}")
 
         self.widget = w.VBox(
             [
                 self._css(),
                 w.HTML(
-                    f"<h3>Opportunities as of {self.as_of.date()}: who to call, what to say</h3>"
+                    f"<h3>Sales review as of {self.as_of.date()}: who to call, what to "
+                    "say, and why</h3>"
                 ),  # fmt: skip
                 w.HBox([self.rep, self.region, self.program]),
-                self.days_left,
+                w.HBox([self.days_left, self.min_value, self.top]),
                 self.status,
-                self.table,
-                w.HTML("<h4>Drill-down</h4>"),
-                self.customer,
-                self._image("drilldown"),
-                self.detail,
+                w.HBox([self.download_csv, self.download_xlsx]),
+                self.tabs,
+                w.HTML("<h4>Drill-down (click a row)</h4>"),
+                self.drilldown,
             ]
         )
         self.widget.add_class("rl-review")
-        self._watch(self.rep, self.region, self.program, self.days_left)
-        self._watch(self.customer, handler=self.refresh_customer)
+        self._watch(self.rep, self.region, self.program, self.days_left, self.min_value,
+                    self.top)  # fmt: skip
+        for k in KINDS:
+            self.tables[k].observe(lambda ch: self._guarded(lambda: self._clicked(ch)),
+                                   names="selected")  # fmt: skip
         self._guarded(self.refresh)
+        first = next((self.shown[k] for k in KINDS if len(self.shown.get(k, ()))), None)
+        if first is not None:  # open on the top row of the first list that has one
+            r = first.iloc[0]
+            self._guarded(lambda: self.select(str(r["program_id"]), str(r["customer_id"])))
+        else:
+            self._guarded(lambda: self.select(None, None))
 
+    # -- filters -------------------------------------------------------------------------
     @staticmethod
     def _value(control):
         return None if control.value == ALL else control.value
 
-    def compute(self) -> pd.DataFrame:
-        """The ranked opportunities under the filters."""
-        opp = opportunities(
-            self.accrual,
-            self.forecast,
-            data=self.reduction,
-            rep=self._value(self.rep),
-            region=self._value(self.region),
-            program=self._value(self.program),
-        )
-        lo, hi = self.days_left.value
-        return opp[opp["days_left"].between(lo, hi).to_numpy()]
+    def filters(self) -> dict:
+        """The filters of :meth:`Worklists.select` from the controls."""
+        return {
+            "rep": self._value(self.rep),
+            "region": self._value(self.region),
+            "program": self._value(self.program),
+            "days_left": tuple(self.days_left.value),
+            "min_value": float(self.min_value.value),
+        }
+
+    def _columns(self, kind):
+        return [{"key": k, "label": lab, "num": num} for k, lab, num in _COLUMNS[kind]]
+
+    def _rows(self, kind: str, df: pd.DataFrame) -> list[dict]:
+        """The table's text of the rows shown (formatting only, a few dozen rows)."""
+        cur = self.currency
+        names = (self._names.reindex(df["customer_id"].astype(str)).to_numpy()
+                 if self._names is not None else [None] * len(df))  # fmt: skip
+        value = df[VALUE[kind]].to_numpy(dtype=float)
+        out = []
+        for i, r in enumerate(df.itertuples(index=False)):  # one dict per row shown
+            pooled = "pool_id" in df.columns and str(r.pool_id) != str(r.customer_id)
+            who = f"{names[i]} ({r.customer_id})" if pd.notna(names[i]) else str(r.customer_id)
+            if pooled:
+                who = f"Buying group {r.pool_id}: {who}"
+            row = {
+                "_key": [str(r.program_id), str(r.customer_id)],
+                "rank": f"{int(r.rank):,}",
+                "customer": who,
+                "rep": "" if pd.isna(r.rep) else str(r.rep),
+                "region": "" if pd.isna(getattr(r, "region", None)) else str(r.region),
+                "program_id": str(r.program_id),
+                "value": format_money(value[i], currency=cur, decimals=0),
+                "sentence": str(r.sentence),
+            }
+            if kind == "opportunities":
+                row["days_left"] = f"{int(r.days_left):,}"
+                row["p_next_tier"] = percent(round(float(r.p_next_tier), 2))
+            if kind == "risks":
+                row["risk"] = _RISK_WORDS.get(str(r.risk), str(r.risk))
+            out.append(row)
+        return out
 
     def refresh(self) -> None:
-        """Re-rank under the filters; refill the table and the drill-down choices."""
-        self.result = opp = self.compute()
-        shown = opp.head(self.top)[[c for c in _SHOWN if c in opp.columns]].rename(columns=_SHOWN)
-        self.table.value = html_table(
-            shown,
-            formats={
-                "P(next tier)": "{:.0%}".format,
-                "value at stake": "{:,.0f}".format,
-            },
-            max_rows=self.top,
-            empty="No opportunity under these filters.",
+        """Cut the three lists under the filters; refill the tables (the drill-down stays)."""
+        f = self.filters()
+        n = int(self.top.value)
+        parts = []
+        wl = self.worklists
+        for k in KINDS:
+            if wl.lists.get(k) is None:
+                self.shown[k] = pd.DataFrame()
+                self.tables[k].rows = []
+                self.tables[k].empty = "Not computed (eligible=False)."
+                continue
+            sel = wl.select(k, **f)
+            self.shown[k] = shown = wl.sentences(k, sel.head(n))
+            self.tables[k].empty = f"No {_NOUN[k][1]} under these filters."
+            self.tables[k].rows = self._rows(k, shown)
+            total = float(sel[VALUE[k]].sum())
+            noun = _NOUN[k][0 if len(sel) == 1 else 1]
+            more = f"; showing the top {n:,}" if len(sel) > n else ""
+            self.counts[k].value = (
+                f"<p>{len(sel):,} {escape(noun)}, {escape(format_money(total, currency=self.currency, decimals=0))}"  # noqa: E501
+                f" in all{more}.</p>"
+            )
+            parts.append(f"{len(sel):,} {noun}")
+        self.tabs.titles = [
+            f"{_TITLES[k]} ({len(wl.select(k, **f)):,})" if wl.lists.get(k) is not None
+            else _TITLES[k] for k in KINDS
+        ]  # fmt: skip
+        who = "all reps" if f["rep"] is None else f"rep {f['rep']}"
+        self._ok(
+            f"<b>{escape(', '.join(parts))}</b> for {escape(who)} (minimum value "
+            f"{escape(format_money(f['min_value'], currency=self.currency, decimals=0))})"
         )
-        total = float(opp["value_at_stake"].sum())
-        noun = "opportunity" if len(opp) == 1 else "opportunities"
-        more = f"; showing the top {self.top}" if len(opp) > self.top else ""
-        self._ok(f"<b>{len(opp):,} {noun}</b>, value at stake {money(total, self.currency)}{more}")
-        options = [
-            (f"{r.rank}. {r.customer_id} ({r.program_id})", (r.program_id, r.customer_id))
-            for r in opp.head(self.top).itertuples()
-        ]
-        keep = self.customer.value
-        self._muted = True  # new options fire the drill-down observer: draw once, below
-        try:
-            self.customer.options = options
-            values = [v for _, v in options]
-            self.customer.value = keep if keep in values else (values[0] if values else None)
-        finally:
-            self._muted = False
-        self.refresh_customer()
 
-    def refresh_customer(self) -> None:
-        """Draw the selected customer's forecast fan and program money map; show the statement."""
-        if getattr(self, "_muted", False):
-            return
-        if self.customer.value is None:
-            self.detail.value = ""
+    # -- downloads -----------------------------------------------------------------------
+    def call_list(self) -> pd.DataFrame:
+        """The call list under the filters: every row of the three lists, with sentences."""
+        parts = self.worklists.call_lists(**self.filters())
+        return digest(parts["opportunities"], parts["risks"], parts["eligible"])
+
+    def call_list_file(self, fmt: str) -> tuple[str, str, bytes]:
+        """``(filename, mime type, bytes)`` of the call list as ``csv`` or ``xlsx``."""
+        table = self.call_list()
+        rep = self._value(self.rep) or "all-reps"
+        stem = f"call-list_{rep}_{self.as_of.date()}"
+        if fmt == "csv":
+            return f"{stem}.csv", "text/csv", table.to_csv(index=False).encode("utf-8")
+        buf = io.BytesIO()
+        with pd.ExcelWriter(buf, engine="openpyxl") as xw:
+            table.rename(columns={"value": f"value [{self.currency}]"}).to_excel(
+                xw, sheet_name="call list", index=False
+            )
+            ws = xw.sheets["call list"]
+            from openpyxl.utils import get_column_letter
+
+            for j, col in enumerate(table.columns, start=1):
+                letter = get_column_letter(j)
+                width = {"sentence": 100, "value": 14, "name": 22, "kind": 24}.get(col, 13)
+                ws.column_dimensions[letter].width = width
+                if col == "value":  # amounts with thousands separators
+                    for (cell,) in ws.iter_rows(min_row=2, min_col=j, max_col=j):
+                        cell.number_format = "#,##0.00"
+            ws.freeze_panes = "A2"
+        mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        return f"{stem}.xlsx", mime, buf.getvalue()
+
+    # -- drill-down ----------------------------------------------------------------------
+    def _clicked(self, change) -> None:
+        key = change["new"]
+        if key and not self._syncing and tuple(key) != self.selected:
+            self.select(str(key[0]), str(key[1]))
+
+    def select(self, program_id: str | None, customer_id: str | None) -> None:
+        """Drill down to one (program, customer): its fan, its program's money map, statement."""
+        self._syncing = True
+        try:  # show the same row selected in every list (not a click)
+            for t in self.tables.values():
+                t.selected = [] if program_id is None else [program_id, customer_id]
+        finally:
+            self._syncing = False
+        if program_id is None:
+            self.selected = None
+            self.heading.value = (
+                "<p><i>No row to drill down to: nothing under these filters.</i></p>"  # noqa: E501
+            )
             self.figures.pop("drilldown", None)
-            self.images["drilldown"].value = b""
+            self.images["drilldown"].layout.display = "none"
+            self.detail.value = ""
             return
-        pid, cid = self.customer.value
+        if (program_id, customer_id) not in self._keys:
+            # an eligible customer not enrolled has no accrual row of that program
+            self._drill_customer_only(program_id, customer_id)
+            return
+        self.selected = (program_id, customer_id)
         acc, fc = self.accrual, self.forecast
-        fig, axes = new_figure(ncols=2, width=11.0, height=4.4)
-        plot_forecast_fan(acc, fc, pid, cid, data=self.reduction, ax=axes[0])
-        unit = "units" if self.programs[pid].basis == "quantity" else self.currency or "currency"
-        axes[0].set_ylabel(f"basis [{unit}]")
+        at = np.flatnonzero(
+            (acc["program_id"].astype(str) == program_id).to_numpy()
+            & (acc["customer_id"].astype(str) == customer_id).to_numpy()
+        )[0]
+        tier = int(acc["tier"].iloc[at])
+        fig, axes = new_figure(ncols=2, width=11.0, height=4.6)
+        plot_forecast_fan(acc, fc, program_id, customer_id, data=self.reduction,
+                          currency=self.currency, ax=axes[0])  # fmt: skip
         axes[0].set_xlabel("date")
-        axes[0].yaxis.set_major_formatter(THOUSANDS)
-        axes[0].legend(
-            loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=5, fontsize="small", frameon=False
-        )  # fmt: skip (keep the rungs visible)
-        plot_money_map(self.money_map, pid, ax=axes[1])
+        axes[0].yaxis.set_major_formatter("{x:,.0f}")
+        axes[0].legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=5,
+                       fontsize="small", frameon=False)  # fmt: skip
+        plot_money_map(self.money_map, program_id, mark=(tier, customer_id), ax=axes[1])
+        self.images["drilldown"].layout.display = None
         self._show("drilldown", fig)
-        page = statement(cid, acc, fc, data=self.reduction)
-        self.detail.value = (
-            f"<iframe srcdoc=\"{escape(page, quote=True)}\" title='statement' "
-            "style='width:100%;height:560px;border:1px solid #dde3ea'></iframe>"
+        self.heading.value = f"<h4>{escape(customer_id)} in {escape(program_id)}</h4>"
+        self._statement(customer_id)
+
+    def _drill_customer_only(self, program_id: str, customer_id: str) -> None:
+        self.selected = (program_id, customer_id)
+        self.figures.pop("drilldown", None)
+        self.images["drilldown"].layout.display = "none"
+        self.heading.value = (
+            f"<h4>{escape(customer_id)}: not enrolled in {escape(program_id)}</h4>"
+            "<p>Their statement below shows the programs they are in.</p>"
         )
+        self._statement(customer_id)
+
+    def _statement(self, customer_id: str) -> None:
+        try:
+            page = statement(customer_id, self.accrual, self.forecast, data=self.reduction,
+                             currency=currency_symbol(self.currency))  # fmt: skip
+        except Exception as exc:  # noqa: BLE001 - a customer in no program: say so
+            self.detail.value = f"<p>{escape(str(exc))}</p>"
+            return
+        n = int((self.accrual["customer_id"].astype(str) == customer_id).sum())
+        # tall enough for every row before the page loads; then the page's own height
+        height = 260 + 70 * n
+        self.detail.value = (
+            f"<iframe class='rl-statement' srcdoc=\"{escape(page, quote=True)}\" "
+            f"title='statement' style='width:100%;height:{height}px;border:1px solid #dde3ea' "
+            'onload="try{this.style.height=(this.contentDocument.documentElement'
+            ".scrollHeight+24)+'px'}catch(e){}\"></iframe>"
+        )
+
+
+#: The former name of the view (it showed the opportunities only).
+OpportunityReview = ReviewDashboard

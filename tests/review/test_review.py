@@ -372,7 +372,10 @@ programs:
     acc = accrue(data, bonus, AS_OF)
     opp = opportunities(acc, _forecast(acc), data=data, programs=bonus)
     x = opp.set_index("customer_id").loc["X", "sentence"]
-    assert x == "31 days left to buy $57,400 more to reach the $1,000 bonus tier (a $1,000 credit)."
+    assert x == (
+        "31 days left to buy $57,400 more to reach tier 2 (a $1,000 lump sum), a $1,000 credit "
+        "in all."
+    )
 
 
 def test_incremental_tier_paying_nothing_at_its_threshold_is_not_a_zero_credit():

@@ -201,26 +201,4 @@ def test_liability_forecast_dashboard(voila, page, tmp_path):
     _finish(page, "03_liability_forecast")
 
 
-def test_opportunity_review_dashboard(voila, page):
-    import rebatelab as rl
-    from rebatelab.widgets import OpportunityReview
-
-    local = OpportunityReview(rl.load_data(SAMPLE), SAMPLE / "programs.yaml")
-    before = _text(local.status.value)
-    rep = local.rep.options[1]  # the first rep by name
-    local.rep.value = rep
-    after = _text(local.status.value)
-    first_row = local.customer.label
-
-    _open(page, voila, "02_opportunity_review.ipynb", ".rl-status b")
-    _expect_text(page, ".rl-status", before)
-    page.locator(".rl-rep select").select_option(rep)
-    _expect_text(page, ".rl-status", after)
-    if first_row is not None:  # the drill-down follows the filtered ranking
-        from playwright.sync_api import expect
-
-        expect(page.locator(".rl-customer select option:checked")).to_have_text(
-            first_row, timeout=UPDATE_TIMEOUT
-        )
-        page.wait_for_selector("img.rl-image-drilldown[src^='blob:']")
-    _finish(page, "02_opportunity_review")
+# the sales review dashboard: tests/widgets/test_browser_review.py

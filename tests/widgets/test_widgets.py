@@ -7,7 +7,6 @@ bad input is reported instead of raised, and that the figures carry labelled, un
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 
 import numpy as np
@@ -332,11 +331,15 @@ def test_liability_view_rollforward_ties_and_filters(finance):
 
 def test_liability_view_exports_one_sheet_per_view(finance, tmp_path):
     openpyxl = pytest.importorskip("openpyxl")
-    finance.export.click()
-    path = finance.exported_path
-    assert path is not None and path.parent == tmp_path and path.suffix == ".xlsx"
-    wb = openpyxl.load_workbook(path, read_only=True)
-    assert wb.sheetnames == list(finance.result.views())
+    finance.export.click()  # a browser download (data: URI), nothing written on the server
+    assert finance.exported_path is None
+    assert "download=" in finance.download.value and "base64," in finance.download.value
+    got = tmp_path / "downloaded.xlsx"
+    got.write_bytes(finance.download_bytes)
+    wb = openpyxl.load_workbook(got, read_only=True)
+    assert wb.sheetnames == ["cover", *finance.result.views(), "rollforward"]
+    path = finance.export_xlsx()  # from code: a file in export_dir
+    assert path.parent == tmp_path and path.suffix == ".xlsx"
     assert "Exported" in finance.status.value
 
 
@@ -349,101 +352,4 @@ def test_liability_view_without_ledger(data, programs, tmp_path):
     assert view.error is None
 
 
-# -- opportunity review -----------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def review_module(data, programs):
-    from rebatelab.widgets import OpportunityReview
-
-    return OpportunityReview(data, programs, method="run_rate")
-
-
-@pytest.fixture
-def review(review_module):
-    """The module's view with its filters reset (building it runs a forecast)."""
-    v = review_module
-    v.rep.value = v.rep.options[0]
-    v.region.value = v.region.options[0]
-    v.program.value = v.program.options[0]
-    v.days_left.value = (v.days_left.min, v.days_left.max)
-    # the drill-down keeps its row across refreshes; start each test on the top-ranked row,
-    # as a freshly built view does
-    if v.customer.options:
-        v.customer.value = v.customer.options[0][1]
-    return v
-
-
-def test_review_unfiltered_matches_opportunities(review, data, programs):
-    from rebatelab.review.opportunities import opportunities
-
-    expected = opportunities(
-        review.accrual, review.forecast, data=data, programs=programs, as_of=review.as_of
-    )
-    pd.testing.assert_frame_equal(review.result, expected)
-    assert f"{len(expected):,} opportunit" in review.status.value
-    shown = min(review.top, len(expected))
-    assert review.table.value.count("<tr>") == shown + 1
-    for sentence in expected["sentence"].head(shown):  # the rep's sentence, escaped
-        assert html.escape(sentence) in review.table.value
-
-
-def test_review_filters_keep_only_matching_rows(review):
-    rep = review.rep.options[1]
-    review.rep.value = rep
-    assert len(review.result) > 0
-    assert (review.result["rep"].astype(str) == rep).all()
-    assert review.result["rank"].tolist() == list(range(1, len(review.result) + 1))
-    region = review.result["region"].astype(str).iloc[0]
-    review.region.value = region
-    assert ((review.result["rep"] == rep) & (review.result["region"] == region)).all()
-    pid = review.result["program_id"].astype(str).iloc[0]
-    review.program.value = pid
-    assert (review.result["program_id"] == pid).all()
-
-
-def test_review_days_left_bounds_and_empty_result(review):
-    days = review.accrual["days_left"]
-    lo = int(days[days > 0].min())
-    review.days_left.value = (lo, lo)
-    assert (review.result["days_left"] == lo).all()
-    review.days_left.value = (0, 0)  # ended periods hold no opportunity
-    assert len(review.result) == 0
-    assert "No opportunity" in review.table.value
-    assert review.customer.value is None and review.customer.options == ()
-    assert "drilldown" not in review.figures
-
-
-def test_review_drill_down_follows_the_selected_row(review):
-    options = review.customer.options
-    assert review.customer.value == options[0][1]  # the top-ranked row by default
-    pid, cid = options[1][1]
-    review.customer.value = (pid, cid)
-    fan, mm = review.figures["drilldown"].axes[:2]
-    assert fan.get_title().startswith(pid)
-    at = (review.accrual["program_id"] == pid) & (review.accrual["customer_id"] == cid)
-    acc_row = review.accrual[at.to_numpy()].iloc[0]
-    fc_row = review.forecast[at.to_numpy()].iloc[0]
-    # the median line runs from the pool's basis to date to its end-of-period median
-    (median,) = [ln for ln in fan.lines if ln.get_label() == "p50"]
-    (y0, y1) = median.get_ydata()
-    assert y0 == pytest.approx(acc_row["pool_basis"])
-    assert y1 == pytest.approx(fc_row["projected_p50"])
-    assert fan.get_ylabel().startswith("basis [")
-    # the money map of the row's program: customers per tier now
-    assert mm.get_title() == f"{pid}: money map"
-    now = review.money_map[review.money_map["program_id"] == pid]["customers"].to_numpy()
-    heights = [p.get_height() for p in mm.patches[: len(now)]]
-    np.testing.assert_allclose(heights, now)
-    assert "srcdoc" in review.detail.value and cid in review.detail.value
-    # a filter that keeps the selected row keeps the selection
-    review.program.value = pid
-    assert review.customer.value == (pid, cid)
-
-
-def test_review_built_from_a_reduction_is_the_same_view(review):
-    """The view reduces once; handed that Reduction it shows the same ranking."""
-    from rebatelab.widgets import OpportunityReview
-
-    again = OpportunityReview(review.reduction, method="run_rate")
-    assert again.as_of == review.as_of and again.programs is review.reduction.programs
-    pd.testing.assert_frame_equal(again.result, review.result)
-    assert again.table.value == review.table.value
+# -- the sales review: tests/widgets/test_review_dashboard.py ---------------------------------
