@@ -95,7 +95,10 @@ def members(data: RebateData, programs) -> pd.DataFrame:
         One row per (program_id, customer_id), programs in file order and customers in
         customer-table order, with ``customer_code``, ``pool_id`` (the buying group for pooled
         programs, else the customer), ``enrolled_on`` (NaT when not given) and
-        ``baseline_given`` [basis unit] (NaN when not given).
+        ``baseline_given`` [basis unit] (NaN when not given). A variant's customer without
+        an enrollment row of the variant keeps the one of the parent program (its
+        ``enrolled_on`` and ``baseline``): moving a customer to negotiated terms does not move
+        their enrollment date.
 
     Raises
     ------
@@ -113,7 +116,8 @@ def members(data: RebateData, programs) -> pd.DataFrame:
     cust_ids = cu["customer_id"].to_numpy(dtype=object)
     cust_index = pd.Index(cu["customer_id"])
     en = data.enrollments
-    en_prog = pd.Index(programs.ids).get_indexer(en["program_id"].astype(object))
+    en_program = en["program_id"].astype(object).to_numpy()
+    en_prog = pd.Index(programs.ids).get_indexer(en_program)
     # enrollments of programs left out of a subset of the file are not errors, typos are
     unknown = ~en["program_id"].isin(list(programs.known_ids)).to_numpy(dtype=bool)
     if unknown.any():
@@ -160,6 +164,13 @@ def members(data: RebateData, programs) -> pd.DataFrame:
                     f"customers {bad[:5]}"
                 )
             member[vcodes] = True
+            # the parent's enrollment rows of these customers, where the variant has none
+            under_parent = np.flatnonzero(en_program == p.variant_of)
+            inherit = under_parent[
+                np.isin(en_cust[under_parent], vcodes) & ~np.isin(en_cust[under_parent], codes)
+            ]
+            enrolled_on[en_cust[inherit]] = en_on[inherit]
+            baseline[en_cust[inherit]] = en_base[inherit]
             stray = np.setdiff1d(codes, vcodes)
             if len(stray):
                 raise ProgramFileError(
