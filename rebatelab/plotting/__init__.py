@@ -12,6 +12,8 @@ Public names (each also importable from the module in parentheses):
   its reported figures
 - ``plot_rollforward`` (liability): Roll-forward of one program (or a total) by period: opening
   + expense - payments
+- ``plot_liability_over_time`` (liability): The liability at each closed period: booked, accrued
+  to date, and the closing balance
 - ``plot_tier_ladder`` (review): Customers (pools) of one program placed on its tier ladder
 - ``plot_money_map`` (review): Customers per tier now, and expected at period end, for one
   program
@@ -32,6 +34,7 @@ __all__ = [
     "plot_liability",
     "plot_total_distribution",
     "plot_rollforward",
+    "plot_liability_over_time",
     "plot_tier_ladder",
     "plot_money_map",
     "plot_forecast_fan",
@@ -48,6 +51,7 @@ __getattr__, __dir__, _LAZY = lazy_exports(
             "plot_liability",
             "plot_total_distribution",
             "plot_rollforward",
+            "plot_liability_over_time",
         ],
         "rebatelab.plotting.review": ["plot_tier_ladder", "plot_money_map", "plot_forecast_fan"],
         "rebatelab.plotting.whatif": ["plot_whatif", "plot_tier_participation"],

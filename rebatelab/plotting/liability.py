@@ -11,7 +11,13 @@ import pandas as pd
 
 from rebatelab.engine.stage_one import Reduction, customer_daily
 
-__all__ = ["plot_monthly_sales", "plot_liability", "plot_total_distribution", "plot_rollforward"]
+__all__ = [
+    "plot_monthly_sales",
+    "plot_liability",
+    "plot_total_distribution",
+    "plot_rollforward",
+    "plot_liability_over_time",
+]
 
 
 THOUSANDS = "{x:,.0f}"
@@ -178,6 +184,43 @@ def plot_rollforward(rollforward: pd.DataFrame, *, currency: str = "currency", a
     ax.yaxis.set_major_formatter(THOUSANDS)
     high = float(np.nanmax(np.r_[top.to_numpy(dtype=float), rf["closing"], 0.0]))
     ax.set_ylim(0, high * 1.12 if high > 0 else 1.0)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
+    return ax
+
+
+def plot_liability_over_time(history: pd.DataFrame, *, currency: str = "currency", ax=None):
+    """The liability at each closed period: booked, accrued to date, and the closing balance.
+
+    Parameters
+    ----------
+    history : DataFrame
+        One row per closed period in order: ``period``, ``booked`` (what the close booked,
+        cumulative), ``accrued`` (earned at the tiers reached) and ``closing`` (booked less
+        payments to date) [currency]; :meth:`rebatelab.widgets.LiabilityForecast.history`.
+    currency : str
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib Axes
+        One line per figure, a marker per closed period.
+    """
+    ax = _axes(ax, size=(8.0, 3.4))
+    x = np.arange(len(history))
+    styles = (
+        ("closing", "closing balance (liability)", "#b5451b", "D-"),
+        ("booked", "booked (cumulative)", "#1f6fb4", "o-"),
+        ("accrued", "accrued at tiers reached", "#7d8a99", "s:"),
+    )
+    for col, label, color, fmt in styles:
+        if col in history.columns:
+            ax.plot(x, history[col].to_numpy(dtype=float), fmt, color=color, label=label)
+    ax.set_xticks(x, history["period"].astype(str))
+    ax.set_xlabel("closed period")
+    ax.set_ylabel(f"rebate liability [{currency}]")
+    ax.yaxis.set_major_formatter(THOUSANDS)
+    ax.set_ylim(bottom=0)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
     return ax

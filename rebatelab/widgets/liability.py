@@ -1,7 +1,8 @@
-"""Finance's view: the liability with intervals, the constraint, the roll-forward, xlsx export."""
+"""Finance's view: the liability with intervals, the ledger's roll-forward, an xlsx download."""
 
 from __future__ import annotations
 
+import base64
 import html
 import warnings
 from dataclasses import replace
@@ -12,6 +13,7 @@ import pandas as pd
 
 from rebatelab.engine.accrual import accrue
 from rebatelab.engine.stage_one import Reduction
+from rebatelab.errors import LedgerError, ParameterError
 from rebatelab.finance.liability import (
     LiabilityOptions,
     align_forecast,
@@ -22,31 +24,50 @@ from rebatelab.finance.liability import (
 )
 from rebatelab.plotting.liability import (
     plot_liability,
+    plot_liability_over_time,
     plot_rollforward,
     plot_total_distribution,
 )
+from rebatelab.report.finance import liability_sheets, rollforward_report
+from rebatelab.report.xlsx import workbook_bytes, write_workbook
 from rebatelab.widgets._base import ALL, View, currency_of, html_table, money, new_figure
 from rebatelab.workspace.close import ledger
+from rebatelab.workspace.store import WORKSPACE_NAME
 
-__all__ = ["LiabilityForecast"]
+__all__ = ["LiabilityForecast", "XLSX_MIME"]
 
 _AMOUNTS = ["accrued", "expected", "most_likely", "p10", "p50", "p90", "constrained"]
+_RF = ["opening", "provision_current", "adjustment_prior", "payments", "closing"]
+
+#: The media type of an xlsx workbook (the download link's data: URI).
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _workspace_of(data, workspace) -> Path | None:
+    """The workspace named, else ``rebatelab.duckdb`` in the data folder (None: no folder)."""
+    if workspace is not None:
+        return Path(workspace)
+    src = str(getattr(data, "source", "") or "")
+    if not src or src.startswith("<"):
+        return None
+    return Path(src) / WORKSPACE_NAME
 
 
 class LiabilityForecast(View):
-    """Liability by program and in total, with the percentile control and the roll-forward.
+    """Liability by program and in total, the ledger's roll-forward, and an xlsx download.
 
     The lines are reduced once (or stage one's Reduction is given), and the accrual and the
-    forecast are computed once from it, as :func:`rebatelab.liability` does
-    (:func:`~rebatelab.finance.liability.liability_forecast`, the same quantile levels);
-    moving a control recomputes only
-    :func:`~rebatelab.finance.liability.liability_from`. At the default controls the figures
-    are :func:`rebatelab.liability`'s, to the cent.
+    forecast are computed once from it, as :func:`rebatelab.liability` does; moving a control
+    recomputes only :func:`~rebatelab.finance.liability.liability_from`, and each result is
+    kept by its inputs (percentile, common shock), so going back to a setting is instant. At
+    the default controls the figures are :func:`rebatelab.liability`'s, to the cent.
 
     Parameters
     ----------
     data : RebateData or Reduction
-        The data, or stage one's result (then ``programs`` and ``as_of`` are its own).
+        The data, or stage one's result (then ``programs`` and ``as_of`` are its own). Apply
+        the workspace's approved change requests first
+        (:func:`rebatelab.workspace.apply_workspace`) so that the terms are the close's.
     programs : ProgramSet, optional
         Required with a RebateData.
     as_of : date-like, optional
@@ -54,9 +75,14 @@ class LiabilityForecast(View):
     method : str, optional
         Forecast method (:func:`rebatelab.forecast`); default its default.
     workspace : str or Path, optional
-        A ledger workspace (DuckDB file written by ``rebatelab close``) for the roll-forward.
-    export_dir : str or Path
-        Folder the *Export to xlsx* button writes ``liability_<as_of>.xlsx`` to.
+        The ledger workspace (written by ``rebatelab close``); default ``rebatelab.duckdb`` in
+        the data folder. It is only read: without closed periods the view says so.
+    export_dir : str or Path, optional
+        Folder :meth:`export_xlsx` writes to when called without a path (the button does not
+        write on the server: it offers the workbook as a browser download).
+    terms : str, optional
+        Which terms the data carries, for the workbook's cover (e.g. "program file + approved
+        change requests #3, #5").
 
     Attributes
     ----------
@@ -67,19 +93,34 @@ class LiabilityForecast(View):
     rollforward_program : ipywidgets.Dropdown
         The program whose roll-forward is shown.
     export : ipywidgets.Button
-        Writes the liability views to xlsx (one sheet per view).
+        Builds the formatted workbook and shows its download link (``download``).
+    download : ipywidgets.HTML
+        The link: a ``data:`` URI of the xlsx workbook, saved by the browser.
     result : Liability
-        The last liability computed (:func:`~rebatelab.finance.liability.liability_from`).
+        The last liability computed.
     reduction : Reduction
-        Stage one's result the view reads.
     options : LiabilityOptions
         The options at the controls' values.
+    workspace : Path or None
+        The workspace read.
     rollforward : DataFrame or None
-        The ledger's roll-forward (all programs), None without a workspace.
+        The ledger's roll-forward (all programs), None without closed periods.
+    history : DataFrame or None
+        Per closed period: ``booked, accrued, closing`` [currency] (the chart's data).
+    ledger_note : str
+        What the roll-forward section says (the workspace read, or why there is none).
     """
 
     def __init__(
-        self, data, programs=None, *, as_of=None, method=None, workspace=None, export_dir="."
+        self,
+        data,
+        programs=None,
+        *,
+        as_of=None,
+        method=None,
+        workspace=None,
+        export_dir=None,
+        terms: str | None = None,
     ):
         super().__init__()
         if not isinstance(data, Reduction) and as_of is None:
@@ -90,17 +131,20 @@ class LiabilityForecast(View):
         self.programs = red.programs
         self.as_of = red.as_of
         self.currency = currency_of(data)  # "" for a Reduction (it carries no lines)
-        self.export_dir = Path(export_dir)
+        self.export_dir = None if export_dir is None else Path(export_dir)
+        self.terms = terms or "the program file as given to the view"
         self.exported_path: Path | None = None
+        self.download_bytes: bytes | None = None
         self.options = LiabilityOptions(method=method)
         self.accrual = accrue(red)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # shown once by the forecast itself
             fc = liability_forecast(red, method=method, n_levels=self.options.n_levels)
         self.forecast = settle_forecast(self.accrual, align_forecast(self.accrual, fc))
-        self.workspace = Path(workspace) if workspace is not None else None
-        self.rollforward = None if self.workspace is None else ledger(self.workspace).rollforward
+        self._cache: dict[tuple[float, float], object] = {}
         self.result = None
+        self.workspace = _workspace_of(data, workspace)
+        self._read_ledger()
 
         style = {"description_width": "initial"}
         self.percentile = w.FloatSlider(
@@ -122,20 +166,30 @@ class LiabilityForecast(View):
         self.export = w.Button(
             description="Export to xlsx", icon="download", layout=w.Layout(width="160px")
         )
+        self.download = w.HTML()
         self.table = w.HTML()
         self.rollforward_table = w.HTML()
         self.percentile.add_class("rl-percentile")
         self.common_shock.add_class("rl-shock")
         self.rollforward_program.add_class("rl-rf-program")
         self.export.add_class("rl-export")
+        self.download.add_class("rl-download")
         self.table.add_class("rl-liability-table")
+        self.rollforward_table.add_class("rl-rf-table")
 
+        note = w.HTML(f"<i>{html.escape(self.ledger_note)}</i>")
+        note.add_class("rl-ledger-note")
         rf_box = (
-            [self.rollforward_program, self.rollforward_table, self._image("rollforward")]
+            [
+                note,
+                self._image("history"),
+                self.rollforward_program,
+                self.rollforward_table,
+                self._image("rollforward"),
+            ]
             if self.rollforward is not None
-            else [w.HTML("<i>No ledger workspace given: close periods with "
-                         "<code>rebatelab close</code> to see the roll-forward.</i>")]
-        )  # fmt: skip
+            else [note]
+        )
         self.widget = w.VBox(
             [
                 self._css(),
@@ -143,7 +197,7 @@ class LiabilityForecast(View):
                     f"<h3>Rebate liability as of {self.as_of.date()} "
                     f"(forecast: {html.escape(str(self.forecast['method'].iloc[0]))})</h3>"
                 ),
-                w.HBox([w.VBox([self.percentile, self.common_shock]), self.export]),
+                w.HBox([w.VBox([self.percentile, self.common_shock]), self.export, self.download]),
                 self.status,
                 self.table,
                 self._image("liability"),
@@ -154,28 +208,75 @@ class LiabilityForecast(View):
         self.widget.add_class("rl-liability")
         self._watch(self.percentile, self.common_shock)
         self._watch(self.rollforward_program, handler=self.refresh_rollforward)
-        self.export.on_click(lambda _b: self._guarded(self.export_xlsx))
+        self.export.on_click(lambda _b: self._guarded(self.prepare_download))
         self._guarded(self.refresh)
+        self._guarded(self.refresh_history)
         self._guarded(self.refresh_rollforward)
 
+    # -- the ledger ------------------------------------------------------------------------
+    def _read_ledger(self) -> None:
+        self.view = None
+        self.rollforward = None
+        self.history = None
+        ws = self.workspace
+        if ws is None:
+            self.ledger_note = (
+                "No ledger workspace: the data was not loaded from a folder; pass workspace= "
+                "to show a roll-forward."
+            )
+            return
+        if not ws.exists():
+            self.ledger_note = (
+                f"No roll-forward yet: no period has been closed ({ws} does not exist). Close "
+                "one with `rebatelab close --data DIR --period YYYY-MM`."
+            )
+            return
+        try:
+            view = ledger(ws)
+        except LedgerError as exc:
+            self.ledger_note = f"The ledger cannot be read: {exc}"
+            return
+        if not len(view.closes):
+            self.ledger_note = (
+                f"No roll-forward yet: {ws} holds no closed period. Close one with "
+                "`rebatelab close --data DIR --period YYYY-MM`."
+            )
+            return
+        self.view = view
+        self.rollforward = view.rollforward
+        # the filing layout once per level (a control change only selects rows)
+        self._filing = {by: rollforward_report(view, by=by) for by in ("program", "total")}
+        snap = view.snapshot
+        per = snap.groupby(snap["period"].astype(str), sort=True)[["booked", "accrued"]].sum()
+        closing = view.rollforward.groupby(view.rollforward["period"].astype(str))["closing"].sum()
+        hist = per.join(closing, how="outer").fillna(0.0).reset_index(names="period")
+        self.history = hist[["period", "booked", "accrued", "closing"]]
+        periods = view.closes["period"].astype(str).tolist()
+        ties = "ties to the cent" if view.ties else "does NOT tie: check the ledger"
+        self.ledger_note = (
+            f"From the ledger {ws}: {len(periods)} closed period(s), {periods[0]} to "
+            f"{periods[-1]}; the roll-forward {ties}."
+        )
+
+    # -- the liability ---------------------------------------------------------------------
     def compute(self):
-        """The liability at the controls' percentile and common shock."""
-        self.options = replace(
-            self.options,
-            percentile=float(self.percentile.value),
-            common_shock=float(self.common_shock.value),
-        )
-        res = liability_from(
-            self.accrual, self.forecast, programs=self.programs, options=self.options
-        )
-        res.as_of = self.as_of
-        return res
+        """The liability at the controls' percentile and common shock (kept by those inputs)."""
+        key = (round(float(self.percentile.value), 6), round(float(self.common_shock.value), 6))
+        self.options = replace(self.options, percentile=key[0], common_shock=key[1])
+        if key not in self._cache:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # grid coarseness note, in notes
+                res = liability_from(
+                    self.accrual, self.forecast, programs=self.programs, options=self.options
+                )
+            res.as_of = self.as_of
+            self._cache[key] = res
+        return self._cache[key]
 
     def refresh(self) -> None:
         """Recompute the liability and redraw the table, the chart and the total line."""
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # grid coarseness note, in notes
-            self.result = res = self.compute()
+        self.result = res = self.compute()
+        self.download.value = ""  # a workbook of other figures is not offered any more
         cur = self.currency or "currency"
         pct = f"constrained ({self.percentile.value:.0%})"
         shown = res.by_program[["program_id", "customers", *_AMOUNTS]].rename(
@@ -199,30 +300,76 @@ class LiabilityForecast(View):
             f"\u2013{money(t['p90'], c)}; {pct} <b>{money(t['constrained'], c)}</b>"
         )
 
+    def refresh_history(self) -> None:
+        """Draw the liability over the closed periods."""
+        if self.history is None:
+            return
+        fig, axes = new_figure(width=8.0, height=3.2)
+        plot_liability_over_time(self.history, currency=self.currency or "currency", ax=axes[0])
+        axes[0].set_title("Liability over the closed periods")
+        self._show("history", fig)
+
     def refresh_rollforward(self) -> None:
         """Show the roll-forward of the selected program (all programs summed for (all))."""
         if self.rollforward is None:
             return
         rf = self.rollforward
         cols = ["opening", "expense", "payments", "closing"]
-        if self.rollforward_program.value == ALL:
+        prog = self.rollforward_program.value
+        if prog == ALL:
             shown = rf.groupby("period", sort=True)[cols].sum().reset_index()
             shown["ties"] = rf.groupby("period", sort=True)["ties"].all().to_numpy()
+            filing = self._filing["total"]
         else:
-            shown = rf[rf["program_id"] == self.rollforward_program.value][
-                ["period", *cols, "ties"]
-            ]
+            shown = rf[rf["program_id"] == prog][["period", *cols, "ties"]]
+            filing = self._filing["program"]
+            filing = filing[filing["program_id"] == prog].drop(columns="program_id")
+        filing = filing.merge(shown[["period", "ties"]], on="period", how="left")
+        names = {
+            "provision_current": "provision (current-period sales)",
+            "adjustment_prior": "adjustment of prior estimates",
+            "payments": "payments / credits",
+        }
         self.rollforward_table.value = html_table(
-            shown, formats={c: "{:,.2f}".format for c in cols}
+            filing.rename(columns=names),
+            formats={names.get(c, c): "{:,.2f}".format for c in _RF},
         )
         fig, axes = new_figure(width=8.0, height=3.4)
         plot_rollforward(shown, currency=self.currency or "currency", ax=axes[0])
-        axes[0].set_title(f"Roll-forward: {self.rollforward_program.value}")
+        axes[0].set_title(f"Roll-forward: {prog}")
         self._show("rollforward", fig)
 
-    def export_xlsx(self) -> Path:
-        """Write the liability views to ``<export_dir>/liability_<as_of>.xlsx``; return it."""
-        path = self.result.to_xlsx(self.export_dir / f"liability_{self.as_of.date()}.xlsx")
-        self.exported_path = path
-        self._ok(f"Exported to <code>{html.escape(str(path))}</code>")
-        return path
+    # -- export ------------------------------------------------------------------------------
+    def _workbook(self):
+        sheets, cover = liability_sheets(self.result, data=self.data, terms=self.terms)
+        if self.view is not None:
+            sheets["rollforward"] = self._filing["program"]
+        return sheets, cover
+
+    def file_name(self) -> str:
+        """``liability_<as_of>_p<percentile>.xlsx``."""
+        return f"liability_{self.as_of.date()}_p{round(self.options.percentile * 100)}.xlsx"
+
+    def prepare_download(self) -> bytes:
+        """Build the formatted workbook and show it as a browser download link; its bytes."""
+        sheets, cover = self._workbook()
+        raw = workbook_bytes(sheets, cover=cover, title="rebatelab liability")
+        self.download_bytes = raw
+        name = html.escape(self.file_name())
+        uri = f"data:{XLSX_MIME};base64,{base64.b64encode(raw).decode('ascii')}"
+        self.download.value = (
+            f"<a class='rl-download-link' download='{name}' href='{uri}'>"
+            f"Download {name}</a> ({len(raw) / 1024:,.0f} KB)"
+        )
+        return raw
+
+    def export_xlsx(self, path=None) -> Path:
+        """Write the formatted workbook to ``path`` (default ``export_dir``); return it."""
+        if path is None:
+            if self.export_dir is None:
+                raise ParameterError("export_xlsx needs a path (or export_dir=)")
+            path = self.export_dir / self.file_name()
+        sheets, cover = self._workbook()
+        self.exported_path = write_workbook(sheets, path, cover=cover, title="rebatelab liability")
+        self._ok(f"Exported to <code>{html.escape(str(self.exported_path))}</code>")
+        return self.exported_path

@@ -1,0 +1,80 @@
+"""The liability view on a real workspace: its roll-forward, the chart over closes, caching."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("ipywidgets")
+pytest.importorskip("matplotlib")
+
+from rebatelab.money import cents  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def red():
+    from rebatelab.datasets import load_sample
+    from rebatelab.engine.stage_one import reduce
+
+    data, programs = load_sample()
+    return reduce(data, programs, "2026-09-30")
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory):
+    from rebatelab.datasets import load_sample
+    from rebatelab.workspace.close import close
+
+    data, programs = load_sample()
+    path = tmp_path_factory.mktemp("ledger") / "rebatelab.duckdb"
+    for period in ("2026-07", "2026-08", "2026-09"):
+        close(data, programs, period, workspace=path, book="accrued")
+    return path
+
+
+def test_without_closed_periods_the_view_says_so(red, tmp_path):
+    from rebatelab.widgets import LiabilityForecast
+
+    missing = tmp_path / "none.duckdb"
+    view = LiabilityForecast(red, workspace=missing)
+    assert view.rollforward is None and view.history is None
+    assert "No roll-forward yet" in view.ledger_note and str(missing) in view.ledger_note
+    assert not missing.exists()  # the view only reads: no file is created
+    assert "rollforward" not in view.images and view.error is None
+
+
+def test_roll_forward_and_history_come_from_the_ledger(red, ws):
+    from rebatelab.widgets import LiabilityForecast
+    from rebatelab.workspace.close import ledger
+
+    view = LiabilityForecast(red, workspace=ws)
+    led = ledger(ws)
+    assert "3 closed period(s), 2026-07 to 2026-09" in view.ledger_note
+    assert "ties to the cent" in view.ledger_note
+    ax = view.figures["history"].axes[0]
+    closing = led.rollforward.groupby("period")["closing"].sum().to_numpy()
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), closing)
+    booked = led.snapshot.groupby("period")["booked"].sum().to_numpy()
+    np.testing.assert_allclose(ax.lines[1].get_ydata(), booked)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["2026-07", "2026-08", "2026-09"]
+    assert "provision (current-period sales)" in view.rollforward_table.value
+    last = f"{closing[-1]:,.2f}"
+    assert last in view.rollforward_table.value
+
+
+def test_default_controls_are_the_api_and_results_are_kept_by_input(red, ws):
+    from rebatelab.finance.liability import liability
+    from rebatelab.widgets import LiabilityForecast
+
+    view = LiabilityForecast(red, workspace=ws)
+    api = liability(red).total.iloc[0]
+    first = view.result
+    for c in ("accrued", "expected", "most_likely", "p10", "p50", "p90", "constrained"):
+        assert cents(first.total.iloc[0][c]) == cents(api[c]), c
+    view.percentile.value = 0.9
+    assert view.result is not first
+    assert view.download.value == ""  # a workbook of the old figures is withdrawn
+    view.percentile.value = 0.8
+    assert view.result is first  # the same inputs: the kept result, not a recomputation
