@@ -7,7 +7,7 @@ import pandas as pd
 from rebatelab.money import money
 from rebatelab.report.html import escape, html_page, html_rows
 
-__all__ = ["digest", "digest_html"]
+__all__ = ["digest", "digest_html", "digest_text"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -54,6 +54,49 @@ def digest(opportunities_: pd.DataFrame, risks_: pd.DataFrame, eligible: pd.Data
     return pd.concat(parts, ignore_index=True)[[*cols[:3], *extra, *cols[3:]]]
 
 
+_SECTIONS = (
+    ("opportunity", "Opportunities: who to call this week"),
+    ("risk", "Risks: customers falling behind"),
+    ("not enrolled", "Eligible but not enrolled"),
+)
+
+
+def digest_text(table: pd.DataFrame, *, title: str, currency: str = "$", top: int = 25) -> str:
+    """A digest (:func:`digest`) as plain text (an email's text part): top findings per kind.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"kind": ["opportunity"], "program_id": ["P"], "customer_id": ["C1"],
+    ...                   "name": ["Acme"], "value": [1234.5], "sentence": ["Call them."]})
+    >>> print(digest_text(t, title="Review"))
+    Review
+    <BLANKLINE>
+    Opportunities: who to call this week (1)
+      1. P / C1 (Acme), $1,235: Call them.
+    <BLANKLINE>
+    Risks: customers falling behind (0)
+      None.
+    <BLANKLINE>
+    Eligible but not enrolled (0)
+      None.
+    <BLANKLINE>
+    """
+    out = [title, ""]
+    for kind, heading in _SECTIONS:
+        sub = table[table["kind"].astype(str).str.startswith(kind)]
+        out.append(f"{heading} ({len(sub):,})")
+        if sub.empty:
+            out.append("  None.")
+        for i, r in enumerate(sub.head(top).itertuples(index=False)):  # the rows shown
+            who = str(r.customer_id) + ("" if pd.isna(r.name) else f" ({r.name})")
+            value = money(float(r.value), currency=currency)
+            out.append(f"  {i + 1}. {r.program_id} / {who}, {value}: {r.sentence}")
+        if len(sub) > top:
+            out.append(f"  ... and {len(sub) - top:,} more.")
+        out.append("")
+    return "\n".join(out)
+
+
 def digest_html(table: pd.DataFrame, *, title: str, currency: str = "$", top: int = 25) -> str:
     """A digest (:func:`digest`) as a standalone HTML page: the top findings of each kind.
 
@@ -75,11 +118,7 @@ def digest_html(table: pd.DataFrame, *, title: str, currency: str = "$", top: in
     """
     e = escape
     body = [f"<h1>{e(title)}</h1>"]
-    for kind, heading in (
-        ("opportunity", "Opportunities: who to call this week"),
-        ("risk", "Risks: customers falling behind"),
-        ("not enrolled", "Eligible but not enrolled"),
-    ):
+    for kind, heading in _SECTIONS:
         sub = table[table["kind"].astype(str).str.startswith(kind)]
         body.append(f"<h2>{e(heading)} ({len(sub)})</h2>")
         if sub.empty:

@@ -48,7 +48,8 @@ def _tier_words(program, tier_index: int, currency: str = "$") -> str:
         lump = f"a {money(t.amount, currency=currency)} lump sum"
         return f"{lump} plus {percent(t.rate)}" if t.rate else lump
     if program.is_growth:
-        return f"+{percent(t.from_)} growth for {percent(t.rate)}"
+        grow = "any growth" if t.from_ <= 0 else f"+{percent(t.from_)} growth"
+        return f"{grow} for {percent(t.rate)}"
     return percent(t.rate)
 
 
@@ -81,8 +82,8 @@ def _reach_words(program, tier_index: int, credit: float, currency: str) -> str:
     """Words for reaching a tier: 'reach 4% (a $9,800 credit)'.
 
     A lump-sum tier is named as such: 'reach tier 2 (a $130 lump sum plus 1%), a $172
-    credit in all'. An incremental tier that pays nothing at its threshold reads 'reach 1%
-    on every further purchase' instead of promising a $0 credit.
+    credit in all'. A tier that pays nothing at its threshold (incremental, or growth
+    rebated on the excess) reads 'reach 1% on every further purchase', not a $0 credit.
     """
     if program is None:
         return f"reach the next tier (a {money(credit, currency=currency)} credit)"
@@ -90,7 +91,7 @@ def _reach_words(program, tier_index: int, credit: float, currency: str) -> str:
         label = tier_label(program, tier_index, currency=currency)
         return f"reach {label}, a {money(credit, currency=currency)} credit in all"
     target = _tier_words(program, tier_index, currency)
-    if program.method == "incremental" and credit < 0.005:
+    if credit < 0.005:  # incremental tiers, or growth rebated on the excess only
         return f"reach {target} on every further purchase"
     return f"reach {target} (a {money(credit, currency=currency)} credit)"
 
