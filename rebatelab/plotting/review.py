@@ -266,6 +266,11 @@ def plot_forecast_fan(
     _threshold_labels(ax, thr, [_tier_text(prog, k + 1) for k in range(len(prog.tiers))])
     who = customer_id if str(row["pool_id"]) == str(customer_id) else f"pool {row['pool_id']}"
     ax.set_title(f"{program_id}: {who}")
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+
+    loc = AutoDateLocator(minticks=3, maxticks=6)  # dates that never run into each other
+    ax.xaxis.set_major_locator(loc)
+    ax.xaxis.set_major_formatter(ConciseDateFormatter(loc))
     unit = "units" if prog.basis == "quantity" else (currency or "amount")
     ax.set_ylabel(f"basis [{unit}]")
     ax.legend(fontsize=8, loc="upper left")

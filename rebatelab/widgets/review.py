@@ -32,7 +32,7 @@ __all__ = ["ReviewDashboard", "OpportunityReview"]
 _TITLES = {
     "opportunities": "Opportunities",
     "risks": "Risks",
-    "eligible": "Eligible, not enrolled",
+    "eligible": "Not enrolled",
 }
 _NOUN = {
     "opportunities": ("opportunity", "opportunities"),
