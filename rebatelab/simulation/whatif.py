@@ -341,7 +341,8 @@ def _check_enrollments(base, programs: ProgramSet) -> None:
     ``enrollment: required`` but has no members: its what-if would be empty.
     """
     en = getattr(base.data, "enrollments", None)
-    enrolled = set() if en is None else set(en["program_id"].astype(str))
+    # distinct ids first: iterating every enrollment row costs ~1 s at 50k customers
+    enrolled = set() if en is None else {str(v) for v in pd.unique(en["program_id"])}
     empty = [
         p.id
         for p in programs

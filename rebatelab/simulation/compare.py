@@ -1,0 +1,348 @@
+"""Candidate designs of one program side by side with the current program.
+
+A pricing analyst edits the tiers of a program and wants to see, for each candidate, what it
+would cost and what it would provoke, next to the program as it is. :func:`compare_designs`
+runs every design through :func:`rebatelab.simulation.whatif.simulate_program` on the same
+scenarios (common random numbers: the draws are cached on the base), under the current
+program's id so that its enrollments and filters apply, and returns one row per design.
+:func:`check_design` says in words what is wrong or odd with a design before it is run.
+
+No tier arithmetic lives here: payouts come from the settlement engine
+(:mod:`rebatelab.engine.settlement`) through the what-if run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from rebatelab.engine.settlement import evaluate, schedule
+from rebatelab.errors import ParameterError, RebateLabError
+from rebatelab.programs.terms import Program, ProgramSet
+from rebatelab.simulation.whatif import simulate_program
+
+__all__ = ["compare_designs", "check_design", "design_program", "COMPARED"]
+
+#: Figures of :func:`compare_designs` that get a ``<name>_vs_current`` difference column.
+COMPARED = (
+    "payout",
+    "cost_share",
+    "customers_in_tiers",
+    "provoked_revenue",
+    "cost_per_provoked",
+    "profit",
+)
+
+
+def _terms(design) -> dict:
+    """A design as a program-file mapping (``from``, ``rate``, ``amount`` per tier)."""
+    if isinstance(design, Program):
+        d = design.model_dump(mode="json", by_alias=True, exclude_none=True)
+        d["tiers"] = [t.model_dump(by_alias=True, exclude_none=True) for t in design.tiers]
+        return d
+    if isinstance(design, Mapping):
+        return dict(design)
+    raise ParameterError(
+        f"a design is a Program or a mapping in the program file's syntax; got "
+        f"{type(design).__name__}"
+    )
+
+
+def design_program(current: Program, design) -> Program:
+    """The design as a program under the current program's id, period and filters.
+
+    Parameters
+    ----------
+    current : Program
+        The program the design replaces (a base program, not a variant).
+    design : Program or mapping
+        Terms in the program file's syntax; keys it does not give (period, basis,
+        customers, products, enrollment...) are the current program's. Its own ``id`` and
+        ``name`` are ignored: the design runs under ``current.id`` so that the current
+        program's enrollments apply to it.
+
+    Returns
+    -------
+    Program
+
+    Raises
+    ------
+    ProgramFileError
+        The terms are not a valid program (the program file's own message).
+    """
+    base = _terms(current)
+    for key in ("variant_of", "customers_only", "guardrails"):
+        base.pop(key, None)
+    terms = _terms(design)
+    for key in ("id", "name", "variant_of", "customers_only", "guardrails"):
+        terms.pop(key, None)
+    if "cap" in terms and not terms["cap"]:
+        terms["cap"] = None
+    merged = {**base, **terms, "id": current.id}
+    merged = {k: v for k, v in merged.items() if v is not None}
+    return ProgramSet.from_programs([merged], source="design")[current.id]
+
+
+def check_design(design, *, current: Program | None = None) -> list[str]:
+    """What is wrong or odd with a design, in words (empty when nothing is).
+
+    Parameters
+    ----------
+    design : Program or mapping
+        The design's terms (program file syntax); a mapping may be invalid, which is what
+        this check is for.
+    current : Program, optional
+        The current program, whose terms fill what the design does not give.
+
+    Returns
+    -------
+    list of str
+        One sentence per finding, in tier order. Findings: no tier; a threshold that is not
+        a number, is negative, or does not increase; a rate outside [0, 100%]; a tier that
+        pays nothing (0% and no lump sum); a tier where a customer just at the threshold is
+        paid less than one just below it (the design pays more for less: the settlement
+        engine evaluates both). A design with findings of the first kinds cannot be run.
+
+    Examples
+    --------
+    >>> check_design({"tiers": [{"from": 1000, "rate": 0.02}, {"from": 1000, "rate": 0.0}]})
+    ['tier 2 starts at 1,000, not above tier 1 (1,000): thresholds must increase', 'tier 2 pays nothing (0% and no lump sum)']
+    """  # noqa: E501
+    terms = _terms(design)
+    tiers = list(terms.get("tiers") or [])
+    out: list[str] = []
+    if not tiers:
+        return ["the design has no tier"]
+    prev = None
+    runnable = True
+    for i, t in enumerate(tiers, start=1):
+        lo, rate, amount = t.get("from"), t.get("rate", 0.0), t.get("amount")
+        try:
+            lo = float(lo)
+            rate = float(rate or 0.0)
+            amount = float(amount or 0.0)
+        except (TypeError, ValueError):
+            out.append(f"tier {i}: threshold, rate and lump sum must be numbers")
+            runnable = False
+            continue
+        if not np.isfinite(lo) or lo < 0:
+            out.append(f"tier {i} starts at {lo:,.10g}: a threshold must be 0 or more")
+            runnable = False
+        if prev is not None and lo <= prev:
+            out.append(
+                f"tier {i} starts at {lo:,.10g}, not above tier {i - 1} ({prev:,.10g}): "
+                "thresholds must increase"
+            )
+            runnable = False
+        if not 0 <= rate <= 1:
+            out.append(f"tier {i} has a rate of {rate:.4g} (a fraction between 0 and 1)")
+            runnable = False
+        if rate == 0 and amount == 0:
+            out.append(f"tier {i} pays nothing (0% and no lump sum)")
+        prev = lo
+    if not runnable:
+        return out
+    try:
+        prog = design_program(current, terms) if current is not None else _bare(terms)
+    except RebateLabError as exc:
+        return [*out, str(exc)]
+    out.extend(_pays_more_for_less(prog))
+    return out
+
+
+def _bare(terms: dict) -> Program:
+    d = {"id": "DESIGN", "start": "2000-01-01", "end": "2000-12-31", **terms}
+    d["id"] = "DESIGN"
+    return ProgramSet.from_programs([d], source="design")["DESIGN"]
+
+
+def _pays_more_for_less(prog: Program) -> list[str]:
+    """Tiers where the payout at the threshold is below the payout just under it."""
+    if prog.is_growth or len(prog.tiers) < 2:
+        return []
+    ps = ProgramSet.from_programs([_terms(prog)], source="design")
+    thr = np.asarray(prog.thresholds[1:], dtype=float)
+    below = thr - np.maximum(0.01, 1e-9 * thr)
+    sched = schedule(ps, np.zeros(1, dtype=np.int64))
+    ev = evaluate(sched, np.concatenate([thr, below])[None, :])
+    at, under = ev["earned"][0, : len(thr)], ev["earned"][0, len(thr) :]
+    out = []
+    for k in np.flatnonzero(at < under - 0.005):
+        i = int(k) + 2
+        out.append(
+            f"tier {i} pays more for less: a customer just below its threshold "
+            f"({thr[k]:,.10g}) earns {under[k]:,.2f}, one at it {at[k]:,.2f}"
+        )
+    return out
+
+
+def _named(candidates) -> dict:
+    if isinstance(candidates, Mapping):
+        items = dict(candidates)
+    elif isinstance(candidates, ProgramSet | list | tuple):
+        items = {}
+        for c in candidates:
+            name = c.id if isinstance(c, Program) else str(_terms(c).get("id", ""))
+            if not name:
+                raise ParameterError("every candidate design in a list needs an id")
+            items[name] = c
+    else:
+        raise ParameterError(
+            "candidates are a mapping of name -> design, a list of designs with ids or a "
+            f"ProgramSet; got {type(candidates).__name__}"
+        )
+    if "current" in items:
+        raise ParameterError("'current' names the current program; call the design otherwise")
+    return items
+
+
+def compare_designs(
+    base,
+    current: Program,
+    candidates,
+    *,
+    margin: float | None = None,
+    n_scenarios: int = 500,
+    response_strength: float = 0.5,
+    seed: int = 0,
+    pull_forward_days: float = 90.0,
+    incremental_share: float = 0.3,
+    cache: dict | None = None,
+) -> pd.DataFrame:
+    """Payout, cost, tier counts and provoked revenue of designs next to the current program.
+
+    Parameters
+    ----------
+    base : WhatIfBase
+        From :func:`rebatelab.simulation.whatif.whatif_base` (computed once; its scenario
+        draws are cached, so repeated calls with the same seed cost only the settlement).
+    current : Program
+        The program as it is (a base program, not a variant).
+    candidates : mapping of str -> (Program or mapping), or list of designs with ids
+        The designs, in the program file's syntax; what a design does not give is the
+        current program's (:func:`design_program`).
+    margin : float, optional
+        Gross margin on provoked revenue [fraction, not %]; gives ``profit`` and
+        ``profit_vs_current``. None leaves them out.
+    n_scenarios, response_strength, seed, pull_forward_days, incremental_share
+        As :func:`~rebatelab.simulation.whatif.simulate_program` takes them; the same for
+        every design (common random numbers).
+    cache : dict, optional
+        Results of earlier calls by design terms and run parameters; an interactive view
+        passes the same dict every time so that only a changed design is run again.
+
+    Returns
+    -------
+    DataFrame
+        One row per design, ``current`` first, index ``design``. Columns (means over
+        scenarios):
+
+        - ``payout`` [currency]: payable rebate, customers responding;
+        - ``payout_without_response`` [currency]: the same scenarios had nobody bought ahead;
+        - ``eligible_sales`` [currency];
+        - ``cost_share`` [fraction of eligible sales]: ``payout / eligible_sales``;
+        - ``customers_tier_0`` .. ``customers_tier_K``: customers ending in each tier (NaN
+          for a tier a design does not have), and ``customers_in_tiers`` (tier 1 or above);
+        - ``provoked_revenue`` [currency]: new demand provoked by the thresholds;
+        - ``cost_per_provoked`` [currency per currency]: ``payout / provoked_revenue`` (inf
+          when nothing is provoked);
+        - ``profit`` [currency] (with ``margin``): ``margin * provoked_revenue - payout``;
+        - ``<figure>_vs_current`` for each of :data:`COMPARED`: design minus current;
+        - ``findings``: :func:`check_design`'s sentences, and "pays more than the current
+          program for no more provoked revenue" for a dominated design, joined by "; ".
+
+    Raises
+    ------
+    ParameterError
+        A design cannot be run (the finding says why), or a parameter is out of range.
+
+    Notes
+    -----
+    ``profit_vs_current = margin * (provoked - provoked_current) - (payout - payout_current)``:
+    what the design adds to profit over the current program, counting only the revenue the
+    thresholds provoke (pull-forward from next period is not new revenue). Ratios are of
+    the means (``mean payout / mean sales``), not means of per-scenario ratios.
+    """
+    if margin is not None and (not np.isfinite(margin) or not 0 <= margin <= 1):
+        raise ParameterError(f"margin must be a fraction between 0 and 1; got {margin!r}")
+    if not isinstance(current, Program):
+        raise ParameterError(f"current must be a Program; got {type(current).__name__}")
+    named = _named(candidates)
+    programs = {"current": current}
+    findings = {"current": []}
+    for name, design in named.items():
+        found = check_design(design, current=current)
+        prog = None
+        try:
+            prog = design_program(current, design)
+        except RebateLabError as exc:
+            raise ParameterError(f"design {name!r}: {'; '.join(found) or exc}") from None
+        programs[name], findings[name] = prog, found
+    rows = {}
+    settings = (n_scenarios, response_strength, seed, pull_forward_days, incremental_share)
+    if cache is not None and cache.get("base") is not base:  # a cache serves one base
+        cache.clear()
+        cache["base"] = base
+    for name, prog in programs.items():
+        key = (prog.model_dump_json(), settings)
+        if cache is not None and key in cache:
+            rows[name] = dict(cache[key])
+            continue
+        res = simulate_program(
+            base, [prog], n_scenarios=n_scenarios, response_strength=response_strength,
+            seed=seed, pull_forward_days=pull_forward_days,
+            incremental_share=incremental_share,
+        )  # fmt: skip
+        m, counts = res.metrics[current.id], res.tier_counts[current.id]
+        row = {
+            "payout": float(m["total_payout"].mean()),
+            "payout_without_response": float(m["payout_without_response"].mean()),
+            "eligible_sales": float(m["eligible_sales"].mean()),
+            "provoked_revenue": float(m["incremental_revenue"].mean()),
+            "tiers": counts.mean(axis=0),
+        }
+        if cache is not None:
+            cache[key] = dict(row)
+        rows[name] = row
+    k = max(len(r["tiers"]) for r in rows.values())
+    table = []
+    for name, r in rows.items():
+        tiers = r.pop("tiers")
+        rec = {"design": name, **r}
+        for t in range(k):
+            rec[f"customers_tier_{t}"] = float(tiers[t]) if t < len(tiers) else np.nan
+        rec["customers_in_tiers"] = float(tiers[1:].sum())
+        table.append(rec)
+    df = pd.DataFrame(table).set_index("design")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        df["cost_share"] = df["payout"] / df["eligible_sales"].where(df["eligible_sales"] > 0)
+        df["cost_per_provoked"] = np.where(
+            df["provoked_revenue"] > 0, df["payout"] / df["provoked_revenue"], np.inf
+        )
+    if margin is not None:
+        df["profit"] = margin * df["provoked_revenue"] - df["payout"]
+    cur = df.loc["current"]
+    for col in COMPARED:
+        if col in df:
+            with np.errstate(invalid="ignore"):
+                diff = df[col] - cur[col]
+            # inf - inf: both provoke nothing, no difference to state
+            df[f"{col}_vs_current"] = diff.where(~(np.isinf(df[col]) & np.isinf(cur[col])), 0.0)
+    dominated = (df["payout"] > cur["payout"] + 0.005) & (
+        df["provoked_revenue"] <= cur["provoked_revenue"] + 0.005
+    )
+    for name in df.index[dominated]:
+        findings[name] = [
+            *findings[name],
+            "pays more than the current program for no more provoked revenue",
+        ]
+    df["findings"] = ["; ".join(findings[n]) for n in df.index]
+    order = [
+        "payout", "payout_without_response", "eligible_sales", "cost_share",
+        *[f"customers_tier_{t}" for t in range(k)], "customers_in_tiers",
+        "provoked_revenue", "cost_per_provoked", *(["profit"] if margin is not None else []),
+        *[f"{c}_vs_current" for c in COMPARED if c in df], "findings",
+    ]  # fmt: skip
+    return df[order]
