@@ -19,11 +19,14 @@ import numpy as np
 import pandas as pd
 
 from rebatelab.engine.settlement import evaluate, schedule
-from rebatelab.errors import ParameterError, RebateLabError
+from rebatelab.errors import ParameterError, ProgramFileError, RebateLabError
 from rebatelab.programs.terms import Program, ProgramSet
 from rebatelab.simulation.whatif import simulate_program
 
-__all__ = ["compare_designs", "check_design", "design_program", "COMPARED"]
+__all__ = [
+    "compare_designs", "check_design", "design_program", "parse_designs", "designs_yaml",
+    "COMPARED",
+]  # fmt: skip
 
 #: Figures of :func:`compare_designs` that get a ``<name>_vs_current`` difference column.
 COMPARED = (
@@ -176,6 +179,84 @@ def _pays_more_for_less(prog: Program) -> list[str]:
             f"({thr[k]:,.10g}) earns {under[k]:,.2f}, one at it {at[k]:,.2f}"
         )
     return out
+
+
+def parse_designs(parsed, *, source: str = "<designs>") -> dict:
+    """Designs from a parsed designs file (the program file's syntax), by id.
+
+    Parameters
+    ----------
+    parsed : mapping or list
+        The YAML/JSON content: ``{"programs": [...]}`` as a program file (or
+        ``{"designs": [...]}``, or the list itself); each item has an ``id`` and the terms
+        it changes (usually ``tiers``; anything not given is the current program's).
+    source : str
+        The file name, for messages.
+
+    Returns
+    -------
+    dict of str -> dict
+        Terms by design id, in file order.
+
+    Raises
+    ------
+    ProgramFileError
+        Naming ``source``: not a list of mappings, an item without an id, an id given twice
+        or called ``current``, an item without tiers.
+
+    Examples
+    --------
+    >>> parse_designs({"programs": [{"id": "LOW", "tiers": [{"from": 900, "rate": 0.02}]}]})
+    {'LOW': {'id': 'LOW', 'tiers': [{'from': 900, 'rate': 0.02}]}}
+    """
+    items = parsed
+    if isinstance(parsed, Mapping):
+        keys = [k for k in ("programs", "designs") if k in parsed]
+        if len(keys) != 1:
+            raise ProgramFileError(
+                f"{source}: expected a 'programs:' (or 'designs:') list of designs; got the "
+                f"keys {sorted(map(str, parsed))}"
+            )
+        items = parsed[keys[0]]
+    if not isinstance(items, list) or not items:
+        raise ProgramFileError(f"{source}: expected a non-empty list of designs")
+    out: dict = {}
+    for i, item in enumerate(items, start=1):
+        if not isinstance(item, Mapping) or not str(item.get("id") or "").strip():
+            raise ProgramFileError(f"{source}: design {i} needs an 'id' (its name)")
+        name = str(item["id"]).strip()
+        if name == "current" or name in out:
+            why = "names the current program" if name == "current" else "is given twice"
+            raise ProgramFileError(f"{source}: design id {name!r} {why}")
+        if not item.get("tiers"):
+            raise ProgramFileError(f"{source}: design {name!r} has no tiers")
+        out[name] = dict(item)
+    return out
+
+
+def designs_yaml(current: Program, designs: Mapping) -> str:
+    """A designs file: each design as a complete program of the program file, id = its name.
+
+    The file reads back with :func:`parse_designs` (and, each design a whole program, with
+    :func:`rebatelab.programs.terms.load_programs`).
+
+    Parameters
+    ----------
+    current : Program
+        The program the designs change.
+    designs : mapping of str -> (Program or mapping)
+
+    Returns
+    -------
+    str
+        YAML text.
+    """
+    progs = []
+    for name, d in designs.items():
+        p = _terms(design_program(current, d))
+        p.update(id=name, name=f"Design {name} of {current.id}")
+        progs.append(p)
+    return ProgramSet.from_programs(progs, source="designs").to_yaml()
 
 
 def _named(candidates) -> dict:
