@@ -117,6 +117,8 @@ class ReviewDashboard(View):
         The call list under the filters (all three lists), as CSV or xlsx, in the browser.
     selected : (str, str) or None
         The drilled-down ``(program_id, customer_id)``.
+    result : dict of str -> DataFrame
+        Every row of each list under the filters (:meth:`compute`).
     shown : dict of str -> DataFrame
         The rows each table shows (with their sentences).
     worklists : rebatelab.review.worklist.Worklists
@@ -149,6 +151,7 @@ class ReviewDashboard(View):
         )  # fmt: skip
         self._keys = self.accrual.set_index(["program_id", "customer_id"]).index
         self.shown: dict[str, pd.DataFrame] = {}
+        self.result: dict[str, pd.DataFrame | None] = {}
         self.selected: tuple[str, str] | None = None
         self._syncing = False
         cust = red.customers
@@ -267,19 +270,26 @@ class ReviewDashboard(View):
             out.append(row)
         return out
 
+    def compute(self) -> dict[str, pd.DataFrame | None]:
+        """The rows of each list under the filters (masks only: no sentence, no drawing)."""
+        f = self.filters()
+        wl = self.worklists
+        return {k: None if wl.lists.get(k) is None else wl.select(k, **f) for k in KINDS}
+
     def refresh(self) -> None:
         """Cut the three lists under the filters; refill the tables (the drill-down stays)."""
         f = self.filters()
         n = int(self.top.value)
         parts = []
         wl = self.worklists
+        self.result = selected = self.compute()
         for k in KINDS:
-            if wl.lists.get(k) is None:
+            sel = selected[k]
+            if sel is None:
                 self.shown[k] = pd.DataFrame()
                 self.tables[k].rows = []
                 self.tables[k].empty = "Not computed (eligible=False)."
                 continue
-            sel = wl.select(k, **f)
             self.shown[k] = shown = wl.sentences(k, sel.head(n))
             self.tables[k].empty = f"No {_NOUN[k][1]} under these filters."
             self.tables[k].rows = self._rows(k, shown)
@@ -292,9 +302,9 @@ class ReviewDashboard(View):
             )
             parts.append(f"{len(sel):,} {noun}")
         self.tabs.titles = [
-            f"{_TITLES[k]} ({len(wl.select(k, **f)):,})" if wl.lists.get(k) is not None
-            else _TITLES[k] for k in KINDS
-        ]  # fmt: skip
+            _TITLES[k] if selected[k] is None else f"{_TITLES[k]} ({len(selected[k]):,})"
+            for k in KINDS
+        ]
         who = "all reps" if f["rep"] is None else f"rep {f['rep']}"
         self._ok(
             f"<b>{escape(', '.join(parts))}</b> for {escape(who)} (minimum value "
