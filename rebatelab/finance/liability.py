@@ -32,6 +32,7 @@ statement.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -196,6 +197,41 @@ class Liability:
     options: LiabilityOptions = field(default_factory=LiabilityOptions)
     as_of: pd.Timestamp | None = None
     method: str | None = None
+    program_dists: dict = field(repr=False, default_factory=dict)
+
+    def at_percentile(self, percentile: float) -> Liability:
+        """The same liability with the constrained estimate at another percentile.
+
+        Only the quantile of each stored distribution is taken again (no re-convolution), so
+        the figures equal those of :func:`liability_from` with that percentile.
+
+        Parameters
+        ----------
+        percentile : float
+            Level [fraction] inside (0, 1).
+
+        Returns
+        -------
+        Liability
+        """
+        opts = dataclasses.replace(self.options, percentile=float(percentile))
+        if self.dist is None or (len(self.by_program) and not self.program_dists):
+            raise ParameterError("this liability keeps no distributions to re-read")
+        total = self.total.copy()
+        total["constrained"] = round(float(self.dist.quantile(opts.percentile)), 2)
+        total["percentile"] = opts.percentile
+        by_program = self.by_program.copy()
+        by_program["constrained"] = [
+            round(float(self.program_dists[pid].quantile(opts.percentile)), 2)
+            for pid in by_program["program_id"]
+        ]  # a loop over programs
+        notes = self.notes.copy()
+        notes.loc[notes["item"] == "percentile", "value"] = (
+            f"constrained = {opts.percentile:.0%} quantile of the total"
+        )
+        return dataclasses.replace(
+            self, total=total, by_program=by_program, notes=notes, options=opts
+        )
 
     def views(self) -> dict[str, pd.DataFrame]:
         """The views by sheet name."""
@@ -513,10 +549,11 @@ def liability_from(
         }, d
 
     rows = []
+    program_dists = {}
     for pid in pd.unique(acc_prog):  # a loop over programs
         mr = acc_prog == pid
         mp = pool_prog == pid
-        s, _ = summary(mr, mp)
+        s, program_dists[pid] = summary(mr, mp)
         rows.append({"program_id": pid, "customers": int(mr.sum()), "pools": int(mp.sum()), **s})
     by_program = pd.DataFrame(rows)
     tot, dist = summary(np.ones(len(accrual), bool), np.ones(len(pools), bool))
@@ -564,6 +601,7 @@ def liability_from(
         dist,
         options=opts,
         method=method,
+        program_dists=program_dists,
     )
 
 

@@ -260,17 +260,25 @@ class LiabilityForecast(View):
 
     # -- the liability ---------------------------------------------------------------------
     def compute(self):
-        """The liability at the controls' percentile and common shock (kept by those inputs)."""
+        """The liability at the controls' percentile and common shock (kept by those inputs).
+
+        The distributions are computed once per common shock; another percentile only reads
+        another quantile of them (:meth:`~rebatelab.finance.liability.Liability.at_percentile`).
+        """
         key = (round(float(self.percentile.value), 6), round(float(self.common_shock.value), 6))
         self.options = replace(self.options, percentile=key[0], common_shock=key[1])
         if key not in self._cache:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)  # grid coarseness note, in notes
-                res = liability_from(
-                    self.accrual, self.forecast, programs=self.programs, options=self.options
-                )
-            res.as_of = self.as_of
-            self._cache[key] = res
+            base = next((r for (_, s), r in self._cache.items() if s == key[1]), None)
+            if base is None:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UserWarning)  # grid note, in notes
+                    base = liability_from(
+                        self.accrual, self.forecast, programs=self.programs, options=self.options
+                    )
+                base.as_of = self.as_of
+            self._cache[key] = (
+                base if base.options.percentile == key[0] else (base.at_percentile(key[0]))
+            )
         return self._cache[key]
 
     def refresh(self) -> None:
@@ -293,11 +301,15 @@ class LiabilityForecast(View):
         axes[1].set_title("Total")
         self._show("liability", fig)
         t = res.total.iloc[0]
-        c = self.currency
+        unit = f" {self.currency}" if self.currency else ""
+
+        def cts(col):  # to the cent: the figures the CLI, the API and the close give
+            return f"{t[col]:,.2f}"
+
         self._ok(
-            f"<b>Total</b>: accrued {money(t['accrued'], c)}; expected {money(t['expected'], c)}"
-            f"; most likely {money(t['most_likely'], c)}; p10\u2013p90 {money(t['p10'])}"
-            f"\u2013{money(t['p90'], c)}; {pct} <b>{money(t['constrained'], c)}</b>"
+            f"<b>Total</b>: accrued {cts('accrued')}; expected {cts('expected')}; most likely "
+            f"{cts('most_likely')}; p10\u2013p90 {cts('p10')}\u2013{cts('p90')}{unit}; {pct} "
+            f"<b>{cts('constrained')}{unit}</b>"
         )
 
     def refresh_history(self) -> None:

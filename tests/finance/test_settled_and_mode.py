@@ -138,3 +138,16 @@ def test_most_likely_within_p10_p90_for_the_total_and_each_program(
         if settled[g.index].all():  # a fully settled program has no spread
             amount = round(float(g["earned"].sum()), 2)
             assert [bp.loc[pid, c] for c in FIGURES] == [amount] * len(FIGURES)
+
+
+@pytest.mark.slow
+def test_at_percentile_equals_a_fresh_computation(sample_liability):
+    from rebatelab.finance.liability import LiabilityOptions, liability
+
+    red, L = sample_liability
+    fresh = liability(red, options=LiabilityOptions(percentile=0.9))
+    again = L.at_percentile(0.9)
+    pd.testing.assert_frame_equal(again.total, fresh.total)
+    pd.testing.assert_frame_equal(again.by_program, fresh.by_program)
+    pd.testing.assert_frame_equal(again.notes, fresh.notes)
+    assert again.total.iloc[0]["constrained"] > L.total.iloc[0]["constrained"]

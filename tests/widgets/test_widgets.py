@@ -268,7 +268,7 @@ def test_liability_view_totals_tie_to_accrual_and_forecast(finance):
     assert t["accrued"] == pytest.approx(finance.accrual["earned"].sum(), abs=0.01)
     assert t["expected"] == pytest.approx(finance.forecast["expected_rebate"].sum(), abs=0.01)
     assert t["percentile"] == 0.8
-    assert f"{t['constrained']:,.0f}" in finance.status.value
+    assert f"{t['constrained']:,.2f}" in finance.status.value  # to the cent, as the CLI
     assert "constrained (80%)" in finance.status.value
     progs = finance.accrual["program_id"].astype(str).unique().tolist()
     assert finance.result.by_program["program_id"].astype(str).tolist() == progs
