@@ -106,7 +106,10 @@ def _by_member(sums: pd.DataFrame, members: pd.DataFrame, col: str) -> np.ndarra
 
 
 def _layouts(base: WhatIfBase, programs: ProgramSet) -> list[_Layout]:
-    key = ("layouts", tuple(p.model_dump_json() for p in programs))
+    # the terms that pay (tiers, method, cap, minimum) do not move members, shares or
+    # baselines: designs differing only in them share one layout
+    payout_terms = {"name", "tiers", "method", "cap", "min_payout"}
+    key = ("layouts", tuple(p.model_dump_json(exclude=payout_terms) for p in programs))
     if key in base.cache:
         return base.cache[key]
     data = _data_for(base.data, programs)
