@@ -352,8 +352,23 @@ class LiabilityForecast(View):
         self._show("rollforward", fig)
 
     # -- export ------------------------------------------------------------------------------
+    #: Most contracts the downloaded workbook lists one by one (a larger by_customer sheet
+    #: takes minutes to build in the browser's request; the CLI writes it in full).
+    MAX_DOWNLOAD_ROWS = 100_000
+
     def _workbook(self):
         sheets, cover = liability_sheets(self.result, data=self.data, terms=self.terms)
+        bc = sheets["by_customer"]
+        bc = bc[(bc[["accrued", "expected", "most_likely"]] != 0).any(axis=1).to_numpy()]
+        if len(bc) > self.MAX_DOWNLOAD_ROWS:
+            del sheets["by_customer"]
+            cover["by customer"] = (
+                f"{len(bc):,} contracts with an amount: left out of this download; "
+                "`rebatelab liability --out FILE.csv` writes them"
+            )
+        else:
+            sheets["by_customer"] = bc.reset_index(drop=True)
+            cover["by customer"] = "contracts with a non-zero amount"
         if self.view is not None:
             sheets["rollforward"] = self._filing["program"]
         return sheets, cover
