@@ -197,20 +197,32 @@ class Worklists:
     _said: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
-        for kind, df in self.lists.items():
-            if df is None:
-                continue
-            df = df.reset_index(drop=True)
-            df["rank"] = np.arange(1, len(df) + 1)
-            self.lists[kind] = df
-            self._codes[kind] = {
-                col: _codes(df[col]) for col in ("rep", "region", "segment", "program_id")
-                if col in df.columns
-            }  # fmt: skip
-            self._codes[kind]["_value"] = df[VALUE[kind]].to_numpy(dtype=float)
-            if "days_left" in df.columns:
-                self._codes[kind]["_days"] = df["days_left"].to_numpy(dtype=np.int64)
-            self._said[kind] = np.full(len(df), None, dtype=object)
+        for kind, df in list(self.lists.items()):
+            self._register(kind, df)
+
+    def add(self, kind: str, rows: pd.DataFrame, customers: pd.DataFrame | None) -> None:
+        """Put in list ``kind`` (e.g. ``eligible``, computed later) under the rules.
+
+        ``rows`` is the list function's result; ``customers`` gives the group owners.
+        """
+        self.lists[kind] = _ruled(kind, rows, self.programs, self.as_of, customers)
+        self._register(kind, self.lists[kind])
+
+    def _register(self, kind: str, df: pd.DataFrame | None) -> None:
+        if df is None:
+            return
+        # ranks and the filter codes of one list
+        df = df.reset_index(drop=True)
+        df["rank"] = np.arange(1, len(df) + 1)
+        self.lists[kind] = df
+        self._codes[kind] = {
+            col: _codes(df[col]) for col in ("rep", "region", "segment", "program_id")
+            if col in df.columns
+        }  # fmt: skip
+        self._codes[kind]["_value"] = df[VALUE[kind]].to_numpy(dtype=float)
+        if "days_left" in df.columns:
+            self._codes[kind]["_days"] = df["days_left"].to_numpy(dtype=np.int64)
+        self._said[kind] = np.full(len(df), None, dtype=object)
 
     def mask(self, kind: str, *, rep=None, region=None, segment=None, program=None,
              min_value: float | None = None, days_left: tuple[int, int] | None = None):  # fmt: skip
@@ -334,7 +346,6 @@ def worklists(
 
     rules = ReviewRules() if rules is None else rules
     programs, as_of = reduction.programs, reduction.as_of
-    live = set(open_program_ids(programs, as_of))
     lists = {
         "opportunities": opportunities(accrual, forecast, data=reduction, sentences=False),
         "risks": risks(accrual, forecast, data=reduction, previous=previous, sentences=False),
@@ -346,11 +357,16 @@ def worklists(
         kw = {} if method is None else {"method": method}
         lists["eligible"] = eligible_not_enrolled(reduction, sentences=False, **kw)
     for kind, df in lists.items():
-        if df is None:
-            continue
-        df = df[df["program_id"].astype(str).isin(live).to_numpy()]
-        if kind == "eligible":  # nobody is asked to enrol for nothing
-            df = df[np.round(df["expected_rebate"].to_numpy(dtype=float)) >= 1]
-        df = df.assign(rep=owner_reps(df, reduction.customers))
-        lists[kind] = df.sort_values(VALUE[kind], ascending=False, kind="stable")
+        if df is not None:
+            lists[kind] = _ruled(kind, df, programs, as_of, reduction.customers)
     return Worklists(lists, programs, as_of, rules, currency)
+
+
+def _ruled(kind: str, df: pd.DataFrame, programs, as_of, customers) -> pd.DataFrame:
+    """A list under the rules: open programs, nobody enrolled for nothing, owners, ranked."""
+    live = set(open_program_ids(programs, as_of))
+    df = df[df["program_id"].astype(str).isin(live).to_numpy()]
+    if kind == "eligible":  # nobody is asked to enrol for nothing
+        df = df[np.round(df["expected_rebate"].to_numpy(dtype=float)) >= 1]
+    df = df.assign(rep=owner_reps(df, customers))
+    return df.sort_values(VALUE[kind], ascending=False, kind="stable")

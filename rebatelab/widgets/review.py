@@ -65,6 +65,10 @@ _COLUMNS = {
 }  # fmt: skip
 
 
+#: Eligible (program, customer) pairs not enrolled up to which the list is built on opening.
+EAGER_CANDIDATES = 50_000
+
+
 def _choices(values) -> list[str]:
     return [ALL, *sorted(pd.Series(values).dropna().astype(str).unique())]
 
@@ -91,8 +95,11 @@ class ReviewDashboard(View):
         Default minimum value [currency] of a row (hides the trivial); 50.
     top : int
         Rows shown per list (the call list downloads hold every row); 25.
-    eligible : bool
-        Build the eligible-not-enrolled list (forecasts every eligible customer once).
+    eligible : bool or "auto"
+        Build the eligible-not-enrolled list (it forecasts every eligible customer): True
+        when the view opens, False never, ``"auto"`` when the view opens if there are at
+        most :data:`EAGER_CANDIDATES` eligible (program, customer) pairs not enrolled, else
+        when its tab is first opened or a call list is downloaded.
     workspace : path, optional
         Where the drill-down's change requests are recorded (a temporary file when None).
     user : str, optional
@@ -126,7 +133,8 @@ class ReviewDashboard(View):
     """
 
     def __init__(self, data, programs=None, as_of=None, *, method=None, min_value: float = 50.0,
-                 top: int = 25, eligible: bool = True, workspace=None, user=None):  # fmt: skip
+                 top: int = 25, eligible: bool | str = "auto", workspace=None,
+                 user=None):  # fmt: skip
         super().__init__()
         if isinstance(data, Reduction):
             red = data
@@ -144,8 +152,12 @@ class ReviewDashboard(View):
             warnings.simplefilter("ignore", UserWarning)
             self.forecast = forecast(red, **kw)
         self.money_map = money_map(self.accrual, self.forecast, programs=self.programs)
+        self._method = method
+        n_cand = len(red.candidates) if red.candidates is not None else 0
+        eager = eligible is True or (eligible == "auto" and n_cand <= EAGER_CANDIDATES)
+        self._eligible_pending = eligible is not False and not eager
         self.worklists = worklists(
-            self.accrual, self.forecast, red, eligible=eligible, method=method,
+            self.accrual, self.forecast, red, eligible=eager, method=method,
             rules=ReviewRules(min_value=min_value, top=top),
             currency=currency_symbol(self.currency) or "",
         )  # fmt: skip
@@ -214,6 +226,7 @@ class ReviewDashboard(View):
         for k in KINDS:
             self.tables[k].observe(lambda ch: self._guarded(lambda: self._clicked(ch)),
                                    names="selected")  # fmt: skip
+        self.tabs.observe(lambda ch: self._guarded(self._tab_opened), names="selected_index")
         self._guarded(self.refresh)
         first = next((self.shown[k] for k in KINDS if len(self.shown.get(k, ()))), None)
         if first is not None:  # open on the top row of the first list that has one
@@ -288,7 +301,10 @@ class ReviewDashboard(View):
             if sel is None:
                 self.shown[k] = pd.DataFrame()
                 self.tables[k].rows = []
-                self.tables[k].empty = "Not computed (eligible=False)."
+                self.tables[k].empty = (
+                    "Computed when this tab is opened (it forecasts every eligible customer)."
+                    if self._eligible_pending else "Not computed (eligible=False)."
+                )  # fmt: skip
                 continue
             self.shown[k] = shown = wl.sentences(k, sel.head(n))
             self.tables[k].empty = f"No {_NOUN[k][1]} under these filters."
@@ -311,9 +327,29 @@ class ReviewDashboard(View):
             f"{escape(format_money(f['min_value'], currency=self.currency, decimals=0))})"
         )
 
+    def compute_eligible(self) -> None:
+        """Build the eligible-not-enrolled list now (once), and show it."""
+        if not self._eligible_pending:
+            return
+        from rebatelab.review.eligibility import eligible_not_enrolled
+
+        kw = {} if self._method is None else {"method": self._method}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            rows = eligible_not_enrolled(self.reduction, sentences=False, **kw)
+        self.worklists.add("eligible", rows, self.reduction.customers)
+        self._eligible_pending = False
+        self.refresh()
+
+    def _tab_opened(self) -> None:
+        if self.tabs.selected_index == KINDS.index("eligible") and self._eligible_pending:
+            self.counts["eligible"].value = "<p><i>Computing...</i></p>"
+            self.compute_eligible()
+
     # -- downloads -----------------------------------------------------------------------
     def call_list(self) -> pd.DataFrame:
         """The call list under the filters: every row of the three lists, with sentences."""
+        self.compute_eligible()
         parts = self.worklists.call_lists(**self.filters())
         return digest(parts["opportunities"], parts["risks"], parts["eligible"])
 

@@ -173,3 +173,17 @@ def test_tier_ladder_does_not_colour_top_tier_as_certain():
     assert len(coloured.get_offsets()) == len(rows) - n_top
     assert len(grey.get_offsets()) == n_top
     assert grey.get_label() == "top tier (no next tier)"
+
+
+def test_eligible_list_is_built_when_its_tab_is_first_opened(view, monkeypatch):
+    """On a large book the not-enrolled list waits for its tab; then it equals the eager one."""
+    from rebatelab.widgets import ReviewDashboard
+    from rebatelab.widgets import review as review_module
+
+    monkeypatch.setattr(review_module, "EAGER_CANDIDATES", 0)
+    lazy = ReviewDashboard(view.reduction, method="run_rate")
+    assert lazy.tables["eligible"].rows == []
+    assert lazy.tables["eligible"].empty.startswith("Computed when this tab is opened")
+    lazy.tabs.selected_index = 2
+    assert lazy.tables["eligible"].rows == view.tables["eligible"].rows
+    pd.testing.assert_frame_equal(lazy.result["eligible"], view.result["eligible"])
