@@ -208,7 +208,7 @@ class LiabilityForecast(View):
         self.widget.add_class("rl-liability")
         self._watch(self.percentile, self.common_shock)
         self._watch(self.rollforward_program, handler=self.refresh_rollforward)
-        self.export.on_click(lambda _b: self._guarded(self.prepare_download))
+        self.export.on_click(lambda _b: self._guarded(self._offer_download))
         self._guarded(self.refresh)
         self._guarded(self.refresh_history)
         self._guarded(self.refresh_rollforward)
@@ -376,6 +376,9 @@ class LiabilityForecast(View):
     def file_name(self) -> str:
         """``liability_<as_of>_p<percentile>.xlsx``."""
         return f"liability_{self.as_of.date()}_p{round(self.options.percentile * 100)}.xlsx"
+
+    def _offer_download(self) -> None:
+        self.prepare_download()
 
     def prepare_download(self) -> bytes:
         """Build the formatted workbook and show it as a browser download link; its bytes."""

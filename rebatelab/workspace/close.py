@@ -731,7 +731,8 @@ def replay(data, programs, period: str, *, workspace=None, forecaster=None) -> R
     row = view.closes[view.closes["period"].astype(str) == period]
     if not len(row):
         raise LedgerError(f"period {period} is not closed in {path}")
-    audit = view.audit[view.audit["period"].astype(str) == period]
+    audit = view.audit if view.audit is not None else pd.DataFrame(columns=["period", "key"])
+    audit = audit[audit["period"].astype(str) == period]
     rec = dict(zip(audit["key"], audit["value"], strict=True))
     known = pd.Timestamp(rec.get("changes_known_at") or row["closed_at"].iloc[0])
     book = str(row["book"].iloc[0])

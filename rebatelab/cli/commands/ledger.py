@@ -90,7 +90,9 @@ def run(args) -> int:
     print(f"roll-forward ties to the cent: {'yes' if view.ties else 'NO'}")
     shown = view.rollforward
     if args.audit:
-        audit = view.audit
+        import pandas as pd
+
+        audit = view.audit if view.audit is not None else pd.DataFrame(columns=["period"])
         if args.period:
             audit = audit[audit["period"].astype(str) == args.period]
         print("\naudit record(s):")
