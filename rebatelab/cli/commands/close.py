@@ -12,7 +12,12 @@ input afterwards (the close is refused, naming it); enter a correction instead, 
 the difference (negative to reverse) and `corrects` naming the payment's id. Overpayments,
 payments for unknown programs or customers and possible duplicates are refused unless
 --accept-flagged is given. A file that is not a rebatelab workspace, or a damaged one, is
-refused (exit 2). See docs/finance.md.
+refused (exit 2).
+
+The terms are the program file's plus the change requests approved in the workspace and in
+force on the period's last day (rebatelab propose/approve); the audit record names them
+(rebatelab ledger --audit). A change approved later but back-dated shows in the next close as
+a catch-up; the closed period is not rewritten. See docs/finance.md.
 """
 
 from __future__ import annotations
