@@ -317,9 +317,9 @@ class ReviewDashboard(View):
                 f" in all{more}.</p>"
             )
             parts.append(f"{len(sel):,} {noun}")
+        sizes = {k: None if v is None else len(v) for k, v in selected.items()}
         self.tabs.titles = [
-            _TITLES[k] if selected[k] is None else f"{_TITLES[k]} ({len(selected[k]):,})"
-            for k in KINDS
+            _TITLES[k] if sizes[k] is None else f"{_TITLES[k]} ({sizes[k]:,})" for k in KINDS
         ]
         who = "all reps" if f["rep"] is None else f"rep {f['rep']}"
         self._ok(
@@ -385,15 +385,18 @@ class ReviewDashboard(View):
         if key and not self._syncing and tuple(key) != self.selected:
             self.select(str(key[0]), str(key[1]))
 
-    def select(self, program_id: str | None, customer_id: str | None) -> None:
-        """Drill down to one (program, customer): its fan, its program's money map, statement."""
+    def select(self, program_id: str | None, customer_id: str | None = None) -> None:
+        """Drill down to one (program, customer): its fan, its program's money map, statement.
+
+        ``select(None)`` clears the drill-down.
+        """
         self._syncing = True
         try:  # show the same row selected in every list (not a click)
             for t in self.tables.values():
                 t.selected = [] if program_id is None else [program_id, customer_id]
         finally:
             self._syncing = False
-        if program_id is None:
+        if program_id is None or customer_id is None:
             self.selected = None
             self.heading.value = (
                 "<p><i>No row to drill down to: nothing under these filters.</i></p>"  # noqa: E501

@@ -124,9 +124,9 @@ class RowTable(anywidget.AnyWidget):
 
     _esm = _TABLE_ESM
     _css = _TABLE_CSS
-    columns = traitlets.List([]).tag(sync=True)
-    rows = traitlets.List([]).tag(sync=True)
-    selected = traitlets.List([]).tag(sync=True)
+    columns: traitlets.List = traitlets.List([]).tag(sync=True)
+    rows: traitlets.List = traitlets.List([]).tag(sync=True)
+    selected: traitlets.List = traitlets.List([]).tag(sync=True)
     empty = traitlets.Unicode("Nothing to show.").tag(sync=True)
 
 

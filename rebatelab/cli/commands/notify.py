@@ -142,6 +142,7 @@ def _send(args, messages) -> None:
                 f"{args.password_env}"
             )
     try:
+        conn: smtplib.SMTP
         if args.ssl:
             conn = smtplib.SMTP_SSL(
                 args.smtp_host, args.smtp_port, timeout=args.timeout,
@@ -153,7 +154,7 @@ def _send(args, messages) -> None:
             if args.starttls:
                 conn.starttls(context=ssl.create_default_context())
             if args.smtp_user is not None:
-                conn.login(args.smtp_user, password)
+                conn.login(args.smtp_user, str(password))
             for _rep, msg in messages:  # one message per rep
                 conn.send_message(msg)
     except (OSError, smtplib.SMTPException) as exc:
