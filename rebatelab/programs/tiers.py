@@ -222,7 +222,7 @@ def _earned(b, t, r, a, incremental, base, k=None, rate=None):
         k = _tier_index(b, t)
     incremental = _rows(incremental, b.ndim)
     positive = b > 0  # a basis <= 0 earns 0
-    out = 0.0
+    out = np.zeros(b.shape)  # an array even without rows (a program nobody is a member of)
     if not np.all(incremental):
         rate = _at_tier(r, k) if rate is None else rate
         with np.errstate(invalid="ignore"):
