@@ -21,11 +21,12 @@ import pandas as pd
 from rebatelab.engine.settlement import evaluate, schedule
 from rebatelab.errors import ParameterError, ProgramFileError, RebateLabError
 from rebatelab.programs.terms import Program, ProgramSet
+from rebatelab.simulation.base import _layouts
 from rebatelab.simulation.whatif import simulate_program
 
 __all__ = [
     "compare_designs", "check_design", "design_program", "parse_designs", "designs_yaml",
-    "COMPARED",
+    "projected_basis", "propose_tier", "COMPARED",
 ]  # fmt: skip
 
 #: Figures of :func:`compare_designs` that get a ``<name>_vs_current`` difference column.
@@ -88,7 +89,9 @@ def design_program(current: Program, design) -> Program:
     return ProgramSet.from_programs([merged], source="design")[current.id]
 
 
-def check_design(design, *, current: Program | None = None) -> list[str]:
+def check_design(
+    design, *, current: Program | None = None, errors_only: bool = False
+) -> list[str]:
     """What is wrong or odd with a design, in words (empty when nothing is).
 
     Parameters
@@ -98,6 +101,8 @@ def check_design(design, *, current: Program | None = None) -> list[str]:
         this check is for.
     current : Program, optional
         The current program, whose terms fill what the design does not give.
+    errors_only : bool
+        Only the findings that stop the design from running (empty when it can run).
 
     Returns
     -------
@@ -106,7 +111,8 @@ def check_design(design, *, current: Program | None = None) -> list[str]:
         a number, is negative, or does not increase; a rate outside [0, 100%]; a tier that
         pays nothing (0% and no lump sum); a tier where a customer just at the threshold is
         paid less than one just below it (the design pays more for less: the settlement
-        engine evaluates both). A design with findings of the first kinds cannot be run.
+        engine evaluates both). A design with findings of the first kinds (or that the program
+        file refuses, e.g. a lump sum on an incremental design) cannot be run.
 
     Examples
     --------
@@ -116,6 +122,12 @@ def check_design(design, *, current: Program | None = None) -> list[str]:
     terms = _terms(design)
     tiers = list(terms.get("tiers") or [])
     out: list[str] = []
+    errors: list[str] = []
+
+    def error(text):
+        out.append(text)
+        errors.append(text)
+
     if not tiers:
         return ["the design has no tier"]
     prev = None
@@ -127,30 +139,34 @@ def check_design(design, *, current: Program | None = None) -> list[str]:
             rate = float(rate or 0.0)
             amount = float(amount or 0.0)
         except (TypeError, ValueError):
-            out.append(f"tier {i}: threshold, rate and lump sum must be numbers")
+            error(f"tier {i}: threshold, rate and lump sum must be numbers")
             runnable = False
             continue
         if not np.isfinite(lo) or lo < 0:
-            out.append(f"tier {i} starts at {lo:,.10g}: a threshold must be 0 or more")
+            error(f"tier {i} starts at {lo:,.10g}: a threshold must be 0 or more")
             runnable = False
         if prev is not None and lo <= prev:
-            out.append(
+            error(
                 f"tier {i} starts at {lo:,.10g}, not above tier {i - 1} ({prev:,.10g}): "
                 "thresholds must increase"
             )
             runnable = False
         if not 0 <= rate <= 1:
-            out.append(f"tier {i} has a rate of {rate:.4g} (a fraction between 0 and 1)")
+            error(f"tier {i} has a rate of {rate:.4g} (a fraction between 0 and 1)")
             runnable = False
         if rate == 0 and amount == 0:
             out.append(f"tier {i} pays nothing (0% and no lump sum)")
         prev = lo
     if not runnable:
-        return out
+        return errors if errors_only else out
     try:
         prog = design_program(current, terms) if current is not None else _bare(terms)
     except RebateLabError as exc:
-        return [*out, str(exc)]
+        # the program file's message without its "<source>: program <id>: field" prefix
+        text = str(exc).split(": field ", 1)[-1]
+        return [text] if errors_only else [*out, text]
+    if errors_only:
+        return []
     out.extend(_pays_more_for_less(prog))
     return out
 
@@ -257,6 +273,98 @@ def designs_yaml(current: Program, designs: Mapping) -> str:
         p.update(id=name, name=f"Design {name} of {current.id}")
         progs.append(p)
     return ProgramSet.from_programs(progs, source="designs").to_yaml()
+
+
+def projected_basis(base, program: Program) -> np.ndarray:
+    """Each pool's expected end-of-period basis under its spend model [basis unit].
+
+    Parameters
+    ----------
+    base : WhatIfBase
+    program : Program
+
+    Returns
+    -------
+    ndarray
+        One value per pool (customer, or buying group) of ``program``'s members: expected
+        orders over the period x mean order value x eligible share (x units per currency
+        for a quantity program), summed over the pool's members. For a growth program,
+        divided by the pool's baseline minus 1 (growth [fraction]; NaN without baseline).
+    """
+    (lay,) = _layouts(base, ProgramSet.from_programs([_terms(program)], source="design"))
+    spend = base.expected_orders(program.start, program.end) * base.mean_order_value
+    member = spend[lay.codes] * lay.share
+    if program.basis == "quantity":
+        member = member * lay.units_per_value
+    pools = np.asarray(lay.pool_matrix @ member, dtype=float)
+    if program.is_growth:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ok = np.isfinite(lay.baseline) & (lay.baseline > 0)
+            pools = np.where(ok, pools / np.where(ok, lay.baseline, 1.0) - 1.0, np.nan)
+    return pools
+
+
+def _round2(x: float) -> float:
+    """``x`` rounded to two significant digits (a threshold a person would write)."""
+    if not np.isfinite(x) or x <= 0:
+        return 0.0
+    e = 10.0 ** (np.floor(np.log10(x)) - 1)
+    return float(np.round(x / e) * e)
+
+
+def propose_tier(tiers, projected, *, growth: bool = False) -> dict:
+    """A next tier for a design: its threshold between the last one and the top customers'.
+
+    Parameters
+    ----------
+    tiers : list of mapping
+        The design's tiers so far (``from``, ``rate``, optional ``amount``), ascending.
+    projected : array_like
+        Expected end-of-period basis of each pool (:func:`projected_basis`) [basis unit,
+        or growth fraction].
+    growth : bool
+        Thresholds are growth fractions.
+
+    Returns
+    -------
+    dict
+        ``{"from": ..., "rate": ...}`` (and ``amount`` after a lump-sum tier). The threshold
+        is halfway from the last threshold to the 95th percentile of ``projected`` rounded
+        to two significant digits, or 1.5 times the last threshold when no pool is
+        projected above it; never 0 and always above the last threshold. The rate is one
+        percentage point above the last (at most 100%); a lump sum is 1.5 times the last.
+
+    Examples
+    --------
+    >>> propose_tier([{"from": 1000, "rate": 0.02}], [500, 2000, 9000, 12000])
+    {'from': 6300.0, 'rate': 0.03}
+    >>> propose_tier([{"from": 1000, "rate": 0.02}], [10, 20])
+    {'from': 1500.0, 'rate': 0.03}
+    """
+    p = np.asarray(projected, dtype=float)
+    p = p[np.isfinite(p) & (p > 0)]
+    last = float(tiers[-1]["from"]) if tiers else 0.0
+    rate = float(tiers[-1].get("rate") or 0.0) if tiers else 0.0
+    if growth:
+        top = float(np.quantile(p, 0.95)) if p.size else 0.0
+        step = max(0.05, round((top - last) / 2, 2)) if top > last else 0.05
+        new = {"from": round(last + step, 4), "rate": min(1.0, round(rate + 0.01, 6))}
+    else:
+        top = float(np.quantile(p, 0.95)) if p.size else 0.0
+        mid = (last + top) / 2 if top > last else 0.0
+        thr = _round2(mid)
+        if thr <= last:
+            thr = (
+                _round2(1.5 * last) if last > 0 else _round2(float(np.median(p))) if p.size else 1.0
+            )
+        if thr <= last:  # rounding brought it back to the last threshold
+            thr = last + max(1.0, 0.5 * last)
+        new = {"from": float(thr), "rate": min(1.0, round(rate + 0.01, 6))}
+    amount = float(tiers[-1].get("amount") or 0.0) if tiers else 0.0
+    if amount > 0:
+        new["amount"] = _round2(1.5 * amount)
+        new["rate"] = rate
+    return new
 
 
 def _named(candidates) -> dict:

@@ -12,14 +12,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 pytest.importorskip("ipywidgets")
 pytest.importorskip("matplotlib")
 
 import rebatelab as rl  # noqa: E402
 from rebatelab.datasets import sample_path  # noqa: E402
-from rebatelab.widgets import ProgramDesigner, figure_png, html_table
+from rebatelab.widgets import figure_png, html_table
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = sample_path()  # the bundled sample
@@ -34,29 +33,6 @@ def data():
 @pytest.fixture(scope="module")
 def programs():
     return rl.load_programs(SAMPLE / "programs.yaml")
-
-
-def _test_program(data) -> rl.ProgramSet:
-    """An automatic, uncapped two-tier program over the sample's last calendar year."""
-    year = data.date_range[1].year
-    spend = data.transactions.groupby("customer_id")["net_amount"].sum()
-    mid = float(np.round(spend.median(), -2))  # a threshold some customers reach
-    return rl.load_programs(
-        [
-            {
-                "id": "T",
-                "start": f"{year}-01-01",
-                "end": f"{year}-12-31",
-                "enrollment": "automatic",
-                "tiers": [{"from": 0, "rate": 0.01}, {"from": mid, "rate": 0.02}],
-            }
-        ]
-    )
-
-
-@pytest.fixture
-def designer(data, tmp_path):
-    return ProgramDesigner(data, _test_program(data), save_dir=tmp_path, n_scenarios=100)
 
 
 # -- base -------------------------------------------------------------------------------------
@@ -120,124 +96,7 @@ def test_monthly_sales_from_stage_one_equals_from_the_data(data, programs):
     assert sum(heights) == pytest.approx(tx["net_amount"].sum(), rel=1e-12)
 
 
-def test_designer_lump_sums_need_retroactive(data, tmp_path):
-    d = ProgramDesigner(data, _test_program(data), save_dir=tmp_path, n_scenarios=20)
-    d.tier_amount[1].value = 500.0
-    assert d.error is None and d.design.amounts.tolist() == [0.0, 500.0]
-    d.method.value = "incremental"
-    assert d.error is not None and "retroactive" in d.error
-
-
-# -- program designer -------------------------------------------------------------------------
-def test_designer_starts_with_design_equal_to_current(designer):
-    """Untouched, the design is the current program: both runs see the same scenarios."""
-    runs = designer.runs
-    pid = designer.current.id
-    np.testing.assert_array_equal(
-        runs["design"].metrics[pid]["total_payout"], runs["current"].metrics[pid]["total_payout"]
-    )
-    assert designer.error is None
-    assert bytes(designer.images["comparison"].value).startswith(PNG_MAGIC)
-    assert [t.value for t in designer.tier_rate[:2]] == [1.0, 2.0]  # shown in %
-    assert designer.n_tiers.value == 2
-
-
-def test_designer_doubling_rates_doubles_every_scenario(designer):
-    """No cap, no minimum, no response: payout is linear in the rates, scenario by scenario."""
-    designer.response.value = 0.0
-    designer.tier_rate[0].value = 2.0
-    designer.tier_rate[1].value = 4.0
-    pid = designer.current.id
-    cur = designer.runs["current"].metrics[pid]["total_payout"]
-    des = designer.runs["design"].metrics[pid]["total_payout"]
-    # exact algebra; rtol covers float rounding of a sum of a few hundred products only
-    np.testing.assert_allclose(des, 2 * cur, rtol=1e-12)
-    assert designer.design.rates.tolist() == [0.02, 0.04]
-    r = designer.result
-    assert r.at["total_payout", "design"] == pytest.approx(2 * r.at["total_payout", "current"])
-    assert "Design" in designer.status.value
-
-
-def test_designer_cap_bounds_payout_and_tier_counts_add_up(designer):
-    designer.response.value = 0.0
-    designer.cap.value = 50.0
-    pid = designer.current.id
-    res = designer.runs["design"]
-    counts = res.tier_counts[pid]
-    members = counts.sum(axis=1)
-    assert (members == members[0]).all()  # every member ends in exactly one tier
-    assert (res.metrics[pid]["total_payout"] <= 50.0 * members[0] + 1e-9).all()
-    assert designer.design.cap == 50.0
-    designer.cap.value = 0.0  # 0 means no cap
-    assert designer.design.cap is None
-
-
-def test_designer_fewer_tiers_hides_rows_and_drops_tiers(designer):
-    designer.n_tiers.value = 1
-    assert len(designer.design.tiers) == 1
-    assert designer._rows[1].layout.display == "none"
-    designer.n_tiers.value = 2
-    assert designer._rows[1].layout.display == ""
-
-
-def test_designer_bad_tiers_are_reported_not_raised(designer):
-    before = designer.runs
-    designer.tier_from[1].value = -5.0  # below tier 1 and negative
-    assert designer.error is not None
-    assert "tiers" in designer.error and "rl-error" in designer.status.value
-    assert designer.runs is before  # nothing recomputed from bad terms
-    designer.tier_from[1].value = 1e9
-    assert designer.error is None
-
-
-def test_designer_figure_has_units_and_one_bar_per_tier_and_run(designer):
-    designer.tier_from[1].value = designer.tier_from[1].value * 2
-    fig = designer.figures["comparison"]
-    axes = fig.axes
-    assert len(axes) == 4
-    cur = designer.currency or "currency"
-    assert axes[0].get_ylabel() == f"total payout [{cur}]"
-    assert axes[1].get_ylabel() == "payout [% of eligible sales]"
-    assert axes[3].get_ylabel() == f"incremental revenue [{cur}]"
-    assert [t.get_text() for t in axes[0].get_xticklabels()] == ["current", "design"]
-    # stacked bars: tiers 1..K, one bar per run, heights = mean customers in the tier
-    pid = designer.current.id
-    k = len(designer.current.tiers)
-    heights = np.array([p.get_height() for p in axes[2].patches]).reshape(k, 2)
-    for j, run in enumerate(("current", "design")):
-        expected = designer.runs[run].tier_counts[pid].mean(axis=0)[1:]
-        np.testing.assert_allclose(heights[:, j], expected)
-    # the mean markers sit at the runs' mean payouts
-    means = axes[0].lines[-1].get_ydata()
-    np.testing.assert_allclose(means, designer.result.loc["total_payout"].to_numpy())
-
-
-def test_designer_save_writes_a_loadable_program(designer, tmp_path):
-    designer.tier_rate[1].value = 3.5
-    designer.design_id.value = "MY-DESIGN"
-    designer.save.click()
-    path = tmp_path / "MY-DESIGN.yaml"
-    assert designer.saved_path == path and path.exists()
-    saved = rl.load_programs(path)
-    assert saved.ids == ["MY-DESIGN"]
-    assert saved["MY-DESIGN"].rates.tolist() == [0.01, 0.035]
-    assert saved["MY-DESIGN"].start == designer.current.start
-    assert yaml.safe_load(path.read_text())["programs"][0]["method"] == "retroactive"
-    assert "MY-DESIGN.yaml" in designer.status.value
-
-
-def test_designer_switching_program_loads_its_terms(data, programs, tmp_path):
-    d = ProgramDesigner(data, programs, save_dir=tmp_path, n_scenarios=50)
-    assert all(programs[p].variant_of is None for p in d.program.options)
-    for pid in d.program.options:
-        d.program.value = pid
-        p = programs[pid]
-        assert d.error is None, d.error
-        assert d.n_tiers.value == len(p.tiers)
-        assert [d.tier_from[i].value for i in range(len(p.tiers))] == p.thresholds.tolist()
-        assert d.method.value == p.method
-        # the untouched design reproduces the current program exactly
-        assert d.result["design"].equals(d.result["current"])
+# -- program designer: tests/widgets/test_designer.py ---------------------------------------
 
 
 # -- liability forecast -----------------------------------------------------------------------
