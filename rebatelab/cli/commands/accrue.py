@@ -93,6 +93,8 @@ def _backend_options(args) -> dict:
 
 def _check_arguments(args) -> None:
     """Every option a user can get wrong, checked before any file is read or written."""
+    if not args.data.is_dir():
+        raise ParameterError(f"--data: data folder not found: {args.data}")
     check_memory_limit(args.memory_limit)
     check_output(args.out, option="--out")
     if args.exclusions is not None:
