@@ -28,6 +28,7 @@ from rebatelab.programs.changes import (
 )
 from rebatelab.programs.terms import ProgramSet
 from rebatelab.workspace import changes as ws_changes
+from rebatelab.workspace import requests as ws_requests
 from rebatelab.workspace.changes import (
     apply_workspace,
     approve,
@@ -574,7 +575,7 @@ def test_failed_write_leaves_the_workspace_unchanged(sample, tmp_path, monkeypat
     def boom(*a, **k):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(ws_changes, "_record_version", boom)
+    monkeypatch.setattr(ws_requests, "_record_version", boom)
     with pytest.raises(RuntimeError):
         approve(ws, req.request_id, user="max", reason="ok")
     assert requests_status(ws) == ["pending"] and len(versions(ws)) == 0
