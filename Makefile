@@ -37,9 +37,19 @@ bench: $(STAMP)
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
 
+# A closed page leaves its kernel without a connection: it is culled once idle for
+# CULL_IDLE seconds (checked every CULL_EVERY); an open page's kernel is never culled.
+CULL_IDLE ?= 120
+CULL_EVERY ?= 30
+
 dashboard: $(STAMP)
 	# dashboards at http://127.0.0.1:8866/voila/render/0N_<name>.ipynb
-	$(BIN)/voila --no-browser --Voila.ip=127.0.0.1 notebooks/
+	$(BIN)/voila --no-browser --Voila.ip=127.0.0.1 \
+		--MappingKernelManager.cull_idle_timeout=$(CULL_IDLE) \
+		--MappingKernelManager.cull_interval=$(CULL_EVERY) \
+		--MappingKernelManager.cull_connected=False \
+		--MappingKernelManager.cull_busy=False \
+		notebooks/
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
