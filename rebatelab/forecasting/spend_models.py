@@ -215,7 +215,7 @@ def bgnbd_expected(t, x, t_x, T, *, params: BGNBDParams) -> np.ndarray:
     x, t_x, T : array_like
         Customer summaries.
     params : BGNBDParams
-        Needs ``a > 1`` for this closed form.
+        Any ``a > 0`` (CDNOW's published fit has ``a = 0.793``).
 
     Notes
     -----
@@ -224,12 +224,31 @@ def bgnbd_expected(t, x, t_x, T, *, params: BGNBDParams) -> np.ndarray:
     \frac{1 - (\frac{\alpha+T}{\alpha+T+t})^{r+x}
     {}_2F_1(r+x, b+x; a+b+x-1; \frac{t}{\alpha+T+t})}
     {1 + \delta_{x>0} \frac{a}{b+x-1} (\frac{\alpha+T}{\alpha+t_x})^{r+x}}`.
+
+    The expectation is finite for every ``a > 0`` (``Y <= N``, a negative binomial count),
+    and the formula holds there by analytic continuation of the hypergeometric series: at
+    ``a = 1`` numerator and denominator both vanish (``2F1(r+x, b+x; b+x; z) =
+    (1-z)^{-(r+x)}``). Near ``a = 1``, or where the series' third parameter
+    ``a + b + x - 1`` is not positive, the mean of the exact count distribution
+    (:func:`bgnbd_counts`, window mass ``1 - 1e-12``) is returned instead.
     """
     x, t_x, T = _summ(x, t_x, T)
-    t = np.asarray(t, dtype=float)
-    if params.a <= 1:
-        raise ParameterError(f"bgnbd_expected needs a > 1; got a={params.a:.4g}")
-    return _alive_mean(t, x, T, params) * bgnbd_p_alive(x, t_x, T, params=params)
+    t = np.broadcast_to(np.asarray(t, dtype=float), x.shape)
+    if params.a <= 0:
+        raise ParameterError(f"bgnbd_expected needs a > 0; got a={params.a:.4g}")
+    c = params.a + params.b + x - 1
+    closed = (abs(params.a - 1) > 1e-3) & (c > 0)
+    out = np.empty(x.shape)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out[closed] = _alive_mean(t[closed], x[closed], T[closed], params) * bgnbd_p_alive(
+            x[closed], t_x[closed], T[closed], params=params
+        )
+    if not closed.all():
+        rest = ~closed
+        out[rest] = bgnbd_counts(
+            t[rest], x[rest], t_x[rest], T[rest], params=params, tol=1e-12
+        ).mean
+    return out
 
 
 def _alive_mean(t, x, T, params):

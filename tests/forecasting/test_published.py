@@ -14,6 +14,7 @@ import pytest
 from rebatelab.forecasting.spend_models import (
     BGNBDParams,
     bgnbd_counts,
+    bgnbd_expected,
     bgnbd_loglik,
     fit_bgnbd,
     fit_gamma_gamma,
@@ -52,6 +53,10 @@ def test_bgnbd_conditional_expectation_of_the_papers_example_customer():
     counts = bgnbd_counts(39.0, [2], [30.43], [38.86], params=published)
     assert round(float(counts.mean[0]), 3) == 1.226
     assert float((counts.prob * counts.count).sum()) == pytest.approx(counts.mean[0], rel=1e-9)
+    # the closed form itself, although a = 0.793 < 1 (FHL's eq. 10 holds for any a > 0)
+    assert (
+        round(float(bgnbd_expected(39.0, [2], [30.43], [38.86], params=published)[0]), 3) == 1.226
+    )
 
 
 def test_gamma_gamma_fit_matches_fader_hardie_lee_2005_rfm_clv(cdnow):

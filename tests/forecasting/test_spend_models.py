@@ -59,6 +59,19 @@ def test_conditional_counts_have_the_closed_form_mean_and_sum_to_one():
     np.testing.assert_allclose(mean, sm.bgnbd_expected(30.0, x, t_x, T, params=p), rtol=1e-6)
 
 
+@pytest.mark.parametrize("a", [0.3, 0.793, 0.9995, 1.0, 1.0005, 1.5])
+def test_closed_form_mean_holds_for_a_below_one(a):
+    # eq. 10 continues analytically below a = 1 (and through it, where numerator and
+    # denominator vanish); it must agree with the mean of the exact count pmf, including
+    # where a + b + x - 1 <= 0 (b = 0.2, x = 0: the pmf's mean is used there)
+    rng = np.random.default_rng(11)
+    p = sm.BGNBDParams(0.5, 10.0, a, 0.2 if a < 0.5 else 2.4)
+    x, t_x, T = sm.simulate_bgnbd(rng.uniform(20, 60, 40), params=p, rng=rng)
+    c = sm.bgnbd_counts(30.0, x, t_x, T, params=p, tol=1e-13)
+    mean = np.bincount(c.row, weights=c.prob * c.count, minlength=c.n_rows)
+    np.testing.assert_allclose(sm.bgnbd_expected(30.0, x, t_x, T, params=p), mean, rtol=1e-7)
+
+
 def test_conditional_counts_match_forward_simulation():
     """Sum over customers of P(Y = y | history) = number of customers with y future orders."""
     rng = np.random.default_rng(5)
@@ -99,7 +112,7 @@ def test_gamma_gamma_shrinks_sparse_customers_toward_the_population():
 def test_bad_inputs_are_named():
     with pytest.raises(ParameterError, match="t_x"):
         sm.bgnbd_loglik([1], [50], [40], params=CDNOW)
-    with pytest.raises(ParameterError, match="a > 1"):
-        sm.bgnbd_expected(10.0, [1], [5], [40], params=CDNOW)
+    with pytest.raises(ParameterError, match="a > 0"):
+        sm.bgnbd_expected(10.0, [1], [5], [40], params=sm.BGNBDParams(0.2, 4.0, -0.5, 2.0))
     with pytest.raises(ParameterError, match="mean_value"):
         sm.fit_gamma_gamma([1, 2], [0.0, 3.0])
