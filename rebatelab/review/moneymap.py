@@ -87,6 +87,7 @@ def money_map(
     out = df.groupby(["program_id", "tier"], sort=False).agg(**agg).reset_index()
     programs = program_set(programs)
     if programs is not None:
+        present = set(pd.unique(df["program_id"].astype(str)))  # once, not once per program
         frames = [
             pd.DataFrame(
                 {
@@ -97,7 +98,7 @@ def money_map(
                 }
             )
             for p in programs
-            if p.id in set(df["program_id"].astype(str))
+            if p.id in present
         ]
         grid = pd.concat(frames, ignore_index=True) if frames else None
         if grid is not None:
