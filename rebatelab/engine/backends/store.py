@@ -112,13 +112,18 @@ def date_expr(col: str, typ: str, date_format: str | None = None) -> str:
     if typ.startswith(("TIMESTAMP", "DATE")):
         return f"CAST({q} AS DATE)"
     text = f"CAST({q} AS VARCHAR)"
+    # a bare YYYY-MM-DD first: the common case, matched by a cheaper pattern
+    plain = f"regexp_full_match({text}, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}')"
     iso = f"TRY_CAST(regexp_extract({text}, '{ISO_DATE}', 1) AS DATE)"
+    cases = (
+        f"CASE WHEN {plain} THEN TRY_CAST({text} AS DATE) "
+        f"WHEN regexp_full_match({text}, '{ISO_DATE}') THEN {iso}"
+    )
     formats = date_formats(date_format)
     if not formats:
-        return f"CASE WHEN regexp_full_match({text}, '{ISO_DATE}') THEN {iso} END"
+        return f"{cases} END"
     listed = ", ".join("'" + f.replace("'", "''") + "'" for f in formats)
-    other = f"CAST(try_strptime(trim({text}), [{listed}]) AS DATE)"
-    return f"CASE WHEN regexp_full_match({text}, '{ISO_DATE}') THEN {iso} ELSE {other} END"
+    return f"{cases} ELSE CAST(try_strptime(trim({text}), [{listed}]) AS DATE) END"
 
 
 def number_expr(col: str, typ: str) -> str:
