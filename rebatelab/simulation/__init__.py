@@ -33,6 +33,9 @@ Public names (each also importable from the module in parentheses):
 - ``WhatIfResult`` (whatif): Per-scenario outcomes of candidate programs evaluated on the same
   scenarios
 - ``METRICS`` (whatif)
+- ``compare_designs`` (compare): Payout, cost, tier counts and provoked revenue of designs next
+  to the current program
+- ``check_design`` (compare): What is wrong or odd with a design, in words
 
 Names are imported on first use (:mod:`rebatelab._lazy`).
 """
@@ -59,6 +62,8 @@ __all__ = [
     "simulate_program",
     "WhatIfResult",
     "METRICS",
+    "compare_designs",
+    "check_design",
 ]
 
 __getattr__, __dir__, _LAZY = lazy_exports(
@@ -86,5 +91,6 @@ __getattr__, __dir__, _LAZY = lazy_exports(
             "WhatIfResult",
             "METRICS",
         ],
+        "rebatelab.simulation.compare": ["compare_designs", "check_design"],
     },
 )
