@@ -175,8 +175,8 @@ def _convert(
     else:  # date
         if pd.api.types.is_datetime64_any_dtype(s):  # typed (Parquet): no format to guess
             out = s
-            if getattr(out.dt, "tz", None) is not None:
-                out = out.dt.tz_localize(None)
+            if getattr(out.dt, "tz", None) is not None:  # an instant: its UTC date, as DuckDB
+                out = out.dt.tz_convert("UTC").dt.tz_localize(None)
             out = out.dt.normalize().astype("datetime64[ns]")
         else:
             out = pd.Series(_text_dates(s, date_formats(date_format)), index=s.index)

@@ -349,3 +349,14 @@ def test_a_bad_date_format_is_refused_before_reading(tmp_path, bad):
 
     with pytest.raises(ParameterError, match="date_format"):
         load_data(tmp_path, date_format=bad)
+
+
+@pytest.mark.parametrize("lines", ["memory", "lazy"])
+def test_typed_timestamps_with_a_time_zone_count_on_their_utc_date(tmp_path, lines):
+    """Parquet keeps the instant, not the text: both readers take its UTC date."""
+    if lines == "lazy":
+        pytest.importorskip("duckdb")
+    stamps = pd.to_datetime(["2026-03-31 23:30", "2026-04-01 00:30", "2026-04-02 12:00"])
+    stamps = stamps.tz_localize("America/New_York")  # 31 March 23:30 is 1 April 03:30 UTC
+    got = _days(load_data(_dated(tmp_path, list(stamps), fmt="parquet"), lines=lines))
+    assert sorted(got) == ["2026-04-01", "2026-04-01", "2026-04-02"]
