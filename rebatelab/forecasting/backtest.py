@@ -19,11 +19,14 @@ Scores (Gneiting & Raftery 2007):
   indeed buys nothing, which inflates this share; ``coverage_pit`` counts such an outcome by
   the share of the atom's probability ``[0, P0]`` that lies inside ``[0.1, 0.9]``
   (randomized probability integral transform), the honest version;
-- ``rebate_error``: ``(sum expected_rebate - sum earned at the end) / sum earned at the end``.
+- ``rebate_error``: ``(sum expected_rebate - sum earned at the end) / sum earned at the end``;
+- ``seconds``: the forecasts' run time [s] (wall clock, from the shared reduction; a figure
+  for comparison only, never a test).
 """
 
 from __future__ import annotations
 
+import time
 import warnings
 from dataclasses import dataclass
 
@@ -51,6 +54,7 @@ METRIC_COLUMNS = [
     "coverage",
     "coverage_pit",
     "rebate_error",
+    "seconds",
 ]
 
 
@@ -65,7 +69,8 @@ class BacktestResult:
     ----------
     metrics : DataFrame
         One row per method: ``n_units, n_scored, base_rate, brier, log_loss, ece, pinball,
-        pinball_rel, coverage, coverage_pit, expected_rebate, actual_rebate, rebate_error``.
+        pinball_rel, coverage, coverage_pit, expected_rebate, actual_rebate, rebate_error,
+        seconds``.
     by_date : DataFrame
         The same per (method, as_of).
     calibration : DataFrame
@@ -260,7 +265,9 @@ def backtest(data, programs, as_of_dates, methods=METHODS, *, n_bins: int = 10) 
         red = reduce(data, _subset(programs, active), as_of)
         next_thr = _next_thresholds(red)
         for m in methods:  # and methods
+            t0 = time.perf_counter()
             fc = forecast(red, method=m)
+            secs = time.perf_counter() - t0
             fc = fc[fc["program_id"].astype(str).isin(active)]
             unit = fc.assign(
                 program_id=fc["program_id"].astype(str), pool_id=fc["pool_id"].astype(str)
@@ -282,15 +289,23 @@ def backtest(data, programs, as_of_dates, methods=METHODS, *, n_bins: int = 10) 
             u = u.reset_index()
             u.insert(0, "as_of", as_of)
             u.insert(0, "method", m)
+            u["seconds"] = secs / max(len(u), 1)
             recs.append(u)
     if not recs:
         raise ParameterError("no program period contains any of the as_of dates")
     records = pd.concat(recs, ignore_index=True)
     rows, by_date, cals = [], [], []
     for m, r in records.groupby("method", sort=False):
-        rows.append({"method": m, **score(r, n_bins=n_bins)})
+        rows.append({"method": m, **score(r, n_bins=n_bins), "seconds": r["seconds"].sum()})
         for d, rd in r.groupby("as_of"):
-            by_date.append({"method": m, "as_of": d, **score(rd, n_bins=n_bins)})
+            by_date.append(
+                {
+                    "method": m,
+                    "as_of": d,
+                    **score(rd, n_bins=n_bins),
+                    "seconds": rd["seconds"].sum(),
+                }
+            )
         sc = r[r["p_next_tier"].notna()]
         cals.append(
             calibration_table(sc["p_next_tier"], sc["reached_next"], n_bins=n_bins).assign(method=m)

@@ -33,11 +33,16 @@ from rebatelab.engine.stage_one import Reduction, reduce
 from rebatelab.errors import DataValidationError, ParameterError
 from rebatelab.forecasting.expected_settlement import _at_thresholds, _settlement, _tier_probs
 from rebatelab.forecasting.quantiles import basis_quantiles, quantile_column
-from rebatelab.forecasting.unit_models import METHODS, UnitDays, expand_days, unit_models
+from rebatelab.forecasting.unit_models import METHODS as _UNIT_METHODS
+from rebatelab.forecasting.unit_models import UnitDays, expand_days, unit_models
 from rebatelab.programs.terms import load_programs
 
 __all__ = ["METHODS", "DEFAULT_LEVELS", "forecast", "forecast_units", "basis_quantiles"]
 
+
+#: The forecast methods: the unit models, and ``learned``
+#: (:mod:`rebatelab.forecasting.learned`, needs the ``learn`` extra).
+METHODS = (*_UNIT_METHODS, "learned")
 
 #: Quantile levels of the end-of-period basis carried by :func:`forecast` (``attrs``).
 DEFAULT_LEVELS = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
@@ -153,6 +158,8 @@ def _representatives(plist, programs, pidx, acc) -> np.ndarray:
 
 def _forecast_units(data, programs, as_of, *, method: str, tol: float):
     """:func:`forecast_units`, plus the representative unit of every unit (same model)."""
+    if method == "learned":
+        raise ParameterError("forecast_units serves the unit models; 'learned' is forecast()'s")
     red = _reduction(data, programs, as_of, method)
     programs, as_of = red.programs, red.as_of
     acc = accrue(red)
@@ -252,8 +259,9 @@ def forecast(
     as_of : date-like, optional
         History up to this day (inclusive) is used; it must lie within the data. Required
         with a RebateData.
-    method : {"hierarchical", "bgnbd", "run_rate"}
-        The model (see the module notes); ``hierarchical`` is the default.
+    method : {"hierarchical", "bgnbd", "run_rate", "learned"}
+        The model (see the module notes); ``hierarchical`` is the default. ``learned``
+        (:mod:`rebatelab.forecasting.learned`) adds a column ``method_used``.
     levels : sequence of float
         Quantile levels [fraction] of the end-of-period pool basis carried in columns
         ``q_<level>`` (read them with :func:`basis_quantiles`).
@@ -315,6 +323,11 @@ def forecast(
     >>> red = rl.reduce(data, programs, "2026-06-30")  # doctest: +SKIP
     >>> acc, fc = rl.accrue(red), rl.forecast(red)  # doctest: +SKIP
     """
+    if method == "learned":
+        from rebatelab.forecasting.learned import _sklearn, forecast_learned
+
+        _sklearn()  # the optional dependency, before any reduction
+        return forecast_learned(_reduction(data, programs, as_of, method), levels=levels, tol=tol)
     acc, unit, sf, sched, rep_unit = _forecast_units(data, programs, as_of, method=method, tol=tol)
     thr = sched.thresholds
     # P(B_end >= threshold) once, for the tier probabilities, the next tier and the settlement

@@ -73,19 +73,25 @@ def result():
 
 def test_backtest_end_to_end(result):
     m = result.metrics.set_index("method")
-    assert list(m.index) == ["hierarchical", "bgnbd", "run_rate"]
+    assert list(m.index) == ["hierarchical", "bgnbd", "run_rate", "learned"]
     assert m["n_scored"].gt(50).all()
     assert m["brier"].between(0, 0.25).all()  # no worse than always saying 0.5
     assert m["coverage"].between(0, 1).all()
     assert set(result.by_date["as_of"]) == {pd.Timestamp("2025-05-25")}
-    assert len(result.calibration) == 30  # 10 bins x 3 methods
+    assert len(result.calibration) == 40  # 10 bins x 4 methods
+    assert m["seconds"].ge(0).all() and m["ece"].between(0, 1).all()
+    # the total error is the relative gap between the sums of expected and earned rebates
+    r = result.records
+    for meth, rm in r.groupby("method"):
+        tot = rm["actual_rebate"].sum()
+        assert m.loc[meth, "rebate_error"] == pytest.approx(rm["expected_rebate"].sum() / tot - 1)
     assert result.records["reached_next"].dtype == bool
 
 
 def test_plot_reliability_draws_one_line_per_method(result):
     ax = plot_reliability(result.calibration)
     labels = [ln.get_label() for ln in ax.get_lines()]
-    assert labels == ["perfect calibration", "hierarchical", "bgnbd", "run_rate"]
+    assert labels == ["perfect calibration", "hierarchical", "bgnbd", "run_rate", "learned"]
     assert ax.get_xlim() == (0.0, 1.0)
 
 

@@ -460,6 +460,6 @@ def test_quantile_columns_are_parsed_in_one_place(fc):
 def test_cli_lists_the_forecast_methods():
     """The CLI spells the methods out (its --help imports no numpy); they must agree."""
     from rebatelab.cli.commands import forecast as cli_forecast
-    from rebatelab.forecasting.unit_models import METHODS
+    from rebatelab.forecasting.projection import METHODS
 
     assert cli_forecast.METHODS == METHODS

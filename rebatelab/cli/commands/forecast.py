@@ -23,9 +23,9 @@ NAME = "forecast"
 HELP = "end-of-period basis, tier probabilities and expected rebate per customer"
 
 
-#: :data:`rebatelab.forecasting.unit_models.METHODS`, spelled out so that ``--help`` imports
+#: :data:`rebatelab.forecasting.projection.METHODS`, spelled out so that ``--help`` imports
 #: neither numpy nor scipy (a test checks that the two agree).
-METHODS = ("hierarchical", "bgnbd", "run_rate")
+METHODS = ("hierarchical", "bgnbd", "run_rate", "learned")
 
 
 def add_arguments(parser) -> None:
@@ -35,7 +35,8 @@ def add_arguments(parser) -> None:
         "--method",
         choices=list(METHODS),
         default="hierarchical",
-        help="forecast model (default: hierarchical; bgnbd and run_rate are comparators)",
+        help="forecast model (default: hierarchical; bgnbd and run_rate are comparators; "
+        "learned needs the learn extra)",
     )
 
 
