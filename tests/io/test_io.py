@@ -360,3 +360,21 @@ def test_typed_timestamps_with_a_time_zone_count_on_their_utc_date(tmp_path, lin
     stamps = stamps.tz_localize("America/New_York")  # 31 March 23:30 is 1 April 03:30 UTC
     got = _days(load_data(_dated(tmp_path, list(stamps), fmt="parquet"), lines=lines))
     assert sorted(got) == ["2026-04-01", "2026-04-01", "2026-04-02"]
+
+
+@pytest.mark.parametrize("backend", ["duckdb", "dask"])
+def test_every_backend_reads_text_dates_with_the_format(tmp_path, backend):
+    """Lines left in Parquet files with day-first text dates: the backends read them alike."""
+    pytest.importorskip("duckdb")
+    if backend == "dask":
+        pytest.importorskip("dask")
+    from rebatelab import accrue, load_programs
+    from tests.conftest import PROGRAMS_YAML
+
+    tx, cu, pr, en = make_frames()
+    tx["date"] = pd.to_datetime(tx["date"]).dt.strftime("%d/%m/%Y")
+    folder = write_folder(tmp_path, tx, cu, pr, en, fmt="parquet")
+    programs = load_programs(PROGRAMS_YAML)
+    eager = accrue(load_data(folder, date_format="dayfirst"), programs, "2025-12-31")
+    lazy = load_data(folder, lines="lazy", date_format="dayfirst")
+    pd.testing.assert_frame_equal(accrue(lazy, programs, "2025-12-31", backend=backend), eager)

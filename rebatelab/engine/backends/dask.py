@@ -57,17 +57,20 @@ def lines_frame(data: RebateData, *, npartitions: int | None = None):
     return dd.from_pandas(data.transactions[_COLUMNS], npartitions=npartitions or 8, sort=False)
 
 
-def _normalise(part: pd.DataFrame) -> pd.DataFrame:
+def _normalise(part: pd.DataFrame, date_format: str | None = None) -> pd.DataFrame:
     """Ids as text and dates as days, as :func:`rebatelab.load_data` reads them."""
     part = part.reset_index(drop=True)
     for col, kind in _KINDS.items():
-        if kind == "id" or not pd.api.types.is_datetime64_any_dtype(part[col]):
-            part[col] = _convert(part, "transactions partition", col, kind)
+        s = part[col]
+        if kind == "id" or s.dtype != "datetime64[ns]":  # text, or typed with a zone or unit
+            part[col] = _convert(part, "transactions partition", col, kind, date_format)
     return part
 
 
-def _partition_sums(part: pd.DataFrame, plan: SumPlan) -> dict[str, np.ndarray]:
-    lines = lines_from_frame(_normalise(part), plan.customer_ids, plan.product_ids)
+def _partition_sums(
+    part: pd.DataFrame, plan: SumPlan, date_format: str | None = None
+) -> dict[str, np.ndarray]:
+    lines = lines_from_frame(_normalise(part, date_format), plan.customer_ids, plan.product_ids)
     return reduce_lines(lines, plan, columns=SUM_COLUMNS)
 
 
@@ -120,7 +123,8 @@ def period_sums(
         [plan_ref] = client.scatter([light], broadcast=True)
     else:
         plan_ref = dask.delayed(light)
-    level = [dask.delayed(_partition_sums)(part, plan_ref) for part in ddf.to_delayed()]
+    fmt = data.date_format
+    level = [dask.delayed(_partition_sums)(part, plan_ref, fmt) for part in ddf.to_delayed()]
     if not level:
         return finish_sums(plan, {c: np.zeros(len(plan.members)) for c in SUM_COLUMNS})
     while len(level) > 1:
