@@ -80,6 +80,9 @@ class Table:
 
     def add(self, view, what, compute=None, full=None, render=None):
         self.rows.append((view, what, compute, full, render))
+        # progress as it goes (a large base takes minutes), the table at the end
+        print(f"  {view}: {what}: compute {compute}, full {full}, render {render}",
+              file=sys.stderr, flush=True)  # fmt: skip
 
     def print(self, title: str) -> None:
         print(title + "\n")
