@@ -378,3 +378,15 @@ def test_every_backend_reads_text_dates_with_the_format(tmp_path, backend):
     eager = accrue(load_data(folder, date_format="dayfirst"), programs, "2025-12-31")
     lazy = load_data(folder, lines="lazy", date_format="dayfirst")
     pd.testing.assert_frame_equal(accrue(lazy, programs, "2025-12-31", backend=backend), eager)
+
+
+def test_from_frames_reads_dates_like_load_data():
+    from rebatelab import RebateData
+
+    tx, cu, pr, en = make_frames()
+    tx["date"] = pd.to_datetime(tx["date"]).dt.strftime("%m/%d/%Y")
+    with pytest.raises(DataValidationError, match="<frames>/transactions: column 'date'"):
+        RebateData.from_frames(tx, cu, pr, en)
+    d = RebateData.from_frames(tx, cu, pr, en, date_format="monthfirst")
+    assert d.transactions["date"].iloc[0] == pd.Timestamp("2024-03-01")
+    assert d.date_format == "monthfirst"
