@@ -7,6 +7,8 @@ import dataclasses
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rebatelab.errors import ParameterError
 from rebatelab.programs.terms import ProgramSet
@@ -190,3 +192,32 @@ def test_design_program_keeps_the_current_terms():
     p = design_program(current, {"id": "X", "tiers": [{"from": 10, "rate": 0.01}], "cap": 0})
     assert p.id == "GOLD" and p.cap is None and p.start == current.start
     assert p.enrollment == "automatic" and p.thresholds.tolist() == [10.0]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    r1=st.floats(0.0, 0.1),
+    r2=st.floats(0.0, 0.1),
+    scale=st.floats(0.0, 5.0),
+    lo=st.floats(1.0, 3000.0),
+)
+def test_payout_is_linear_in_the_rates_without_cap_or_response(r1, r2, scale, lo):
+    # retroactive, no cap, no minimum, nobody responds: payout(c x rates) = c x payout(rates)
+    base, current = hand_base(SPEND, np.ones_like(SPEND))
+    tiers = [{"from": lo, "rate": r1}, {"from": lo + 1000, "rate": r2}]
+    scaled = [
+        {"from": lo, "rate": min(1.0, r1 * scale)},
+        {"from": lo + 1000, "rate": min(1.0, r2 * scale)},
+    ]
+    df = run(base, current, {"a": {"tiers": tiers}, "b": {"tiers": scaled}})
+    if r1 * scale <= 1 and r2 * scale <= 1:
+        assert df.at["b", "payout"] == pytest.approx(
+            scale * df.at["a", "payout"], rel=1e-9, abs=1e-9
+        )
+    # eligible sales and tier counts do not depend on the rates
+    assert (
+        df.at["a", "eligible_sales"]
+        == df.at["b", "eligible_sales"]
+        == df.at["current", "eligible_sales"]
+    )
+    assert df.at["a", "customers_in_tiers"] == df.at["b", "customers_in_tiers"]

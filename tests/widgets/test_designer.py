@@ -249,3 +249,17 @@ def test_relation_to_the_forecast_states_both_numbers(data, programs, tmp_path):
     assert f"expected rebate as of {d.as_of.date()} is ${expected:,.0f}" in text
     assert f"mean payout is ${d.table.at['current', 'payout']:,.0f}" in text
     assert "buy ahead" in text and d.forecast_button.layout.display == "none"
+
+
+def test_unique_ticks_add_decimals_until_labels_differ():
+    from matplotlib.figure import Figure
+
+    from rebatelab.plotting.whatif import unique_ticks
+
+    ax = Figure().add_subplot()
+    ax.set_ylim(0.0300, 0.0312)  # 3.00% .. 3.12%: whole percents would all read "3%"
+    unique_ticks(ax.yaxis, lambda v, d: f"{100 * v:.{d}f}%")
+    fmt = ax.yaxis.get_major_formatter()
+    ticks = [t for t in ax.yaxis.get_major_locator()() if 0.0300 <= t <= 0.0312]
+    labels = [fmt(t, i) for i, t in enumerate(ticks)]
+    assert len(ticks) >= 3 and len(set(labels)) == len(labels), labels
