@@ -488,9 +488,10 @@ class ProgramDesigner(View):
         key = (tuple(t.index), tuple(cols), t[cols].to_numpy(dtype=float).tobytes())
         if key == self._drawn:
             return
-        shape = key[:2]
-        if self._drawn is not None and self._drawn[:2] == shape:
-            self._update_chart(t)  # same designs and tiers: move the bars, keep the artists
+        if self._drawn is not None and self._drawn[0] == key[0]:
+            # same designs: move the bars, keep the artists; redraw the tier panel only when
+            # the number of tiers changed
+            self._update_chart(t, tiers_changed=self._drawn[1] != key[1])
         else:
             self._build_chart(t)
         self._show("comparison", self.figures["comparison"])
@@ -503,7 +504,7 @@ class ProgramDesigner(View):
     def _pct_tick(v, d):
         return f"{100 * v:.{d}f}%"
 
-    def _update_chart(self, t: pd.DataFrame) -> None:
+    def _update_chart(self, t: pd.DataFrame, *, tiers_changed: bool = False) -> None:
         fig = self.figures["comparison"]
         axes = fig.axes
         for ax, col, fmt in ((axes[0], "payout", self._money_tick),
@@ -515,6 +516,13 @@ class ProgramDesigner(View):
             ax.lines[0].set_ydata([v[0], v[0]])
             ax.set_ylim(min(0.0, v.min() * 1.1), (np.abs(v).max() * 1.1) or 1.0)
             unique_ticks(ax.yaxis, fmt)
+        if tiers_changed:
+            axes[2].clear()
+            plot_design_tiers(t, ax=axes[2])
+            axes[2].set_title("Customers per tier")
+            if len(t) > 4:
+                axes[2].tick_params(axis="x", labelrotation=20)
+            return
         tiers = [c for c in t.columns if c.startswith("customers_tier_")][1:]
         bottom = np.zeros(len(t))
         bars = iter(axes[2].patches)
