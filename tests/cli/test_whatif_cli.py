@@ -81,3 +81,12 @@ def test_unknown_program_and_output_refused(tmp_path, capsys):
     assert "unknown program id 'NOPE'" in capsys.readouterr().err
     assert main(args(tmp_path, out="table.txt")) == 2
     assert "unknown extension" in capsys.readouterr().err
+
+
+def test_candidates_may_be_json(tmp_path, capsys):
+    import json
+
+    designs = {"programs": [{"id": "J", "tiers": [{"from": 1200, "rate": 0.02}]}]}
+    assert main(args(tmp_path, candidates=json.dumps(designs))) == 0
+    got = pd.read_csv(tmp_path / "table.csv")
+    assert got["design"].tolist() == ["current", "J"]
