@@ -7,12 +7,11 @@ Load                        ``load_data`` (a data folder), ``load_programs`` (a 
                             ``load_sample`` (the bundled sample: ``data, programs``)
 Reduce the lines once       ``reduce`` -> :class:`Reduction`, the handoff every step below takes
                             (each also accepts ``(data, programs, as_of)`` and reduces itself)
-Accrue and reconcile        ``accrue``, ``reconcile``, ``exclusions``
-Forecast                    ``forecast``, ``backtest`` -> :class:`BacktestResult`
-Simulate and what-if        ``simulate_data`` -> :class:`SimulatedData`, ``whatif_base``,
-                            ``simulate_program`` -> :class:`WhatIfResult`
-Review for sales            ``opportunities``, ``risks``, ``eligible_not_enrolled``, ``money_map``,
-                            ``statement``
+Accrue and reconcile        ``accrue``, ``reconcile``
+Forecast                    ``forecast``, ``backtest``
+Simulate and what-if        ``simulate_data``, ``whatif_base``, ``simulate_program`` ->
+                            :class:`WhatIfResult`
+Review for sales            ``opportunities``, ``risks``, ``money_map``, ``statement``
 Finance                     ``liability`` -> :class:`Liability`, ``close``, ``ledger``
 ==========================  ===================================================================
 
@@ -23,9 +22,10 @@ the package raises; the specific ones are in :mod:`rebatelab.errors`).
 Everything else lives in the room (subpackage) that owns it, each of which lists its public
 names in its docstring: :mod:`rebatelab.programs` (terms and the tier math: ``earned``,
 ``gap_to_next``, ...), :mod:`rebatelab.data`, :mod:`rebatelab.io`, :mod:`rebatelab.engine`
-(``period_sums``, ``daily_sums``, ``members``, ``evaluate``, ``schedule``, backends),
-:mod:`rebatelab.forecasting` (spend models, count distributions), :mod:`rebatelab.simulation`,
-:mod:`rebatelab.review`, :mod:`rebatelab.finance` (distributions, roll-forward),
+(``exclusions``, ``period_sums``, ``daily_sums``, ``members``, ``evaluate``, ``schedule``,
+backends), :mod:`rebatelab.forecasting` (spend models, count distributions, ``BacktestResult``),
+:mod:`rebatelab.simulation` (``SimulatedData``), :mod:`rebatelab.review`
+(``eligible_not_enrolled``), :mod:`rebatelab.finance` (distributions, roll-forward),
 :mod:`rebatelab.workspace`, :mod:`rebatelab.report`, :mod:`rebatelab.datasets`,
 :mod:`rebatelab.plotting` (needs matplotlib) and :mod:`rebatelab.widgets` (needs ipywidgets).
 
@@ -50,17 +50,8 @@ from rebatelab._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "load_data", "load_programs", "load_sample", "reduce", "accrue", "reconcile", "exclusions",
-    "forecast", "backtest", "simulate_data", "whatif_base", "simulate_program",
-    "opportunities", "risks", "eligible_not_enrolled", "money_map", "statement",
-    "liability", "close", "ledger",
-    "RebateData", "Program", "ProgramSet", "Reduction", "BacktestResult", "SimulatedData",
-    "WhatIfResult", "Liability", "RebateLabError",
-]  # fmt: skip
-
-# where each name lives; imported on first use (tests/test_api.py checks this against __all__)
-__getattr__, __dir__, _LAZY = lazy_exports(
+# where each name lives (in the order of __all__); imported on first use
+__getattr__, __dir__, __all__ = lazy_exports(
     __name__,
     {
         "rebatelab.io.folders": ["load_data"],
@@ -69,14 +60,13 @@ __getattr__, __dir__, _LAZY = lazy_exports(
         "rebatelab.data.tables": ["RebateData"],
         "rebatelab.engine.stage_one": ["reduce", "Reduction"],
         "rebatelab.engine.accrual": ["accrue"],
-        "rebatelab.engine.reconciliation": ["reconcile", "exclusions"],
+        "rebatelab.engine.reconciliation": ["reconcile"],
         "rebatelab.forecasting.projection": ["forecast"],
-        "rebatelab.forecasting.backtest": ["backtest", "BacktestResult"],
-        "rebatelab.simulation.generator": ["simulate_data", "SimulatedData"],
+        "rebatelab.forecasting.backtest": ["backtest"],
+        "rebatelab.simulation.generator": ["simulate_data"],
         "rebatelab.simulation.whatif": ["whatif_base", "simulate_program", "WhatIfResult"],
         "rebatelab.review.opportunities": ["opportunities"],
         "rebatelab.review.risks": ["risks"],
-        "rebatelab.review.eligibility": ["eligible_not_enrolled"],
         "rebatelab.review.moneymap": ["money_map"],
         "rebatelab.report.statement": ["statement"],
         "rebatelab.finance.liability": ["liability", "Liability"],
@@ -102,23 +92,25 @@ __getattr__, __dir__, _LAZY = lazy_exports(
     ],
 )
 
-if TYPE_CHECKING:  # the same names, for type checkers and editors
+# The same names, for type checkers and editors. __all__ is built at run time, so the linter
+# cannot see that these imports are the re-exports.
+# ruff: noqa: F401
+if TYPE_CHECKING:
     from rebatelab.data.tables import RebateData
     from rebatelab.datasets import load_sample
     from rebatelab.engine.accrual import accrue
-    from rebatelab.engine.reconciliation import exclusions, reconcile
+    from rebatelab.engine.reconciliation import reconcile
     from rebatelab.engine.stage_one import Reduction, reduce
     from rebatelab.errors import RebateLabError
     from rebatelab.finance.liability import Liability, liability
-    from rebatelab.forecasting.backtest import BacktestResult, backtest
+    from rebatelab.forecasting.backtest import backtest
     from rebatelab.forecasting.projection import forecast
     from rebatelab.io.folders import load_data
     from rebatelab.programs.terms import Program, ProgramSet, load_programs
     from rebatelab.report.statement import statement
-    from rebatelab.review.eligibility import eligible_not_enrolled
     from rebatelab.review.moneymap import money_map
     from rebatelab.review.opportunities import opportunities
     from rebatelab.review.risks import risks
-    from rebatelab.simulation.generator import SimulatedData, simulate_data
+    from rebatelab.simulation.generator import simulate_data
     from rebatelab.simulation.whatif import WhatIfResult, simulate_program, whatif_base
     from rebatelab.workspace.close import close, ledger

@@ -1,8 +1,9 @@
 """Lazy re-exports for package ``__init__`` modules (PEP 562).
 
-A package lists the names it re-exports and the module each comes from; a name's module is
-imported the first time the name is used, so ``import rebatelab`` stays light (no pandas
-reduction code, no scipy, no matplotlib until a function needs them).
+A package lists the names it re-exports and the module each comes from, once: its ``__all__``
+is that list. A name's module is imported the first time the name is used, so
+``import rebatelab`` stays light (no pandas reduction code, no scipy, no matplotlib until a
+function needs them).
 """
 
 from __future__ import annotations
@@ -35,7 +36,13 @@ def lazy_exports(
     getattr, dir : callable
         Assign them to the package's ``__getattr__`` and ``__dir__``.
     all : list of str
-        The re-exported names (the package's ``__all__``).
+        The re-exported names, in the order given (assign it to the package's ``__all__``, so
+        the names are written once).
+
+    Raises
+    ------
+    ValueError
+        If a name is listed twice.
 
     Examples
     --------
@@ -44,9 +51,17 @@ def lazy_exports(
     >>> get, _, names = lazy_exports("toy", {"math": ["sqrt"]})
     >>> names, get("sqrt")(9.0), sys.modules["toy"].sqrt(16.0)
     (['sqrt'], 3.0, 4.0)
+    >>> lazy_exports("toy", {"math": ["sqrt"], "cmath": ["sqrt"]})
+    Traceback (most recent call last):
+    ...
+    ValueError: toy: 'sqrt' is listed twice (math, cmath)
     >>> del sys.modules["toy"]
     """
-    where = {name: module for module, names in exports.items() for name in names}
+    where: dict[str, str] = {}
+    for module, names in exports.items():
+        for name in names:
+            if where.setdefault(name, module) != module or list(names).count(name) > 1:
+                raise ValueError(f"{package}: {name!r} is listed twice ({where[name]}, {module})")
     rooms = frozenset(subpackages)
 
     def __getattr__(name: str) -> Any:

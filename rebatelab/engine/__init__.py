@@ -36,26 +36,7 @@ Names are imported on first use (:mod:`rebatelab._lazy`).
 
 from rebatelab._lazy import lazy_exports
 
-__all__ = [
-    "reduce",
-    "Reduction",
-    "CUSTOMER_DAILY_COLUMNS",
-    "accrue",
-    "ACCRUAL_COLUMNS",
-    "members",
-    "product_eligibility",
-    "period_sums",
-    "daily_sums",
-    "exclusions",
-    "reconcile",
-    "explain",
-    "EXCLUSION_REASONS",
-    "Schedule",
-    "schedule",
-    "evaluate",
-]
-
-__getattr__, __dir__, _LAZY = lazy_exports(
+__getattr__, __dir__, __all__ = lazy_exports(
     __name__,
     {
         "rebatelab.engine.stage_one": ["reduce", "Reduction", "CUSTOMER_DAILY_COLUMNS"],

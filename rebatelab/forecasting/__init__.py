@@ -65,39 +65,7 @@ Names are imported on first use (:mod:`rebatelab._lazy`).
 
 from rebatelab._lazy import lazy_exports
 
-__all__ = [
-    "forecast",
-    "forecast_units",
-    "basis_quantiles",
-    "quantile_columns",
-    "quantile_column",
-    "DEFAULT_LEVELS",
-    "BacktestResult",
-    "score",
-    "calibration_table",
-    "METRIC_COLUMNS",
-    "tier_probabilities",
-    "SpendForecast",
-    "BGNBDParams",
-    "GammaGammaParams",
-    "fit_bgnbd",
-    "bgnbd_loglik",
-    "bgnbd_p_alive",
-    "bgnbd_expected",
-    "bgnbd_counts",
-    "simulate_bgnbd",
-    "fit_gamma_gamma",
-    "gamma_gamma_loglik",
-    "gamma_gamma_expected_value",
-    "simulate_gamma_gamma",
-    "CountDistribution",
-    "compound_mean",
-    "compound_cdf",
-    "compound_sf",
-    "compound_quantile",
-]
-
-__getattr__, __dir__, _LAZY = lazy_exports(
+__getattr__, __dir__, __all__ = lazy_exports(
     __name__,
     {
         "rebatelab.forecasting.projection": ["forecast", "forecast_units", "DEFAULT_LEVELS"],

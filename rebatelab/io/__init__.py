@@ -17,15 +17,7 @@ Names are imported on first use (:mod:`rebatelab._lazy`).
 
 from rebatelab._lazy import lazy_exports
 
-__all__ = [
-    "load_data",
-    "read_table",
-    "find_table",
-    "load_simulated",
-    "SimulatedFolder",
-]
-
-__getattr__, __dir__, _LAZY = lazy_exports(
+__getattr__, __dir__, __all__ = lazy_exports(
     __name__,
     {
         "rebatelab.io.folders": ["load_data", "read_table", "find_table"],

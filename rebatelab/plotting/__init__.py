@@ -28,21 +28,7 @@ Names are imported on first use (:mod:`rebatelab._lazy`).
 
 from rebatelab._lazy import lazy_exports
 
-__all__ = [
-    "plot_reliability",
-    "plot_monthly_sales",
-    "plot_liability",
-    "plot_total_distribution",
-    "plot_rollforward",
-    "plot_liability_over_time",
-    "plot_tier_ladder",
-    "plot_money_map",
-    "plot_forecast_fan",
-    "plot_whatif",
-    "plot_tier_participation",
-]
-
-__getattr__, __dir__, _LAZY = lazy_exports(
+__getattr__, __dir__, __all__ = lazy_exports(
     __name__,
     {
         "rebatelab.plotting.backtest": ["plot_reliability"],

@@ -38,30 +38,7 @@ Names are imported on first use (:mod:`rebatelab._lazy`).
 
 from rebatelab._lazy import lazy_exports
 
-__all__ = [
-    "Program",
-    "ProgramSet",
-    "Tier",
-    "Growth",
-    "Guardrails",
-    "load_programs",
-    "tier_reached",
-    "tier_rate",
-    "next_threshold",
-    "gap_to_next",
-    "earned",
-    "earned_at_next",
-    "apply_cap",
-    "payable",
-    "Proposal",
-    "ChangeRequest",
-    "ChangeRequestError",
-    "check_proposal",
-    "effective_terms",
-    "diff_terms",
-]
-
-__getattr__, __dir__, _LAZY = lazy_exports(
+__getattr__, __dir__, __all__ = lazy_exports(
     __name__,
     {
         "rebatelab.programs.terms": [

@@ -22,23 +22,7 @@ Names are imported on first use (:mod:`rebatelab._lazy`).
 
 from rebatelab._lazy import lazy_exports
 
-__all__ = [
-    "program_summary",
-    "nearest_to_next_tier",
-    "digest_html",
-    "html_table",
-    "html_page",
-    "html_rows",
-    "rollforward_report",
-    "accrual_report",
-    "aging_report",
-    "journal_entries",
-    "Accounts",
-    "write_workbook",
-    "workbook_bytes",
-]
-
-__getattr__, __dir__, _LAZY = lazy_exports(
+__getattr__, __dir__, __all__ = lazy_exports(
     __name__,
     {
         "rebatelab.report.summary": ["program_summary", "nearest_to_next_tier"],

@@ -29,19 +29,7 @@ Names are imported on first use (:mod:`rebatelab._lazy`).
 
 from rebatelab._lazy import lazy_exports
 
-__all__ = [
-    "eligible_not_enrolled",
-    "all_enrolled",
-    "OpportunityRules",
-    "RiskRules",
-    "Filters",
-    "align",
-    "money_map",
-    "filter_rows",
-    "describe_products",
-]
-
-__getattr__, __dir__, _LAZY = lazy_exports(
+__getattr__, __dir__, __all__ = lazy_exports(
     __name__,
     {
         "rebatelab.review.eligibility": ["eligible_not_enrolled", "all_enrolled"],

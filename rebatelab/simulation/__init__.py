@@ -42,31 +42,7 @@ Names are imported on first use (:mod:`rebatelab._lazy`).
 
 from rebatelab._lazy import lazy_exports
 
-__all__ = [
-    "SimulationParams",
-    "calendar_weights",
-    "ONLINE_RETAIL_SEASON",
-    "simulate_data",
-    "SimulatedData",
-    "Truth",
-    "read_truth",
-    "write_data_folder",
-    "expected_spend",
-    "expected_orders",
-    "eligible_share",
-    "default_programs",
-    "threshold_response",
-    "apply_response",
-    "WhatIfBase",
-    "whatif_base",
-    "simulate_program",
-    "WhatIfResult",
-    "METRICS",
-    "compare_designs",
-    "check_design",
-]
-
-__getattr__, __dir__, _LAZY = lazy_exports(
+__getattr__, __dir__, __all__ = lazy_exports(
     __name__,
     {
         "rebatelab.simulation.params": [

@@ -22,24 +22,7 @@ Names are imported on first use (:mod:`rebatelab._lazy`).
 
 from rebatelab._lazy import lazy_exports
 
-__all__ = [
-    "ledger",
-    "replay",
-    "Replay",
-    "period_end",
-    "Close",
-    "LedgerView",
-    "BOOKS",
-    "default_workspace",
-    "propose",
-    "approve",
-    "reject",
-    "history",
-    "apply_workspace",
-    "discover",
-]
-
-__getattr__, __dir__, _LAZY = lazy_exports(
+__getattr__, __dir__, __all__ = lazy_exports(
     __name__,
     {
         "rebatelab.workspace.close": [

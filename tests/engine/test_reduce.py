@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rebatelab import RebateData, accrue, exclusions, load_programs, reconcile
+from rebatelab import RebateData, accrue, load_programs, reconcile
+from rebatelab.engine import exclusions
 from rebatelab.engine.reduction import daily_sums
 from rebatelab.money import cents
 from tests.conftest import SAMPLE
