@@ -3,7 +3,8 @@
 One import for the whole workflow; the code lives in three modules:
 
 - :mod:`rebatelab.workspace.requests`: :func:`propose`, :func:`approve`, :func:`reject`,
-  :func:`requests`, :func:`history`, :func:`current_user` (the request and decision tables);
+  :func:`requests`, :func:`history`, :func:`check` (a proposal's guardrail result, not
+  recorded), :func:`current_user` (the request and decision tables);
 - :mod:`rebatelab.workspace.versions`: :func:`apply_workspace` (only approved terms accrue),
   :func:`in_force`, :func:`versions`, :func:`diff`;
 - :mod:`rebatelab.workspace.discovery`: :func:`discover` (eligible, enrolled, pending).
@@ -18,6 +19,7 @@ from rebatelab.workspace.discovery import discover
 from rebatelab.workspace.requests import (
     SYSTEM,
     approve,
+    check,
     current_user,
     history,
     propose,
@@ -37,6 +39,7 @@ __all__ = [
     "apply_workspace",
     "in_force",
     "discover",
+    "check",
     "current_user",
     "SYSTEM",
 ]

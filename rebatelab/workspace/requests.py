@@ -51,6 +51,7 @@ __all__ = [
     "reject",
     "history",
     "requests",
+    "check",
     "current_user",
     "SYSTEM",
 ]
@@ -278,6 +279,49 @@ def _check_order(recorded: list[ChangeRequest], proposal: Proposal) -> None:
         )
 
 
+def _checks(data, programs, recorded, proposal, today):
+    """(error or None, Checked or None): every check a proposal passes before it is pending."""
+    in_force, en = effective_terms(programs, data.enrollments, recorded, None)
+    error, checked = None, None
+    try:
+        _check_pending(recorded, proposal)
+        checked = check_proposal(in_force, en, proposal, today=today)
+        _check_order(recorded, checked.proposal)
+        _check_members(data, in_force, en, checked)
+    except (ProgramFileError, ChangeRequestError, DataValidationError) as exc:
+        error = exc
+    return error, checked
+
+
+def check(data: RebateData, programs, proposal: Proposal, *, workspace=None, now=None) -> str:
+    """What :func:`propose` would decide, without recording anything.
+
+    Parameters
+    ----------
+    data : RebateData
+    programs : ProgramSet
+        The program file's programs (a path is accepted).
+    proposal : Proposal
+    workspace : path, optional
+        The workspace file (default ``rebatelab.duckdb`` in the data folder); the approved
+        and pending requests it holds count, as they would for :func:`propose`.
+    now : datetime-like, optional
+        When (default: the clock, UTC).
+
+    Returns
+    -------
+    str
+        ``"ok"``, or the message of the rule or guardrail the proposal breaks.
+    """
+    programs = load_programs(programs)
+    if proposal.program_id not in programs:
+        return f"unknown program {proposal.program_id!r}; known: {programs.ids[:10]}"
+    error, _ = _checks(
+        data, programs, _load(_workspace(data, workspace)), proposal, _now(now).date()
+    )
+    return "ok" if error is None else str(error)
+
+
 def propose(
     data: RebateData,
     programs: ProgramSet,
@@ -334,15 +378,7 @@ def propose(
 
     def write(con):
         recorded = _records(_frame(con))
-        in_force, en = effective_terms(programs, data.enrollments, recorded, None)
-        error, checked = None, None
-        try:
-            _check_pending(recorded, proposal)
-            checked = check_proposal(in_force, en, proposal, today=at.date())
-            _check_order(recorded, checked.proposal)
-            _check_members(data, in_force, en, checked)
-        except (ProgramFileError, ChangeRequestError, DataValidationError) as exc:
-            error = exc
+        error, checked = _checks(data, programs, recorded, proposal, at.date())
         prop = checked.proposal if checked is not None else proposal
         (last,) = con.execute("SELECT max(request_id) FROM change_requests").fetchone()
         rid = int(last or 0) + 1
