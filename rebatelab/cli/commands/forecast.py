@@ -3,6 +3,10 @@
 Writes one row per (program, customer), aligned with ``rebatelab accrue``: basis to date,
 projected mean / p10 / p50 / p90 of the end-of-period basis, probability of the next tier and
 of each tier, expected and most likely rebate, and basis quantiles (``q_<level>`` columns).
+
+The approved change requests of the workspace (--workspace, default DATA/rebatelab.duckdb
+when it exists) in force on --as-of are forecast with the program file's terms; pending,
+rejected and refused requests are not.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from rebatelab.cli.commands._common import (
     programs_path,
     write_table,
 )
+from rebatelab.errors import ParameterError
 
 NAME = "forecast"
 
@@ -38,6 +43,13 @@ def add_arguments(parser) -> None:
         help="forecast model (default: hierarchical; bgnbd and run_rate are comparators; "
         "learned needs the learn extra)",
     )
+    parser.add_argument(
+        "--workspace",
+        type=Path,
+        default=None,
+        help="workspace whose approved change requests apply (default DATA/rebatelab.duckdb "
+        "when it exists)",
+    )
 
 
 def run(args) -> int:
@@ -47,8 +59,17 @@ def run(args) -> int:
 
     as_of = parse_date(args.as_of)
     check_output(args.out, option="--out")
+    ws = args.workspace
+    if ws is not None and not ws.is_file():
+        raise ParameterError(f"--workspace: no workspace file at {ws}")
     data = load_data(args.data, date_format=args.date_format)
     programs = load_programs(programs_path(args))
+    if ws is None and (args.data / "rebatelab.duckdb").exists():
+        ws = args.data / "rebatelab.duckdb"
+    if ws is not None:  # only approved terms are forecast
+        from rebatelab.workspace.changes import apply_workspace
+
+        data, programs = apply_workspace(data, programs, ws, as_of)
     fc = forecast(data, programs, as_of, method=args.method)
     write_table(fc, args.out, sheet="forecast")
     nxt = fc["p_next_tier"].dropna()
