@@ -43,7 +43,7 @@ CHROMIUM_ARGS = [
 #: that takes a few seconds, so allow generously [ms].
 LOAD_TIMEOUT = 90_000
 VIEWPORT = {"width": 1280, "height": 1000}
-UPDATE_TIMEOUT = 30_000
+UPDATE_TIMEOUT = 60_000  # a loaded 2-core machine: the kernel builds the view first
 
 
 def _require_chromium() -> None:
