@@ -7,7 +7,9 @@ Everything the filters touch is computed once per (data, programs, as-of day) by
 
 from __future__ import annotations
 
+import getpass
 import io
+import os
 import warnings
 
 import ipywidgets as w
@@ -25,6 +27,7 @@ from rebatelab.report.statement import statement
 from rebatelab.review.moneymap import money_map
 from rebatelab.review.worklist import KINDS, VALUE, ReviewRules, worklists
 from rebatelab.widgets._base import ALL, View, new_figure
+from rebatelab.widgets.changes import ProposePanel
 from rebatelab.widgets.rowtable import DownloadButton, RowTable
 
 __all__ = ["ReviewDashboard", "OpportunityReview"]
@@ -101,9 +104,11 @@ class ReviewDashboard(View):
         most :data:`EAGER_CANDIDATES` eligible (program, customer) pairs not enrolled, else
         when its tab is first opened or a call list is downloaded.
     workspace : path, optional
-        Where the drill-down's change requests are recorded (a temporary file when None).
+        Where the drill-down's change requests (enrollments, variants) are recorded; a new
+        workspace in a temporary folder when None. Needs ``data`` to be a RebateData.
     user : str, optional
-        Who proposes changes from the drill-down.
+        Who proposes changes from the drill-down (default ``$REBATELAB_USER``, else the
+        account the notebook runs under); editable in the panel.
 
     Attributes
     ----------
@@ -124,6 +129,10 @@ class ReviewDashboard(View):
         The call list under the filters (all three lists), as CSV or xlsx, in the browser.
     selected : (str, str) or None
         The drilled-down ``(program_id, customer_id)``.
+    propose : rebatelab.widgets.changes.ProposePanel or None
+        The drill-down's panel to propose an enrollment or a variant for the customer shown,
+        opened by ``propose_button`` (:meth:`open_propose`); None when the view was given a
+        Reduction, which holds no lines to check a proposal on.
     result : dict of str -> DataFrame
         Every row of each list under the filters (:meth:`compute`).
     shown : dict of str -> DataFrame
@@ -196,7 +205,25 @@ class ReviewDashboard(View):
         self.heading = w.HTML()
         self.detail = w.HTML()
         self.propose = None
-        self.drilldown = w.VBox([self.heading, self._image("drilldown"), self.detail])
+        parts = [self.heading, self._image("drilldown"), self.detail]
+        if not isinstance(data, Reduction):
+            if workspace is None:  # a workspace of this session only
+                import tempfile
+                from pathlib import Path
+
+                workspace = Path(tempfile.mkdtemp(prefix="rebatelab-review-")) / "review.duckdb"
+            if user is None and not os.environ.get("REBATELAB_USER"):
+                user = getpass.getuser()  # the account the notebook runs under
+            self.propose = ProposePanel(workspace=workspace, data=data, programs=self.programs,
+                                        as_of=self.as_of, user=user)  # fmt: skip
+            # the panel looks the customer up (a forecast) only when asked, not on each click
+            self.propose_button = w.Button(description="Propose a change for this customer",
+                                           layout=w.Layout(width="auto"))  # fmt: skip
+            self.propose_button.add_class("rl-propose-open")
+            self.propose_button.on_click(lambda _b: self._guarded(self.open_propose))
+            self.propose.widget.layout.display = "none"
+            parts += [self.propose_button, self.propose.widget]
+        self.drilldown = w.VBox(parts)
         names_css = ("rep", "region", "program", "days_left", "min_value", "top", "tabs",
                      "heading", "detail", "download_csv", "download_xlsx")  # fmt: skip
         for name in names_css:
@@ -428,6 +455,22 @@ class ReviewDashboard(View):
         self._show("drilldown", fig)
         self.heading.value = f"<h4>{escape(customer_id)} in {escape(program_id)}</h4>"
         self._statement(customer_id)
+        self._close_propose()
+
+    def open_propose(self) -> None:
+        """Show the change-request panel for the customer drilled down to."""
+        if self.propose is None or self.selected is None:
+            return
+        pid, cid = self.selected
+        self.propose.show(cid, pid)
+        self.propose.widget.layout.display = None
+
+    def _close_propose(self) -> None:
+        if self.propose is not None:
+            self.propose.widget.layout.display = "none"
+            self.propose_button.description = f"Propose a change for {self.selected[1]}" if (
+                self.selected
+            ) else "Propose a change for this customer"  # fmt: skip
 
     def _drill_customer_only(self, program_id: str, customer_id: str) -> None:
         self.selected = (program_id, customer_id)
@@ -435,9 +478,11 @@ class ReviewDashboard(View):
         self.images["drilldown"].layout.display = "none"
         self.heading.value = (
             f"<h4>{escape(customer_id)}: not enrolled in {escape(program_id)}</h4>"
-            "<p>Their statement below shows the programs they are in.</p>"
+            "<p>Their statement below shows the programs they are in; propose the enrollment "
+            "below.</p>"
         )
         self._statement(customer_id)
+        self._close_propose()
 
     def _statement(self, customer_id: str) -> None:
         try:

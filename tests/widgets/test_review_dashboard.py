@@ -187,3 +187,14 @@ def test_eligible_list_is_built_when_its_tab_is_first_opened(view, monkeypatch):
     lazy.tabs.selected_index = 2
     assert lazy.tables["eligible"].rows == view.tables["eligible"].rows
     pd.testing.assert_frame_equal(lazy.result["eligible"], view.result["eligible"])
+
+
+def test_drilldown_offers_the_change_request_panel(view):
+    pid, cid = view.tables["eligible"].rows[0]["_key"]
+    view.tables["eligible"].selected = [pid, cid]
+    assert view.propose is not None and view.propose.widget.layout.display == "none"
+    assert view.propose_button.description.endswith(cid)
+    view.propose_button.click()
+    assert view.propose.widget.layout.display is None
+    assert view.propose.customer_id == cid
+    assert str(view.propose.workspace).endswith(".duckdb")
