@@ -293,12 +293,18 @@ def main(argv=None) -> int:
     programs = rl.load_programs(args.programs or args.data / "programs.yaml")
     table = Table()
     tmp = Path(tempfile.mkdtemp())
+    import gc
+
+    # one view at a time: each is dropped (and collected) before the next is built
     if "design" in args.only:
         bench_designer(table, data, programs, args, tmp)
+        gc.collect()
     if "review" in args.only:
         bench_review(table, data, programs, args)
+        gc.collect()
     if "liability" in args.only:
         bench_liability(table, data, programs, args, tmp)
+        gc.collect()
     if args.voila:
         bench_voila(table, args.repeat)
     load = os.getloadavg()[0]
