@@ -53,7 +53,7 @@ def test_propose_then_approve_in_the_browser(voila, page, customer):
     picker.fill(customer)
     picker.press("Enter")
     _expect(panel.locator("h4"), f"Customer {customer}")
-    _expect(panel.locator(".rl-discover"), "eligible")
+    _expect(panel.locator(".rl-discover tr", has_text=GOLD), "eligible")
     panel.locator(".rl-program select").select_option(GOLD)
     panel.locator(".rl-effective input").fill("2026-07-01")
     panel.locator(".rl-reason input").fill("signed at the trade show")
@@ -80,5 +80,7 @@ def test_propose_then_approve_in_the_browser(voila, page, customer):
     _expect(queue.locator(".rl-message"), "approved by manager")
     _expect(queue.locator(".rl-queue"), "No pending request.")
     _expect(queue.locator(".rl-decided"), "approved")
-    _expect(panel.locator(".rl-discover"), "enrolled")
+    # the rep's panel re-reads the workspace: the GOLD-2026 row and the request say so
+    _expect(panel.locator(".rl-discover tr", has_text=GOLD), "enrolled")
+    _expect(panel.locator(".rl-requests tr", has_text=GOLD), "approved")
     _finish(page, "04_change_requests")
