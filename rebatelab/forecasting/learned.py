@@ -417,7 +417,78 @@ def _train(setup, info, learn, *, seed: int):
         actual = evaluate(sched, gd["extra"]["b0"] + gd["spent"])["earned"].sum()
         if expected > 0 and actual > 0:
             bias = float(np.clip(actual / expected, 0.5, 2.0))
+    fit = dict(model=model, iso=iso, newbuyer=newbuyer)
+    for pi, (bl, bb, n) in _guard_bgnbd(setup, info, learn, fit).items():
+        # the textbook model forecast at the latest guard cut: the learned one must beat it
+        scores[pi] = (*scores.get(pi, (np.nan, np.nan, 0)), bl, bb, n)[-6:]
+        if n >= 50:
+            verdict[pi] = verdict.get(pi, True) and bool(bl <= bb)
     return dict(model=model, iso=iso, verdict=verdict, scores=scores, newbuyer=newbuyer, bias=bias)
+
+
+def _guard_bgnbd(setup, info, learn, fit, *, j: int = 3) -> dict:
+    """Brier of the learned and of the BG/NBD forecast at each program's thresholds, cut ``j``.
+
+    Every unit of the program is forecast at the cut of the pseudo-period ending ``7 j`` days
+    before the as-of date (a guard cut, not trained on), by both models, from the history up to
+    that cut only. Returns ``{program: (brier_learned, brier_bgnbd, pairs)}``.
+    """
+    from rebatelab.forecasting.unit_models import UnitDays, unit_models
+
+    hist, A = setup["hist"], setup["as_of_day"]
+    groups: dict = {}
+    for pi in learn:  # loop over programs, grouped by cut day
+        length, offset, left, n = info[pi]
+        if n > j:
+            end = A - 7 * j
+            groups.setdefault((end - length + 1 + offset, end, length, left), []).append(pi)
+    out = {}
+    for (cut, end, length, left), progs in groups.items():  # a few distinct cuts
+        units = np.flatnonzero(np.isin(setup["unit_prog"], progs))
+        keep = np.isin(hist.unit, units) & (hist.day <= cut)
+        d = UnitDays(
+            np.searchsorted(units, hist.unit[keep]), hist.day[keep], hist.value[keep], units.size
+        )
+        start = end - length + 1
+        b0 = hist.window(units, start - 1, cut)
+        plist = setup["plist"]
+        try:
+            sf = unit_models(
+                d,
+                setup["unit_prog"][units],
+                np.full(units.size, float(left)),
+                b0,
+                np.full(units.size, start),
+                int(cut),
+                "bgnbd",
+                [p.id for p in plist],
+                setup["is_qty"][units],
+                1e-6,
+            )
+        except DataValidationError:  # too few buyers at that cut: no verdict
+            continue
+        X, extra = unit_features(
+            hist,
+            units,
+            np.full(units.size, cut),
+            np.full(units.size, start),
+            np.full(units.size, length),
+            np.full(units.size, left),
+            setup["is_qty"][units],
+            setup["pop"],
+            b0=b0,
+        )
+        dist = _distribution(fit, setup, units, X, extra, b0, np.zeros(units.size, bool))
+        thr = setup["sched"].thresholds[units]
+        live = np.isfinite(thr) & (thr > b0[:, None])
+        thr_b = np.where(live, thr, np.inf)
+        p_l, p_b = dist.sf(thr_b), sf.sf(thr_b)
+        o = (b0 + hist.window(units, cut, end))[:, None] >= thr
+        up = np.broadcast_to(setup["unit_prog"][units][:, None], thr.shape)
+        for pi in progs:  # loop over programs
+            m = live & (up == pi)
+            out[pi] = (_brier(p_l[m], o[m]), _brier(p_b[m], o[m]), int(m.sum()))
+    return out
 
 
 def _newbuyer_surv(trained, setup, units, gaps):
@@ -555,7 +626,20 @@ def forecast_learned(
     if trained is not None:
         out.attrs["rebate_bias_factor"] = trained.get("bias", 1.0)
         out.attrs["heldout"] = {
-            plist[i].id: {"brier_learned": s[0], "brier_comparator": s[1], "pairs": s[2]}
+            plist[i].id: dict(
+                zip(
+                    (
+                        "brier_learned",
+                        "brier_comparator",
+                        "pairs",
+                        "brier_learned_at_cut",
+                        "brier_bgnbd_at_cut",
+                        "pairs_at_cut",
+                    ),
+                    s,
+                    strict=False,
+                )
+            )
             for i, s in trained["scores"].items()
         }
     return out
