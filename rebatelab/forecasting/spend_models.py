@@ -83,12 +83,15 @@ class GammaGammaParams:
     loglik: float = float("nan")
 
 
-def _minimize(fun, z0):
-    """Quasi-Newton in log-parameters; a Nelder-Mead polish only if it did not converge."""
-    res = optimize.minimize(fun, z0, method="L-BFGS-B", options={"maxiter": 500})
+def _minimize(fun, z0, *, jac: bool = False):
+    """Quasi-Newton in log-parameters; a Nelder-Mead polish only if it did not converge.
+
+    With ``jac=True`` ``fun`` returns ``(value, gradient)``.
+    """
+    res = optimize.minimize(fun, z0, method="L-BFGS-B", jac=jac, options={"maxiter": 500})
     if not res.success:
         res = optimize.minimize(
-            fun,
+            (lambda z: fun(z)[0]) if jac else fun,
             res.x,
             method="Nelder-Mead",
             options={"maxiter": 4000, "xatol": 1e-7, "fatol": 1e-11},
@@ -142,6 +145,37 @@ def bgnbd_loglik(x, t_x, T, *, params: BGNBDParams) -> np.ndarray:
     return a1 + np.logaddexp(a2, a3)
 
 
+def _bgnbd_nll_grad(x, t_x, T, w, theta):
+    """Weighted negative log-likelihood and its gradient in log-parameters (FHL 2005a, eq. 6).
+
+    ``theta = (r, alpha, a, b)``; the gradient is with respect to ``log theta`` (the
+    optimizer's variables). With ``L = A1 + log(e^A2 + e^A3)`` the derivatives of each
+    term are digamma differences and ratios (closed form, no finite differences).
+    """
+    r, al, a, b = theta
+    ll = bgnbd_loglik(x, t_x, T, params=BGNBDParams(r, al, a, b))
+    dg = special.digamma
+    rx = r + x
+    a1 = special.gammaln(rx) - special.gammaln(r) + r * np.log(al)
+    a2 = special.betaln(a, b + x) - special.betaln(a, b) - rx * np.log(al + T)
+    rep = x > 0
+    # weights of the two terms of log(e^A2 + e^A3): w3 = e^(A3 - (L - A1)), 0 when x = 0
+    w2 = np.exp(a2 - (ll - a1))
+    w3 = np.where(rep, 1.0 - w2, 0.0)
+    bx1 = np.maximum(b + x - 1, 1e-300)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_tx = np.log(al + t_x)
+    d_r = dg(rx) - dg(r) + np.log(al) - w2 * np.log(al + T) - np.where(rep, w3 * log_tx, 0.0)
+    d_al = r / al - w2 * rx / (al + T) - w3 * rx / (al + t_x)
+    dab, dabx = dg(a + b), dg(a + b + x)
+    d_a = w2 * (dab - dabx) + w3 * (dg(a + 1) - dg(a) + dab - dabx)
+    d_b = w2 * (dg(b + x) - dabx - dg(b) + dab) + np.where(
+        rep, w3 * (dg(bx1) - dabx - dg(b) + dab), 0.0
+    )
+    grad = np.array([np.dot(w, d) for d in (d_r, d_al, d_a, d_b)]) * np.asarray(theta)
+    return -float(np.dot(w, ll)), -grad
+
+
 def fit_bgnbd(x, t_x, T, *, weights=None, start=None) -> BGNBDParams:
     """Maximum-likelihood BG/NBD parameters.
 
@@ -177,11 +211,11 @@ def fit_bgnbd(x, t_x, T, *, weights=None, start=None) -> BGNBDParams:
 
     def nll(z):
         z = np.clip(z, -20, 20)
-        pr = BGNBDParams(*np.exp(z))
-        v = -np.sum(w * bgnbd_loglik(x, t_x, T, params=pr)) / wsum
-        return v if np.isfinite(v) else 1e100
+        v, g = _bgnbd_nll_grad(x, t_x, T, w, np.exp(z))
+        v, g = v / wsum, g / wsum
+        return (v, g) if np.isfinite(v) and np.all(np.isfinite(g)) else (1e100, np.zeros(4))
 
-    res = _minimize(nll, z0)
+    res = _minimize(nll, z0, jac=True)
     r, al, a, b = np.exp(np.clip(res.x, -20, 20))
     return BGNBDParams(float(r), float(al), float(a), float(b), float(-res.fun * wsum))
 
