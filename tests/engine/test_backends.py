@@ -8,9 +8,14 @@ only depend on the sums, must then be equal exactly.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import rebatelab as rl
 from rebatelab.data.tables import RebateData
@@ -19,6 +24,8 @@ from rebatelab.engine import sums as engine_sums
 from rebatelab.errors import DataValidationError, ParameterError
 from rebatelab.money import cents
 from tests.conftest import SAMPLE
+from tests.engine.test_reference import _frames as reference_frames
+from tests.engine.test_reference import cases as reference_cases
 
 SAMPLE_AS_OF = ["2026-03-15", "2026-06-30", "2026-12-31"]
 
@@ -432,3 +439,43 @@ def test_explain_names_each_reason(small_data, small_programs):
     e = explain(small_data, small_programs, "2025-12-31", invoice_id="I8", program_id="TOOLS")
     assert e["reason"].tolist() == ["customer_not_enrolled"]
     assert "not enrolled" in e["why"].iloc[0]
+
+
+# as_of before every window of the generated programs starts (they start in 2026) and after
+# every window has ended (they end by 2026-12-31), beside the generator's own dates
+_EDGE_AS_OF = [None, dt.date(2025, 12, 31), dt.date(2026, 1, 1), dt.date(2027, 3, 31)]
+
+
+def _cents_frame(acc: pd.DataFrame) -> pd.DataFrame:
+    keyed = acc.set_index(["program_id", "customer_id"]).sort_index()
+    money = ["basis", "earned", "payable"]
+    out = pd.DataFrame(
+        {c: np.round(keyed[c].to_numpy(dtype=float) * 100).astype(np.int64) for c in money},
+        index=keyed.index,
+    )
+    out["tier"] = keyed["tier"].to_numpy()
+    return out
+
+
+@settings(
+    max_examples=25,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(case=reference_cases(), as_of=st.sampled_from(_EDGE_AS_OF))
+def test_duckdb_and_dask_accrue_equal_in_memory_to_the_cent(case, as_of):
+    pytest.importorskip("duckdb")
+    pytest.importorskip("dask.dataframe")
+    import dask
+
+    tx, cu, pr, en, programs, drawn_as_of = case
+    as_of = drawn_as_of if as_of is None else as_of
+    data = reference_frames(tx, cu, pr, en)
+    terms = rl.load_programs(yaml.safe_dump({"programs": programs}, sort_keys=False))
+    expected = _cents_frame(rl.accrue(data, terms, as_of))
+    got_duckdb = _cents_frame(rl.accrue(data, terms, as_of, backend="duckdb", threads=1))
+    with dask.config.set(scheduler="synchronous"):
+        got_dask = _cents_frame(rl.accrue(data, terms, as_of, backend="dask"))
+    pd.testing.assert_frame_equal(got_duckdb, expected)
+    pd.testing.assert_frame_equal(got_dask, expected)

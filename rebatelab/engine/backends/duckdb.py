@@ -125,12 +125,12 @@ def period_sums(
     plan = sum_plan(data, programs, as_of=as_of, shift_years=shift_years)
     m = len(plan.members)
     sums = {c: np.zeros(m) for c in SUM_COLUMNS}
-    if m == 0:
-        return finish_sums(plan, sums)
     win = np.asarray(plan.windows, dtype=np.int64).reshape(-1, 2)
     first = win[plan.program_idx, 0]
     last = win[plan.program_idx, 1]
     live = last >= first
+    if not live.any():  # no member's window has started by as_of: every sum is zero
+        return finish_sums(plan, sums)
     members = pd.DataFrame(
         {
             "member": np.flatnonzero(live),
