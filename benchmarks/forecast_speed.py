@@ -1,6 +1,17 @@
-"""Forecast against accrual speed on about 100,000 (program, customer) rows of Online Retail.
+"""Forecast against accrual speed: whole processes on generated folders, or Online Retail.
 
-Usage::
+Whole process (what a user types, timed by ``/usr/bin/time -v``: wall clock and peak RSS)::
+
+    .venv/bin/python benchmarks/forecast_speed.py --data /tmp/rebatelab-bench/1000000_20000_50
+    .venv/bin/python benchmarks/forecast_speed.py --data D1 --data D2 --methods hierarchical
+
+runs ``rebatelab forecast --data D --as-of 2025-09-30 --out <tmp>.csv --method M`` for every
+folder and method, and ``rebatelab accrue`` on the same folder, with
+``OPENBLAS_NUM_THREADS=1``, and prints one Markdown table (folders from
+``benchmarks/generate.py``; the timings are those of one run on whatever else the machine is
+doing).
+
+In process, on about 100,000 (program, customer) rows of Online Retail::
 
     .venv/bin/python benchmarks/forecast_speed.py              # 24 programs, 104,928 rows
     .venv/bin/python benchmarks/forecast_speed.py --copies 3   # 6 programs, a quicker run
@@ -24,9 +35,14 @@ when it is absent.
 from __future__ import annotations
 
 import argparse
+import os
+import re
+import subprocess
 import sys
+import tempfile
 import time
 import warnings
+from pathlib import Path
 
 import rebatelab as rl
 from rebatelab.datasets import online_retail as orl
@@ -59,14 +75,61 @@ def best_time(fn, repeat: int) -> tuple[float, object]:
     return best, out
 
 
+def whole_process(cmd: list[str]) -> tuple[float, float]:
+    """Wall clock [s] and peak resident memory [MB] of one command, from ``/usr/bin/time -v``."""
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
+    out = subprocess.run(
+        ["/usr/bin/time", "-v", *cmd], capture_output=True, text=True, env=env, check=False
+    )
+    if out.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({out.returncode}):\n{out.stderr[-2000:]}")
+    wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", out.stderr)
+    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", out.stderr)
+    parts = [float(v) for v in wall.group(1).split(":")]
+    seconds = sum(v * 60**k for k, v in enumerate(reversed(parts)))
+    return seconds, int(rss.group(1)) / 1024
+
+
+def folders_table(folders: list[str], methods: list[str], as_of: str) -> str:
+    """Markdown table of whole-process forecasts and accruals of each folder."""
+    exe = str(Path(sys.executable).with_name("rebatelab"))
+    rows = ["| folder | command | wall [s] | peak RSS [MB] |", "|---|---|---:|---:|"]
+    with tempfile.TemporaryDirectory() as tmp:
+        out = str(Path(tmp) / "out.csv")
+        for d in folders:  # loop over folders and commands (a handful)
+            name = Path(d).name
+            base = ["--data", d, "--as-of", as_of, "--out", out]
+            runs = [("accrue", [exe, "accrue", *base])]
+            runs += [
+                (f"forecast --method {m}", [exe, "forecast", *base, "--method", m]) for m in methods
+            ]
+            for label, cmd in runs:
+                wall, rss = whole_process(cmd)
+                rows.append(f"| {name} | {label} | {wall:.1f} | {rss:,.0f} |")
+                print(rows[-1], flush=True)
+    return "\n".join(rows)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", action="append", help="whole-process run on this folder (repeatable)")
+    ap.add_argument(
+        "--methods", default="hierarchical,bgnbd,run_rate", help="forecast methods (comma list)"
+    )
+    ap.add_argument("--as-of", default="2025-09-30", help="as-of date of the folders")
     ap.add_argument("--copies", type=int, default=12, help="copies of each program (12)")
     ap.add_argument("--repeat", type=int, default=2, help="timed calls of forecast (2)")
     ap.add_argument(
         "--vary", choices=("thresholds", "rates"), default="thresholds", help="what copies change"
     )
     args = ap.parse_args(argv)
+    if args.data:
+        missing = [d for d in args.data if not Path(d).is_dir()]
+        if missing:
+            print(f"skipped: {missing} absent (make them with benchmarks/generate.py)")
+            return 0
+        print(folders_table(args.data, args.methods.split(","), args.as_of))
+        return 0
     path = orl.default_path()
     if not path.exists():
         print(f"skipped: {path} is absent (download the UCI 'Online Retail' data set there)")
