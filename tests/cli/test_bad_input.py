@@ -222,9 +222,9 @@ CASES = [
      ["--date-format", "DD/MM/YYYY", "%d/%m/%Y"]),
     ("--date-format with an offset", lambda f: _accrue(f, "--date-format", "%d/%m/%Y %z"),
      ["--date-format", "%z"]),
-    ("enrolled_on day-first", _cell("enrollments", "customer_id", 0, "A") if False else
-     (lambda f: (_table(f, "enrollments", lambda d: d.assign(enrolled_on="01/02/2025")),
-                 _accrue(f))[1]),
+    ("enrolled_on day-first",
+     lambda f: (_table(f, "enrollments", lambda d: d.assign(enrolled_on="01/02/2025")),
+                _accrue(f))[1],
      ["enrollments.csv", "'enrolled_on'", "'01/02/2025'"]),
     ("missing column", _drop_column, ["transactions.csv", "missing required column", "net_amount"]),
     ("number with a comma", _cell("transactions", "net_amount", 4, "12,50"),
