@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -10,9 +9,11 @@ import pandas as pd
 import scipy.sparse as sp
 
 from rebatelab.data.tables import RebateData
-from rebatelab.engine.eligibility import members, product_eligibility
-from rebatelab.engine.lines import prepare_lines, to_day
-from rebatelab.programs.terms import ProgramSet
+from rebatelab.engine.eligibility import members
+from rebatelab.engine.history import window_sums, with_enrollments_of
+from rebatelab.engine.lines import to_day
+from rebatelab.engine.reduction import period_sums
+from rebatelab.programs.terms import Program, ProgramSet
 
 __all__ = ["WhatIfBase"]
 
@@ -27,7 +28,9 @@ class WhatIfBase:
     Attributes
     ----------
     data : RebateData
-        The history: customers, products, and lines for eligible shares and baselines.
+        The history: customers, products and enrollments; stage one
+        (:mod:`rebatelab.engine.history`) sums its lines for each candidate's eligible
+        shares and baselines.
     order_rate : ndarray
         Expected orders per day [orders/day], one per customer of ``data.customers``.
     mean_order_value : ndarray
@@ -78,10 +81,7 @@ class WhatIfBase:
 # --------------------------------------------------------------------------------------------
 def _data_for(data: RebateData, programs: ProgramSet) -> RebateData:
     """The data with only the enrollments of these programs (sharing the coded lines)."""
-    en = data.enrollments
-    keep = en["program_id"].isin(programs.ids).to_numpy()
-    cache = {"lines": prepare_lines(data)}
-    return dataclasses.replace(data, enrollments=en[keep].reset_index(drop=True), cache=cache)
+    return with_enrollments_of(data, programs.ids)
 
 
 @dataclass(frozen=True)
@@ -113,15 +113,10 @@ def _layouts(base: WhatIfBase, programs: ProgramSet) -> list[_Layout]:
     if key in base.cache:
         return base.cache[key]
     data = _data_for(base.data, programs)
-    lines = prepare_lines(data)
     mem = members(data, programs)
-    n = lines.n_customers
     first, last = base.reference
-    w = lines.window(first, last)
-    cust, prod = lines.customer[w], lines.product[w]
-    amt, qty = lines.net_amount[w], lines.quantity[w]
-    known = cust < n
-    total = np.bincount(cust[known], weights=amt[known], minlength=n + 1)[:n]
+    sums = window_sums(data, programs, first_day=first, last_day=last)
+    total = sums.total
     out = []
     prior = None
     for pi, p in enumerate(programs):
@@ -129,9 +124,7 @@ def _layouts(base: WhatIfBase, programs: ProgramSet) -> list[_Layout]:
         codes = mem["customer_code"].to_numpy()[rows].astype(np.int64)
         pool_codes, pool_keys = pd.factorize(mem["pool_id"].to_numpy(dtype=object)[rows])
         n_pools = len(pool_keys)
-        ok = known & product_eligibility(data, p)[prod]
-        elig = np.bincount(cust[ok], weights=amt[ok], minlength=n + 1)[:n]
-        units = np.bincount(cust[ok], weights=qty[ok], minlength=n + 1)[:n]
+        elig, units = sums.eligible_net[pi], sums.eligible_quantity[pi]
         pop_share = elig.sum() / total.sum() if total.sum() > 0 else 0.0
         share = np.where(total > 0, np.clip(elig / np.where(total > 0, total, 1), 0, 1), pop_share)
         pop_upv = units.sum() / elig.sum() if elig.sum() > 0 else 1.0
@@ -141,8 +134,6 @@ def _layouts(base: WhatIfBase, programs: ProgramSet) -> list[_Layout]:
         baseline = np.full(n_pools, np.nan)
         if p.is_growth:
             if prior is None:
-                from rebatelab.engine.reduction import period_sums
-
                 prior = period_sums(
                     data, programs, as_of=max(pr.end for pr in programs), shift_years=1
                 )
@@ -160,15 +151,16 @@ def _layouts(base: WhatIfBase, programs: ProgramSet) -> list[_Layout]:
     return out
 
 
-def _layouts_from_sums(data, programs, sums, rows, pi, prog) -> _Layout:
-    """A program's layout measured on its own period (shares from the period's lines)."""
-    lines = prepare_lines(data)
-    n = lines.n_customers
-    first, last = to_day(prog.start), to_day(prog.end)
-    w = lines.window(first, last)
-    cust = lines.customer[w]
-    known = cust < n
-    total = np.bincount(cust[known], weights=lines.net_amount[w][known], minlength=n + 1)[:n]
+def _layouts_from_sums(
+    data: RebateData,
+    programs: ProgramSet,
+    sums: pd.DataFrame,
+    rows: np.ndarray,
+    pi: int,
+    prog: Program,
+) -> _Layout:
+    """A program's layout measured on its own period (shares from the period's sums)."""
+    total = window_sums(data, first_day=to_day(prog.start), last_day=to_day(prog.end)).total
     codes = sums["customer_code"].to_numpy()[rows].astype(np.int64)
     pool, keys = pd.factorize(sums["pool_id"].to_numpy(dtype=object)[rows])
     m = len(codes)
@@ -181,8 +173,6 @@ def _layouts_from_sums(data, programs, sums, rows, pi, prog) -> _Layout:
     upv = np.where(net > 0, units / np.where(net > 0, net, 1), 0.0)
     baseline = np.full(len(keys), np.nan)
     if prog.is_growth:
-        from rebatelab.engine.reduction import period_sums
-
         prior = period_sums(data, programs, as_of=prog.end, shift_years=1)
         col = "quantity" if prog.basis == "quantity" else "net_amount"
         given = sums["baseline_given"].to_numpy(dtype=float)[rows]

@@ -41,7 +41,8 @@ import numpy as np
 import pandas as pd
 
 from rebatelab.data.tables import RebateData
-from rebatelab.engine.lines import prepare_lines, to_day
+from rebatelab.engine.history import NEVER, OrderValues, last_line_day, order_history
+from rebatelab.engine.lines import to_day
 from rebatelab.engine.settlement import schedule
 from rebatelab.errors import ParameterError
 from rebatelab.programs.terms import ProgramSet, load_programs
@@ -158,21 +159,9 @@ def whatif_base(
     if lookback_days < 1:
         raise ParameterError(f"lookback_days must be >= 1; got {lookback_days!r}")
     _check_nonneg("holding_cost", holding_cost)
-    lines = prepare_lines(data)
-    n = lines.n_customers
-    last = to_day(as_of) if as_of is not None else int(lines.day[-1]) if len(lines.day) else 0
+    n = len(data.customers)
+    last = to_day(as_of) if as_of is not None else last_line_day(data)
     first = last - lookback_days + 1
-    w = lines.window(first, last)
-    cust = lines.customer[w]
-    known = cust < n
-    cust, inv, amt = cust[known], lines.invoice[w][known], lines.net_amount[w][known]
-    pos = amt > 0
-    # distinct (customer, invoice) pairs as one int64 key: a 1-D unique, not a 2-D one
-    # (which sorts rows as records: ~1 s at 2M lines)
-    width = np.int64(int(inv.max(initial=0)) + 1)
-    keys = pd.unique(cust[pos].astype(np.int64) * width + inv[pos].astype(np.int64))
-    x = np.bincount(keys // width, minlength=n).astype(float)
-    net = np.bincount(cust, weights=amt, minlength=n)
     if truth is not None:
         rng = np.random.default_rng(seed)
         from rebatelab.simulation.params import (
@@ -189,31 +178,19 @@ def whatif_base(
         shape = params.order_value_p if value_shape is None else value_shape
         hc = truth["holding_cost"].to_numpy()[order_index]
     else:
+        # stage one's per-customer sums over the window (the lines stay in the engine)
+        hist = order_history(data, first_day=first, last_day=last, order_values=value_shape is None)
+        x, net = hist.n_orders, hist.net_amount
         # exposure: from the later of the window start and the customer's first line ever
-        known_all = lines.customer < n
-        # the lines are in day order: a customer's first line is its first occurrence
-        first_seen = np.full(n, np.iinfo(np.int64).max)
-        np.minimum.at(first_seen, lines.customer[known_all], lines.day[known_all].astype(np.int64))
-        seen = first_seen < np.iinfo(np.int64).max
+        seen = hist.first_seen < NEVER
         start_day = np.full(n, first)
-        start_day[seen] = np.maximum(first_seen[seen], first)
+        start_day[seen] = np.maximum(hist.first_seen[seen], first)
         exposure = np.clip(last - start_day + 1, 1, lookback_days).astype(float)
         rate = _gamma_poisson_rates(x, exposure)
         pop_mean = net.sum() / max(x.sum(), 1.0)
         mean_value = np.maximum((net + pop_mean) / (x + 1.0), 0.0)
-        if value_shape is None:
-            inv_code = pd.factorize(inv)[0]
-            inv_amt = np.bincount(inv_code, weights=amt, minlength=int(inv.max(initial=-1)) + 1)
-            inv_cust = np.zeros(inv_amt.size, dtype=np.int64)
-            inv_cust[inv_code] = cust
-            ok = inv_amt > 0
-            c, v = inv_cust[ok], inv_amt[ok]
-            k = np.bincount(c, minlength=n)
-            m1 = np.bincount(c, weights=v, minlength=n) / np.maximum(k, 1)
-            m2 = np.bincount(c, weights=v**2, minlength=n) / np.maximum(k, 1)
-            cv2 = (m2 - m1**2) / np.maximum(m1, 1e-12) ** 2 * k / np.maximum(k - 1, 1)
-            sel = k >= 3
-            shape = float(np.clip(1.0 / np.mean(cv2[sel]), 0.5, 20.0)) if sel.any() else 2.0
+        if hist.order_values is not None:
+            shape = _order_value_shape(hist.order_values)
         else:
             shape = value_shape
         rng = np.random.default_rng(seed)
@@ -230,6 +207,16 @@ def whatif_base(
         truth_params=params,
         truth_origin=origin,
     )
+
+
+def _order_value_shape(values: OrderValues) -> float:
+    """Gamma shape of order values: 1 / mean squared CV of customers with 3+ orders."""
+    k = values.count
+    m1 = values.total / np.maximum(k, 1)
+    m2 = values.total_sq / np.maximum(k, 1)
+    cv2 = (m2 - m1**2) / np.maximum(m1, 1e-12) ** 2 * k / np.maximum(k - 1, 1)
+    sel = k >= 3
+    return float(np.clip(1.0 / np.mean(cv2[sel]), 0.5, 20.0)) if sel.any() else 2.0
 
 
 def _check_nonneg(name, v):
