@@ -2,20 +2,22 @@
 
 Public names (each also importable from the module in parentheses):
 
-- ``ledger`` (close): What a workspace has recorded: closes, roll-forward (with tie checks),
-  snapshots
-- ``replay``, ``Replay`` (close): a closed period recomputed as it was closed (the change
+- ``ledger`` (ledger_view): What a workspace has recorded: closes, roll-forward (with tie
+  checks), snapshots
+- ``LedgerView`` (ledger_view): Everything recorded in a workspace
+- ``replay``, ``Replay`` (reproduce): a closed period recomputed as it was closed (the change
   requests decided by its close time), compared with what it recorded
-- ``period_end`` (close): Last day of a ``"YYYY-MM"`` period
+- ``period_end`` (snapshot): Last day of a ``"YYYY-MM"`` period
+- ``BOOKS`` (snapshot): what the ledger can book per contract
 - ``Close`` (close): What one close recorded
-- ``LedgerView`` (close): Everything recorded in a workspace
-- ``BOOKS`` (close)
 - ``default_workspace`` (store): ``rebatelab.duckdb`` beside the data folder (inside it)
 - ``propose``, ``approve``, ``reject``, ``history``, ``apply_workspace``, ``discover``
   (changes): governed change requests, decisions and program versions on record
 
 Not re-exported here, because a module of this room has the same name: ``close``
-(:func:`rebatelab.close`).
+(:func:`rebatelab.close`). Every name above is also importable from
+:mod:`rebatelab.workspace.close`. The close's other parts: ``payments`` (payment identities,
+new payments, flags) and ``audit`` (the audit record).
 
 Names are imported on first use (:mod:`rebatelab._lazy`).
 """
@@ -25,15 +27,10 @@ from rebatelab._lazy import lazy_exports
 __getattr__, __dir__, __all__ = lazy_exports(
     __name__,
     {
-        "rebatelab.workspace.close": [
-            "ledger",
-            "replay",
-            "period_end",
-            "Close",
-            "LedgerView",
-            "Replay",
-            "BOOKS",
-        ],
+        "rebatelab.workspace.ledger_view": ["ledger", "LedgerView"],
+        "rebatelab.workspace.reproduce": ["replay", "Replay"],
+        "rebatelab.workspace.snapshot": ["period_end", "BOOKS"],
+        "rebatelab.workspace.close": ["Close"],
         "rebatelab.workspace.store": ["default_workspace"],
         "rebatelab.workspace.changes": [
             "propose",
