@@ -21,6 +21,25 @@ def test_docstring_examples():
     assert doctest.testmod(ledger_mod, optionflags=doctest.ELLIPSIS).failed == 0
 
 
+@pytest.mark.parametrize(
+    "module, names",
+    [
+        ("ledger_view", ["ledger", "LedgerView"]),
+        ("reproduce", ["replay", "Replay"]),
+        ("snapshot", ["period_end", "BOOKS"]),
+    ],
+)
+def test_the_close_s_parts_are_importable_from_workspace_close(module, names):
+    import importlib
+
+    import rebatelab.workspace as room
+
+    home = importlib.import_module(f"rebatelab.workspace.{module}")
+    for name in names:
+        assert getattr(ledger_mod, name) is getattr(home, name) is getattr(room, name)
+        assert name in ledger_mod.__all__
+
+
 def stub_forecaster(red, method="stub"):
     """A deterministic stand-in for the forecast: halfway between earned and the next tier."""
     acc = accrue(red)
