@@ -36,6 +36,7 @@ __all__ = [
     "group_owners",
     "owner_reps",
     "top_per_rep",
+    "ruled",
     "KINDS",
 ]
 
@@ -205,8 +206,13 @@ class Worklists:
 
         ``rows`` is the list function's result; ``customers`` gives the group owners.
         """
-        self.lists[kind] = _ruled(kind, rows, self.programs, self.as_of, customers)
+        self.lists[kind] = ruled(kind, rows, self.programs, self.as_of, customers)
         self._register(kind, self.lists[kind])
+
+    def put(self, kind: str, rows: pd.DataFrame) -> None:
+        """Put in list ``kind`` rows already under the rules (:func:`ruled`, or a stored list)."""
+        self.lists[kind] = rows
+        self._register(kind, rows)
 
     def _register(self, kind: str, df: pd.DataFrame | None) -> None:
         if df is None:
@@ -358,12 +364,24 @@ def worklists(
         lists["eligible"] = eligible_not_enrolled(reduction, sentences=False, **kw)
     for kind, df in lists.items():
         if df is not None:
-            lists[kind] = _ruled(kind, df, programs, as_of, reduction.customers)
+            lists[kind] = ruled(kind, df, programs, as_of, reduction.customers)
     return Worklists(lists, programs, as_of, rules, currency)
 
 
-def _ruled(kind: str, df: pd.DataFrame, programs, as_of, customers) -> pd.DataFrame:
-    """A list under the rules: open programs, nobody enrolled for nothing, owners, ranked."""
+def ruled(kind: str, df: pd.DataFrame, programs, as_of, customers) -> pd.DataFrame:
+    """A list under the rules: open programs, nobody enrolled for nothing, owners, ranked.
+
+    Parameters
+    ----------
+    kind : str
+        One of :data:`KINDS`.
+    df : DataFrame
+        The list function's rows (``opportunities``, ``risks``, ``eligible_not_enrolled``).
+    programs : ProgramSet
+    as_of : date-like
+    customers : DataFrame or None
+        For the owners of buying groups (:func:`group_owners`).
+    """
     live = set(open_program_ids(programs, as_of))
     df = df[df["program_id"].astype(str).isin(live).to_numpy()]
     if kind == "eligible":  # nobody is asked to enrol for nothing

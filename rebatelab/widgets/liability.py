@@ -113,7 +113,7 @@ class LiabilityForecast(View):
 
     def __init__(
         self,
-        data,
+        data=None,
         programs=None,
         *,
         as_of=None,
@@ -121,25 +121,39 @@ class LiabilityForecast(View):
         workspace=None,
         export_dir=None,
         terms: str | None = None,
+        cache=None,
     ):
         super().__init__()
-        if not isinstance(data, Reduction) and as_of is None:
-            as_of = data.date_range[1]
-        red = reduction_for(data, programs, as_of)
+        self.cache = cache
+        if cache is not None:
+            red = cache.reduction()
+            method = cache.method
+            data = red if data is None else data
+        else:
+            if not isinstance(data, Reduction) and as_of is None:
+                as_of = data.date_range[1]
+            red = reduction_for(data, programs, as_of)
         self.data = data
         self.reduction = red
         self.programs = red.programs
         self.as_of = red.as_of
-        self.currency = currency_of(data)  # "" for a Reduction (it carries no lines)
+        if cache is not None:  # the lines' currency code, stored with the results
+            self.currency = cache.currency_code()
+        else:
+            self.currency = currency_of(data)  # "" for a Reduction (it carries no lines)
         self.export_dir = None if export_dir is None else Path(export_dir)
         self.terms = terms or "the program file as given to the view"
         self.exported_path: Path | None = None
         self.download_bytes: bytes | None = None
         self.options = LiabilityOptions(method=method)
-        self.accrual = accrue(red)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # shown once by the forecast itself
-            fc = liability_forecast(red, method=method, n_levels=self.options.n_levels)
+        if cache is not None:
+            self.accrual = cache.accrual()
+            fc = cache.liability_forecast(n_levels=self.options.n_levels)
+        else:
+            self.accrual = accrue(red)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # shown once by the forecast
+                fc = liability_forecast(red, method=method, n_levels=self.options.n_levels)
         self.forecast = settle_forecast(self.accrual, align_forecast(self.accrual, fc))
         self._cache: dict[tuple[float, float], object] = {}
         self.result = None
@@ -213,6 +227,44 @@ class LiabilityForecast(View):
         self._guarded(self.refresh_history)
         self._guarded(self.refresh_rollforward)
 
+    @classmethod
+    def from_folder(cls, folder, programs=None, as_of=None, *, method=None, workspace=None,
+                    apply_changes: bool = True, cache_dir=None,
+                    **kwargs) -> LiabilityForecast:  # fmt: skip
+        """The view of a data folder, opened from its cache (``DATA/.rebatelab-cache``).
+
+        The terms are the program file's plus the workspace's approved change requests in
+        force on ``as_of`` (as ``rebatelab close`` applies them), unless ``apply_changes`` is
+        False. Results stored by ``rebatelab precompute`` (or an earlier opening) for the
+        same files, terms, requests in force, as-of day and method are read; anything else is
+        computed and stored. Other keyword arguments are the view's.
+
+        Parameters
+        ----------
+        folder : str or Path
+            The data folder.
+        programs : ProgramSet or path, optional
+            Default ``programs.yaml`` in the folder.
+        as_of : date-like, optional
+            Default the last transaction date.
+        method : str, optional
+            Forecast method.
+        workspace : str or Path, optional
+            Default ``rebatelab.duckdb`` in the folder.
+        apply_changes : bool
+            Apply the workspace's approved change requests (default True).
+        cache_dir : str or Path, optional
+            Where the cache lives (default ``folder / ".rebatelab-cache"``).
+        """
+        from rebatelab.report.dashboard_inputs import dashboard_cache
+
+        cache, terms = dashboard_cache(folder, programs, as_of, method=method,
+                                       workspace=workspace, apply_changes=apply_changes,
+                                       cache_dir=cache_dir)  # fmt: skip
+        ws = Path(workspace) if workspace is not None else Path(folder) / WORKSPACE_NAME
+        kwargs.setdefault("terms", terms)
+        return cls(cache=cache, workspace=ws, **kwargs)
+
     # -- the ledger ------------------------------------------------------------------------
     def _read_ledger(self) -> None:
         self.view = None
@@ -270,16 +322,24 @@ class LiabilityForecast(View):
         if key not in self._cache:
             base = next((r for (_, s), r in self._cache.items() if s == key[1]), None)
             if base is None:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", UserWarning)  # grid note, in notes
-                    base = liability_from(
-                        self.accrual, self.forecast, programs=self.programs, options=self.options
-                    )
-                base.as_of = self.as_of
+                base = self._distributions(key[1])
             self._cache[key] = (
                 base if base.options.percentile == key[0] else (base.at_percentile(key[0]))
             )
         return self._cache[key]
+
+    def _distributions(self, shock: float):
+        """The liability at the default percentile for one common shock (from the cache)."""
+        opts = replace(self.options, percentile=LiabilityOptions().percentile,
+                       common_shock=shock)  # fmt: skip
+        if self.cache is not None:
+            return self.cache.liability(opts)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # grid note, in notes
+            res = liability_from(self.accrual, self.forecast, programs=self.programs,
+                                 options=opts)  # fmt: skip
+        res.as_of = self.as_of
+        return res
 
     def refresh(self) -> None:
         """Recompute the liability and redraw the table, the chart and the total line."""

@@ -25,7 +25,7 @@ from rebatelab.report.digest import digest
 from rebatelab.report.html import escape
 from rebatelab.report.statement import statement
 from rebatelab.review.moneymap import money_map
-from rebatelab.review.worklist import KINDS, VALUE, ReviewRules, worklists
+from rebatelab.review.worklist import KINDS, VALUE, ReviewRules, Worklists, worklists
 from rebatelab.widgets._base import ALL, View, new_figure
 from rebatelab.widgets.changes import ProposePanel
 from rebatelab.widgets.rowtable import DownloadButton, RowTable
@@ -109,6 +109,10 @@ class ReviewDashboard(View):
     user : str, optional
         Who proposes changes from the drill-down (default ``$REBATELAB_USER``, else the
         account the notebook runs under); editable in the panel.
+    cache : rebatelab.io.cache.InputCache, optional
+        Read stage one, the accrual, the forecast, the money map and the three lists from it
+        (computed and written on a miss); then ``data``, ``programs``, ``as_of`` and
+        ``method`` are the cache's (pass None). :meth:`from_folder` builds one.
 
     Attributes
     ----------
@@ -141,11 +145,15 @@ class ReviewDashboard(View):
         The three lists everything above is cut from.
     """
 
-    def __init__(self, data, programs=None, as_of=None, *, method=None, min_value: float = 50.0,
-                 top: int = 25, eligible: bool | str = "auto", workspace=None,
-                 user=None):  # fmt: skip
+    def __init__(self, data=None, programs=None, as_of=None, *, method=None,
+                 min_value: float = 50.0, top: int = 25, eligible: bool | str = "auto",
+                 workspace=None, user=None, cache=None):  # fmt: skip
         super().__init__()
-        if isinstance(data, Reduction):
+        self.cache = cache
+        if cache is not None:
+            red = cache.reduction()
+            method = cache.method
+        elif isinstance(data, Reduction):
             red = data
         else:
             day = as_of if as_of is not None else data.date_range[1]
@@ -153,23 +161,39 @@ class ReviewDashboard(View):
         self.reduction = red
         self.programs = red.programs
         self.as_of = red.as_of
-        self.currency = data_currency(data)
+        if cache is not None:
+            self.currency = cache.currency()
+        else:
+            self.currency = data_currency(data)
         self._data, self._workspace, self._user = data, workspace, user
-        self.accrual = accrue(red)
-        kw = {} if method is None else {"method": method}
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            self.forecast = forecast(red, **kw)
-        self.money_map = money_map(self.accrual, self.forecast, programs=self.programs)
         self._method = method
+        kw = {} if method is None else {"method": method}
+        if cache is not None:
+            self.accrual = cache.accrual()
+            self.forecast = cache.forecast()
+            self.money_map = cache.money_map()
+        else:
+            self.accrual = accrue(red)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                self.forecast = forecast(red, **kw)
+            self.money_map = money_map(self.accrual, self.forecast, programs=self.programs)
         n_cand = len(red.candidates) if red.candidates is not None else 0
-        eager = eligible is True or (eligible == "auto" and n_cand <= EAGER_CANDIDATES)
+        eager = eligible is True or (
+            eligible == "auto"
+            and (n_cand <= EAGER_CANDIDATES or (cache is not None and cache.has("review-eligible")))
+        )
         self._eligible_pending = eligible is not False and not eager
-        self.worklists = worklists(
-            self.accrual, self.forecast, red, eligible=eager, method=method,
-            rules=ReviewRules(min_value=min_value, top=top),
-            currency=currency_symbol(self.currency) or "",
-        )  # fmt: skip
+        rules = ReviewRules(min_value=min_value, top=top)
+        symbol = currency_symbol(self.currency) or ""
+        if cache is None:
+            self.worklists = worklists(
+                self.accrual, self.forecast, red, eligible=eager, method=method, rules=rules,
+                currency=symbol,
+            )  # fmt: skip
+        else:
+            lists = cache.review_lists(eligible=eager)
+            self.worklists = Worklists(lists, self.programs, self.as_of, rules, symbol)
         self._keys = self.accrual.set_index(["program_id", "customer_id"]).index
         self.shown: dict[str, pd.DataFrame] = {}
         self.result: dict[str, pd.DataFrame | None] = {}
@@ -214,15 +238,18 @@ class ReviewDashboard(View):
                 workspace = Path(tempfile.mkdtemp(prefix="rebatelab-review-")) / "review.duckdb"
             if user is None and not os.environ.get("REBATELAB_USER"):
                 user = getpass.getuser()  # the account the notebook runs under
-            self.propose = ProposePanel(workspace=workspace, data=data, programs=self.programs,
-                                        as_of=self.as_of, user=user)  # fmt: skip
+            self._propose_args = dict(workspace=workspace, programs=self.programs,
+                                      as_of=self.as_of, user=user)  # fmt: skip
+            if data is not None:  # with a cache only: built when first opened (reads the lines)
+                self.propose = ProposePanel(data=data, **self._propose_args)
+                self.propose.widget.layout.display = "none"
+            self._propose_box = w.VBox([] if self.propose is None else [self.propose.widget])
             # the panel looks the customer up (a forecast) only when asked, not on each click
             self.propose_button = w.Button(description="Propose a change for this customer",
                                            layout=w.Layout(width="auto"))  # fmt: skip
             self.propose_button.add_class("rl-propose-open")
             self.propose_button.on_click(lambda _b: self._guarded(self.open_propose))
-            self.propose.widget.layout.display = "none"
-            parts += [self.propose_button, self.propose.widget]
+            parts += [self.propose_button, self._propose_box]
         self.drilldown = w.VBox(parts)
         names_css = ("rep", "region", "program", "days_left", "min_value", "top", "tabs",
                      "heading", "detail", "download_csv", "download_xlsx")  # fmt: skip
@@ -261,6 +288,44 @@ class ReviewDashboard(View):
             self._guarded(lambda: self.select(str(r["program_id"]), str(r["customer_id"])))
         else:
             self._guarded(lambda: self.select(None, None))
+
+    @classmethod
+    def from_folder(cls, folder, programs=None, as_of=None, *, method=None, cache_dir=None,
+                    changes=None, apply_changes: bool = True,
+                    **kwargs) -> ReviewDashboard:  # fmt: skip
+        """The view of a data folder, opened from its cache (``DATA/.rebatelab-cache``).
+
+        The terms are the program file's plus the approved change requests in force on
+        ``as_of`` of the workspace ``changes`` (default ``rebatelab.duckdb`` in the folder),
+        as ``rebatelab review`` applies them, unless ``apply_changes`` is False. Results
+        stored by ``rebatelab precompute`` (or by an earlier opening) for the same files,
+        terms, requests in force, as-of day and method are read; anything else is computed
+        and stored. Other keyword arguments are the view's (``workspace`` is where the
+        drill-down records new requests).
+
+        Parameters
+        ----------
+        folder : str or Path
+            The data folder.
+        programs : ProgramSet or path, optional
+            Default ``programs.yaml`` in the folder.
+        as_of : date-like, optional
+            Default the last transaction date.
+        method : str, optional
+            Forecast method.
+        cache_dir : str or Path, optional
+            Where the cache lives (default ``folder / ".rebatelab-cache"``).
+        changes : str or Path, optional
+            The workspace whose approved requests apply.
+        apply_changes : bool
+            Apply them (default True).
+        """
+        from rebatelab.report.dashboard_inputs import dashboard_cache
+
+        cache, _terms = dashboard_cache(folder, programs, as_of, method=method,
+                                        workspace=changes, apply_changes=apply_changes,
+                                        cache_dir=cache_dir)  # fmt: skip
+        return cls(cache=cache, **kwargs)
 
     # -- filters -------------------------------------------------------------------------
     @staticmethod
@@ -358,13 +423,16 @@ class ReviewDashboard(View):
         """Build the eligible-not-enrolled list now (once), and show it."""
         if not self._eligible_pending:
             return
-        from rebatelab.review.eligibility import eligible_not_enrolled
+        if self.cache is not None:
+            self.worklists.put("eligible", self.cache.eligible_list())
+        else:
+            from rebatelab.review.eligibility import eligible_not_enrolled
 
-        kw = {} if self._method is None else {"method": self._method}
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            rows = eligible_not_enrolled(self.reduction, sentences=False, **kw)
-        self.worklists.add("eligible", rows, self.reduction.customers)
+            kw = {} if self._method is None else {"method": self._method}
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                rows = eligible_not_enrolled(self.reduction, sentences=False, **kw)
+            self.worklists.add("eligible", rows, self.reduction.customers)
         self._eligible_pending = False
         self.refresh()
 
@@ -459,15 +527,19 @@ class ReviewDashboard(View):
 
     def open_propose(self) -> None:
         """Show the change-request panel for the customer drilled down to."""
-        if self.propose is None or self.selected is None:
+        if self.selected is None or not hasattr(self, "_propose_box"):
             return
+        if self.propose is None:  # opened from a cache: the lines are read now, once
+            self.propose = ProposePanel(data=self.cache.data(), **self._propose_args)
+            self._propose_box.children = [self.propose.widget]
         pid, cid = self.selected
         self.propose.show(cid, pid)
         self.propose.widget.layout.display = None
 
     def _close_propose(self) -> None:
-        if self.propose is not None:
-            self.propose.widget.layout.display = "none"
+        if hasattr(self, "propose_button"):
+            if self.propose is not None:
+                self.propose.widget.layout.display = "none"
             self.propose_button.description = f"Propose a change for {self.selected[1]}" if (
                 self.selected
             ) else "Propose a change for this customer"  # fmt: skip

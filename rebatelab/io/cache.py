@@ -1,0 +1,704 @@
+"""Precomputed results on disk, keyed by their inputs: what the dashboards open from.
+
+Reducing the lines, forecasting every customer and convolving the liability take minutes on
+a base of 50,000 customers; the dashboards need those results, not the lines. An
+:class:`InputCache` stores them under ``DATA/.rebatelab-cache/<key>/`` (or a folder named by
+``cache_dir``) as Parquet tables, ``.npz`` arrays and JSON, never pickles, where ``<key>`` is
+a hash of everything they depend on:
+
+- the content of every table file of the data folder (``transactions``, ``customers``,
+  ``products``, ``enrollments``, ``payments``; each file of a folder of Parquet parts), or
+  with ``check="stat"`` their size and modification time;
+- the programs' terms (:meth:`~rebatelab.programs.terms.ProgramSet.to_yaml`, so an edit of
+  the program file that changes a term changes the key) and any further file named by
+  ``extra_files`` (the workspace whose approved changes apply);
+- the as-of day, the forecast method, the loading options, the rebatelab version and the
+  layout version of the cache.
+
+A changed input gives another key, hence another folder: a stale entry is never read. Each
+result is computed on first use and written (atomically: to a temporary name, then renamed),
+or read when its file exists. ``rebatelab precompute`` fills the cache ahead of time (e.g.
+nightly), so that a dashboard opens from it in about a second.
+
+Examples
+--------
+>>> import tempfile
+>>> from rebatelab.datasets import sample_path
+>>> cache = InputCache(sample_path(), as_of="2026-09-30", cache_dir=tempfile.mkdtemp())
+>>> red = cache.reduction()            # computed and written the first time
+>>> again = InputCache(sample_path(), as_of="2026-09-30", cache_dir=cache.root)
+>>> again.key == cache.key, again.has("reduction")
+(True, True)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import uuid
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rebatelab.errors import ParameterError
+from rebatelab.io.folders import find_table
+
+__all__ = ["InputCache", "CACHE_DIR_NAME", "LAYOUT", "input_fingerprint", "dir_size"]
+
+#: The cache folder inside a data folder.
+CACHE_DIR_NAME = ".rebatelab-cache"
+#: Version of the cache's layout: a change of what is stored, or how, changes every key.
+LAYOUT = 1
+#: The table files of a data folder that the results depend on.
+TABLES = ("transactions", "customers", "products", "enrollments", "payments")
+
+_CHUNK = 1 << 22
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("rebatelab")
+    except PackageNotFoundError:  # a source tree that is not installed
+        return "unknown"
+
+
+def _file_digest(path: Path, check: str) -> str:
+    st = path.stat()
+    if check == "stat":
+        return f"{st.st_size}:{st.st_mtime_ns}"
+    h = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as f:
+        while block := f.read(_CHUNK):
+            h.update(block)
+    return f"{st.st_size}:{h.hexdigest()}"
+
+
+def input_fingerprint(folder, *, extra_files=(), check: str = "content") -> dict[str, str]:
+    """What the data folder's tables (and further files) are, file by file.
+
+    Parameters
+    ----------
+    folder : str or Path
+        The data folder.
+    extra_files : iterable of path
+        Further files the results depend on (a missing one is recorded as missing).
+    check : {"content", "stat"}
+        ``content`` (default): size and a BLAKE2 hash of each file's bytes (about 0.1 s per
+        100 MB); ``stat``: size and modification time only (for very large folders; an
+        edit that keeps both is then not seen).
+
+    Returns
+    -------
+    dict of str -> str
+        Relative name of each file -> its digest, in a fixed order.
+    """
+    if check not in ("content", "stat"):
+        raise ParameterError(f"check must be 'content' or 'stat', got {check!r}")
+    folder = Path(folder)
+    out: dict[str, str] = {}
+    for name in TABLES:
+        p = find_table(folder, name)
+        if p is None:
+            continue
+        files = sorted(q for q in p.rglob("*") if q.is_file()) if p.is_dir() else [p]
+        for q in files:
+            out[str(q.relative_to(folder))] = _file_digest(q, check)
+    for extra in extra_files:
+        q = Path(extra)
+        out[f"extra:{q.resolve()}"] = _file_digest(q, check) if q.is_file() else "missing"
+    return out
+
+
+def dir_size(path) -> int:
+    """Bytes of the files under ``path``."""
+    return sum(q.stat().st_size for q in Path(path).rglob("*") if q.is_file())
+
+
+def _frame_to_parquet(df: pd.DataFrame, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    df.to_parquet(tmp, index=not isinstance(df.index, pd.RangeIndex) or df.index.start != 0)
+    os.replace(tmp, path)
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _stamp(value) -> str | None:
+    return None if value is None or pd.isna(value) else pd.Timestamp(value).isoformat()
+
+
+class InputCache:
+    """The results the dashboards need for one data folder, programs, as-of day and method.
+
+    Parameters
+    ----------
+    folder : str or Path
+        The data folder (read with :func:`rebatelab.io.folders.load_data` on a miss).
+    programs : ProgramSet or path, optional
+        The programs (default ``programs.yaml`` in the folder).
+    as_of : date-like, optional
+        The as-of day; default the last transaction date.
+    method : str, optional
+        Forecast method (:func:`rebatelab.forecast`); None: its default.
+    cache_dir : str or Path, optional
+        Where the cache lives (default ``folder / ".rebatelab-cache"``).
+    extra_files : iterable of path
+        Further files the results depend on (e.g. the workspace that ``prepare`` applies).
+    prepare : callable, optional
+        ``prepare(data, programs) -> (data, programs)`` applied after loading, on a miss
+        (e.g. applying a workspace's approved change requests); the programs it returns are
+        stored, so a hit needs no call.
+    check : {"content", "stat"}
+        How files are told apart (:func:`input_fingerprint`).
+    load_options : dict, optional
+        Keyword arguments of ``load_data`` (``unknown_ids``, ``date_format``); part of the key.
+    extra_key : dict, optional
+        Further values the results depend on (text), e.g. a digest of the change requests
+        in force that ``prepare`` applies; part of the key.
+
+    Attributes
+    ----------
+    key : str
+        Hex digest of the inputs; the entry folder is ``root / key``.
+    path : Path
+        The entry folder.
+    inputs : dict
+        What the key is a hash of (written to ``inputs.json`` in the entry).
+    hits, misses : list of str
+        The results read from disk and those computed, in order (for messages and tests).
+    """
+
+    def __init__(
+        self,
+        folder,
+        programs=None,
+        *,
+        as_of=None,
+        method: str | None = None,
+        cache_dir=None,
+        extra_files=(),
+        prepare: Callable | None = None,
+        check: str = "content",
+        load_options: dict | None = None,
+        extra_key: dict | None = None,
+    ):
+        from rebatelab.programs.terms import load_programs
+
+        self.folder = Path(folder)
+        if not self.folder.is_dir():
+            raise ParameterError(f"data folder not found: {self.folder}")
+        self._programs_in = load_programs(
+            programs if programs is not None else self.folder / "programs.yaml"
+        )
+        self.as_of = None if as_of is None else pd.Timestamp(as_of).normalize()
+        self.method = method
+        self.root = Path(cache_dir) if cache_dir is not None else self.folder / CACHE_DIR_NAME
+        self.prepare = prepare
+        self.load_options = dict(load_options or {})
+        self.inputs = {
+            "layout": LAYOUT,
+            "rebatelab": _version(),
+            "files": input_fingerprint(self.folder, extra_files=extra_files, check=check),
+            "check": check,
+            "terms": hashlib.blake2b(
+                self._programs_in.to_yaml().encode("utf-8"), digest_size=16
+            ).hexdigest(),
+            "as_of": None if self.as_of is None else str(self.as_of.date()),
+            "method": method,
+            "load_options": {k: str(v) for k, v in sorted(self.load_options.items())},
+            "prepared": prepare is not None,
+            "extra": {str(k): str(v) for k, v in sorted((extra_key or {}).items())},
+        }
+        text = json.dumps(self.inputs, sort_keys=True)
+        self.key = hashlib.blake2b(text.encode("utf-8"), digest_size=12).hexdigest()
+        self.path = self.root / self.key
+        self.hits: list[str] = []
+        self.misses: list[str] = []
+        self._data = None
+        self._reduction = None
+        self._memo: dict = {}
+        self._read_only = False
+
+    def __repr__(self) -> str:
+        return f"InputCache({str(self.folder)!r}, key={self.key!r})"
+
+    # -- the entry ---------------------------------------------------------------------------
+    def _entry(self) -> Path:
+        """The entry folder, created with its ``inputs.json`` on first write."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        marker = self.path / "inputs.json"
+        if not marker.exists():
+            _write_text(marker, json.dumps(self.inputs, sort_keys=True, indent=1))
+        return self.path
+
+    def _valid(self) -> bool:
+        """The entry exists and was written for exactly these inputs."""
+        marker = self.path / "inputs.json"
+        if not marker.exists():
+            return False
+        try:
+            return json.loads(marker.read_text(encoding="utf-8")) == json.loads(
+                json.dumps(self.inputs, sort_keys=True)
+            )
+        except (OSError, ValueError):
+            return False
+
+    def _store(self, write: Callable[[], None]) -> None:
+        """Run ``write``; a folder that cannot be written warns once and stores nothing."""
+        if self._read_only:
+            return
+        try:
+            write()
+        except OSError as exc:
+            self._read_only = True
+            warnings.warn(
+                f"rebatelab cache: cannot write to {self.root} ({exc}); results are computed "
+                "but not stored (name a writable folder with cache_dir=)",
+                stacklevel=3,
+            )
+
+    def has(self, name: str) -> bool:
+        """A result ``name`` is stored for these inputs."""
+        if not self._valid():
+            return False
+        p = self.path / name
+        return (p / "_done.json").exists() if p.is_dir() else (
+            self.path / f"{name}.parquet"
+        ).exists() or (self.path / f"{name}.npz").exists() or (
+            self.path / f"{name}.json"
+        ).exists()  # fmt: skip
+
+    def entries(self) -> list[str]:
+        """Names of the results stored for these inputs."""
+        if not self._valid():
+            return []
+        names = []
+        for p in sorted(self.path.iterdir()):
+            if p.name.startswith(".") or p.name == "inputs.json":
+                continue
+            if p.is_dir():
+                if (p / "_done.json").exists():
+                    names.append(p.name)
+            else:
+                names.append(p.name.rsplit(".", 1)[0])
+        return names
+
+    def prune(self) -> list[Path]:
+        """Remove the other entries of this cache folder (older inputs); the paths removed."""
+        gone = []
+        if not self.root.is_dir():
+            return gone
+        for p in self.root.iterdir():
+            if p.is_dir() and p.name != self.key and (p / "inputs.json").exists():
+                shutil.rmtree(p, ignore_errors=True)
+                gone.append(p)
+        return gone
+
+    # -- generic results ---------------------------------------------------------------------
+    def frame(self, name: str, compute: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+        """The table ``name``: read from the cache, else ``compute()`` and written.
+
+        Parameters
+        ----------
+        name : str
+            File name in the entry (letters, digits, ``-_.=``); include every parameter of
+            ``compute`` that is not one of the cache's inputs.
+        compute : callable
+            Returns the DataFrame (Parquet-storable columns).
+        """
+        if name in self._memo:
+            return self._memo[name]
+        path = self.path / f"{name}.parquet"
+        if self._valid() and path.exists():
+            df = pd.read_parquet(path)
+            self.hits.append(name)
+        else:
+            df = compute()
+            self.misses.append(name)
+            self._store(lambda: _frame_to_parquet(df, self._entry() / f"{name}.parquet"))
+        self._memo[name] = df
+        return df
+
+    def arrays(self, name: str, compute: Callable[[], dict]) -> dict[str, np.ndarray]:
+        """Named arrays ``name`` (an ``.npz`` file, no pickles): read, else computed and written."""
+        if name in self._memo:
+            return self._memo[name]
+        path = self.path / f"{name}.npz"
+        if self._valid() and path.exists():
+            with np.load(path, allow_pickle=False) as z:
+                out = {k: z[k] for k in z.files}
+            self.hits.append(name)
+        else:
+            out = {k: np.asarray(v) for k, v in compute().items()}
+            self.misses.append(name)
+
+            def write():
+                tmp = self._entry() / f".{name}.{uuid.uuid4().hex}.tmp.npz"
+                np.savez(tmp, **out)
+                os.replace(tmp, path)
+
+            self._store(write)
+        self._memo[name] = out
+        return out
+
+    def value(self, name: str, compute: Callable[[], object]):
+        """A JSON value ``name`` (numbers, text, lists, dicts): read, else computed and written."""
+        if name in self._memo:
+            return self._memo[name]
+        path = self.path / f"{name}.json"
+        if self._valid() and path.exists():
+            out = json.loads(path.read_text(encoding="utf-8"))
+            self.hits.append(name)
+        else:
+            out = compute()
+            self.misses.append(name)
+            self._store(lambda: _write_text(self._entry() / f"{name}.json", json.dumps(out)))
+        self._memo[name] = out
+        return out
+
+    def stored_liability(self, name: str, compute: Callable[[], object]):
+        """A :class:`~rebatelab.finance.liability.Liability` (its tables and distributions).
+
+        Stored as Parquet tables, the distributions' grids in one ``.npz`` and the options in
+        JSON; read back equal to the one computed (tested), ``at_percentile`` included.
+        """
+        if name in self._memo:
+            return self._memo[name]
+        d = self.path / name
+        if self._valid() and (d / "_done.json").exists():
+            out = _read_liability(d)
+            self.hits.append(name)
+        else:
+            out = compute()
+            self.misses.append(name)
+            self._store(lambda: _write_liability(out, self._entry() / name))
+        self._memo[name] = out
+        return out
+
+    # -- the inputs themselves ---------------------------------------------------------------
+    def data(self):
+        """The loaded (and prepared) data: read from the folder, once, only when asked."""
+        if self._data is None:
+            from rebatelab.io.folders import load_data
+
+            data = load_data(self.folder, **self.load_options)
+            programs = self._programs_in
+            if self.prepare is not None:
+                data, programs = self.prepare(data, programs)
+            self._data, self._programs = data, programs
+        return self._data
+
+    def programs(self):
+        """The programs of the results (after ``prepare``)."""
+        if self._reduction is not None:
+            return self._reduction.programs
+        if self.prepare is None:
+            return self._programs_in
+        return self.reduction().programs
+
+    def reduction(self):
+        """Stage one's :class:`~rebatelab.engine.stage_one.Reduction`: read, else reduced."""
+        if self._reduction is not None:
+            return self._reduction
+        d = self.path / "reduction"
+        if self._valid() and (d / "_done.json").exists():
+            red = _read_reduction(d)
+            self.hits.append("reduction")
+        else:
+            from rebatelab.engine.stage_one import reduce
+
+            data = self.data()
+            as_of = self.as_of if self.as_of is not None else data.date_range[1]
+            red = reduce(data, self._programs, as_of)
+            self.misses.append("reduction")
+            self._store(lambda: _write_reduction(red, self._entry() / "reduction"))
+        self._reduction = red
+        return red
+
+    # -- the results the dashboards share --------------------------------------------------
+    def accrual(self) -> pd.DataFrame:
+        """:func:`rebatelab.accrue` of the reduction."""
+        from rebatelab.engine.accrual import accrue
+
+        return self.frame("accrual", lambda: accrue(self.reduction()))
+
+    def forecast(self, *, levels=None) -> pd.DataFrame:
+        """:func:`rebatelab.forecast` of the reduction (with the cache's method)."""
+        from rebatelab.forecasting.projection import forecast
+
+        kw = {} if self.method is None else {"method": self.method}
+        if levels is not None:
+            kw["levels"] = np.asarray(levels, dtype=float)
+        name = "forecast" if levels is None else "forecast-levels-" + hashlib.blake2b(
+            np.asarray(levels, dtype=float).tobytes(), digest_size=6
+        ).hexdigest()  # fmt: skip
+
+        def run():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                return forecast(self.reduction(), **kw)
+
+        return self.frame(name, run)
+
+    def money_map(self) -> pd.DataFrame:
+        """:func:`rebatelab.money_map` of the accrual and the forecast."""
+        from rebatelab.review.moneymap import money_map
+
+        return self.frame("money_map", lambda: money_map(
+            self.accrual(), self.forecast(), programs=self.programs()))  # fmt: skip
+
+    def review_lists(self, *, eligible: bool = True) -> dict:
+        """The three review lists under the rules (:func:`rebatelab.review.worklist.ruled`).
+
+        Parameters
+        ----------
+        eligible : bool
+            Also the eligible-not-enrolled list (it forecasts every eligible customer not
+            enrolled); None in the result otherwise.
+
+        Returns
+        -------
+        dict of str -> DataFrame or None
+            By :data:`~rebatelab.review.worklist.KINDS`, as
+            :class:`~rebatelab.review.worklist.Worklists` takes them.
+        """
+        from rebatelab.review.worklist import KINDS, worklists
+
+        built: dict = {}
+
+        def both(kind):  # opportunities and risks are built together
+            if not built:
+                built.update(worklists(self.accrual(), self.forecast(), self.reduction(),
+                                       eligible=False, method=self.method).lists)  # fmt: skip
+            return built[kind]
+
+        out = {k: self.frame(f"review-{k}", lambda k=k: both(k)) for k in KINDS[:2]}
+        out["eligible"] = self.eligible_list() if eligible else None
+        return out
+
+    def eligible_list(self) -> pd.DataFrame:
+        """The eligible-not-enrolled list under the review's rules."""
+        from rebatelab.review.eligibility import eligible_not_enrolled
+        from rebatelab.review.worklist import ruled
+
+        def run():
+            red = self.reduction()
+            kw = {} if self.method is None else {"method": self.method}
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                rows = eligible_not_enrolled(red, sentences=False, **kw)
+            return ruled("eligible", rows, red.programs, red.as_of, red.customers)
+
+        return self.frame("review-eligible", run)
+
+    def liability_forecast(self, *, n_levels: int = 16) -> pd.DataFrame:
+        """The liability's forecast (:func:`rebatelab.finance.liability.liability_forecast`)."""
+        from rebatelab.finance.distributions import liability_levels
+
+        return self.forecast(levels=liability_levels(n_levels))
+
+    def liability(self, options=None):
+        """:func:`rebatelab.liability` of the cache's inputs at ``options`` (percentile aside).
+
+        The distributions are stored once per (common shock, amount, grid, levels, nodes);
+        another percentile is read from them
+        (:meth:`~rebatelab.finance.liability.Liability.at_percentile`), equal to the
+        liability computed at it.
+
+        Parameters
+        ----------
+        options : LiabilityOptions, optional
+            Default ``LiabilityOptions()``; its ``method`` must be the cache's.
+
+        Returns
+        -------
+        Liability
+        """
+        from rebatelab.finance.liability import (
+            LiabilityOptions,
+            align_forecast,
+            liability_from,
+            settle_forecast,
+        )
+
+        opts = LiabilityOptions(method=self.method) if options is None else options
+        if opts.method != self.method:
+            raise ParameterError(
+                f"options.method {opts.method!r} differs from the cache's {self.method!r}"
+            )
+        base = dataclasses.replace(opts, percentile=LiabilityOptions().percentile)
+        name = (f"liability-shock={base.common_shock:g}-{base.amount}-grid={base.grid_size}"
+                f"-levels={base.n_levels}-nodes={base.n_shock_nodes}")  # fmt: skip
+
+        def run():
+            acc = self.accrual()
+            fc = settle_forecast(acc, align_forecast(acc, self.liability_forecast(
+                n_levels=base.n_levels)))  # fmt: skip
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # the grid's note, in notes
+                res = liability_from(acc, fc, programs=self.programs(), options=base)
+            res.as_of = self.reduction().as_of
+            return res
+
+        res = self.stored_liability(name, run)
+        return res if opts.percentile == base.percentile else res.at_percentile(opts.percentile)
+
+    def currency(self) -> str:
+        """The data's currency (:func:`rebatelab.money.data_currency`), stored as text."""
+        from rebatelab.money import data_currency
+
+        return self.value("currency", lambda: data_currency(self.data()))
+
+    def currency_code(self) -> str:
+        """The lines' single ``currency`` code, else ``""`` (a Reduction records no lines)."""
+
+        def run():
+            cur = self.data().transactions.get("currency")
+            values = [] if cur is None else pd.unique(cur.dropna())
+            return str(values[0]) if len(values) == 1 else ""
+
+        return self.value("currency-code", run)
+
+    def precompute(self, *, shocks=(0.0,), eligible: bool = True) -> list[str]:
+        """Fill the cache with everything the three dashboards open with; the names stored.
+
+        Parameters
+        ----------
+        shocks : iterable of float
+            Common shocks whose liability is stored (each takes as long as the first).
+        eligible : bool
+            Also the eligible-not-enrolled list.
+        """
+        from rebatelab.finance.liability import LiabilityOptions
+
+        self.reduction()
+        self.currency()
+        self.currency_code()
+        self._data = None  # the lines are not needed any more: free them before forecasting
+        self.accrual()
+        self.forecast()
+        self.money_map()
+        self.review_lists(eligible=eligible)
+        for shock in shocks:
+            self.liability(LiabilityOptions(method=self.method, common_shock=float(shock)))
+        return self.entries()
+
+
+# --------------------------------------------------------------------------------------------
+# A Liability as files
+# --------------------------------------------------------------------------------------------
+_LIABILITY_FRAMES = ("total", "by_program", "by_customer", "distribution", "notes")
+
+
+def _write_liability(res, folder: Path) -> None:
+    if folder.exists():
+        shutil.rmtree(folder)
+    tmp = folder.with_name(f".{folder.name}.{uuid.uuid4().hex}.tmp")
+    tmp.mkdir(parents=True)
+    for name in _LIABILITY_FRAMES:
+        _frame_to_parquet(getattr(res, name), tmp / f"{name}.parquet")
+    dists = {"": res.dist, **{f"program:{k}": v for k, v in res.program_dists.items()}}
+    arrays, meta_d = {}, {}
+    for i, (label, d) in enumerate(dists.items()):
+        if d is None:
+            continue
+        arrays[f"pmf{i}"] = d.pmf
+        meta_d[label] = {"i": i, "start": d.start, "step": d.step, "mean": d.mean,
+                         "n_terms": int(d.n_terms)}  # fmt: skip
+    np.savez(tmp / "dists.npz", **arrays)
+    meta = {
+        "options": dataclasses.asdict(res.options),
+        "as_of": _stamp(res.as_of),
+        "method": res.method,
+        "dists": meta_d,
+        "programs": list(res.program_dists),
+    }
+    (tmp / "_done.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+    os.replace(tmp, folder)
+
+
+def _read_liability(folder: Path):
+    from rebatelab.finance.distributions import SumDistribution
+    from rebatelab.finance.liability import Liability, LiabilityOptions
+
+    meta = json.loads((folder / "_done.json").read_text(encoding="utf-8"))
+    frames = {n: pd.read_parquet(folder / f"{n}.parquet") for n in _LIABILITY_FRAMES}
+    with np.load(folder / "dists.npz", allow_pickle=False) as z:
+        dists = {
+            label: SumDistribution(m["start"], m["step"], z[f"pmf{m['i']}"], m["mean"],
+                                   m["n_terms"])
+            for label, m in meta["dists"].items()
+        }  # fmt: skip
+    return Liability(
+        **frames,
+        dist=dists.get(""),
+        options=LiabilityOptions(**meta["options"]),
+        as_of=None if meta["as_of"] is None else pd.Timestamp(meta["as_of"]),
+        method=meta["method"],
+        program_dists={pid: dists[f"program:{pid}"] for pid in meta["programs"]},
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# A Reduction as files
+# --------------------------------------------------------------------------------------------
+def _write_reduction(red, folder: Path) -> None:
+    """One Parquet file per table, the rest (programs as YAML, days, source) in JSON."""
+    if folder.exists():
+        shutil.rmtree(folder)
+    tmp = folder.with_name(f".{folder.name}.{uuid.uuid4().hex}.tmp")
+    tmp.mkdir(parents=True)
+    meta = {"frames": {}, "none": []}
+    for f in dataclasses.fields(red):
+        v = getattr(red, f.name)
+        if isinstance(v, pd.DataFrame):
+            _frame_to_parquet(v, tmp / f"{f.name}.parquet")
+            meta["frames"][f.name] = len(v)
+        elif v is None:
+            meta["none"].append(f.name)
+    ps = red.programs
+    meta.update(
+        as_of=_stamp(red.as_of),
+        first_date=_stamp(red.first_date),
+        last_date=_stamp(red.last_date),
+        source=str(red.source),
+        programs=ps.to_yaml(),
+        programs_source=str(ps.source),
+        known_ids=sorted(ps.known_ids),
+    )
+    (tmp / "_done.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+    os.replace(tmp, folder)
+
+
+def _read_reduction(folder: Path):
+    from rebatelab.engine.stage_one import Reduction
+    from rebatelab.programs.terms import ProgramSet, load_programs
+
+    meta = json.loads((folder / "_done.json").read_text(encoding="utf-8"))
+    ps = load_programs(meta["programs"])
+    programs = ProgramSet(list(ps), source=meta["programs_source"], known_ids=meta["known_ids"])
+    kw = {name: pd.read_parquet(folder / f"{name}.parquet") for name in meta["frames"]}
+    kw.update({name: None for name in meta["none"]})
+
+    def day(text):
+        return pd.NaT if text is None else pd.Timestamp(text)
+
+    return Reduction(
+        programs=programs,
+        as_of=day(meta["as_of"]),
+        first_date=day(meta["first_date"]),
+        last_date=day(meta["last_date"]),
+        source=meta["source"],
+        **kw,
+    )
