@@ -146,7 +146,10 @@ def daily_sums(data: RebateData, programs, *, as_of, since=None) -> pd.DataFrame
     w = lines.window(first, last)
     day0 = int(first)
     n_days = last - day0 + 1
-    parts = []
+    invoice = lines.invoice[w]
+    n_invoice = int(invoice.max(initial=0)) + 1
+    names = ("member", "day", "net_amount", "quantity", "n_lines", "n_invoices")
+    parts = {c: [] for c in names}
     for pi, p in enumerate(programs):
         lookup, _ = _program_codes(lines, mem, pi)
         who = lookup[lines.customer[w]]
@@ -156,29 +159,36 @@ def daily_sums(data: RebateData, programs, *, as_of, since=None) -> pd.DataFrame
         key = who[ok] * n_days + (lines.day[w][ok] - day0)
         uk, inv = np.unique(key, return_inverse=True)
         k = len(uk)
-        pair = np.unique(np.stack([inv, lines.invoice[w][ok]]), axis=1)[0]
-        parts.append(
-            pd.DataFrame(
-                {
-                    "member": uk // n_days,
-                    "day": uk % n_days + day0,
-                    "net_amount": np.bincount(inv, weights=lines.net_amount[w][ok], minlength=k),
-                    "quantity": np.bincount(inv, weights=lines.quantity[w][ok], minlength=k),
-                    "n_lines": np.bincount(inv, minlength=k),
-                    "n_invoices": np.bincount(pair, minlength=k),
-                }
-            )
-        )
+        # distinct (member-day, invoice) pairs: one integer key (a 2-D unique sorts far slower)
+        if k * n_invoice < 2**62:
+            pair = np.unique(inv * n_invoice + invoice[ok]) // n_invoice
+        else:
+            pair = np.unique(np.stack([inv, invoice[ok]]), axis=1)[0]
+        for c, v in zip(
+            names,
+            (
+                uk // n_days,
+                uk % n_days + day0,
+                np.bincount(inv, weights=lines.net_amount[w][ok], minlength=k),
+                np.bincount(inv, weights=lines.quantity[w][ok], minlength=k),
+                np.bincount(inv, minlength=k),
+                np.bincount(pair, minlength=k),
+            ),
+            strict=True,
+        ):
+            parts[c].append(v)
     cols = ["program_id", "customer_id", "pool_id"]
-    if not parts:
+    if not parts["member"]:
         out = pd.DataFrame(
             columns=[*cols, "member", "date", "net_amount", "quantity", "n_lines", "n_invoices"]
         )
         return out
-    out = pd.concat(parts, ignore_index=True)
-    out.insert(0, "date", _EPOCH + out.pop("day").to_numpy().astype("timedelta64[D]"))
-    out["date"] = out["date"].astype("datetime64[ns]")
-    for c in reversed(cols):
-        out.insert(0, c, mem[c].to_numpy()[out["member"].to_numpy()])
-        out[c] = out[c].astype("string")
+    member = np.concatenate(parts["member"])
+    out = pd.DataFrame({c: mem[c].astype("string").array.take(member) for c in cols})
+    out["member"] = member
+    out["date"] = (_EPOCH + np.concatenate(parts["day"]).astype("timedelta64[D]")).astype(
+        "datetime64[ns]"
+    )
+    for c in names[2:]:
+        out[c] = np.concatenate(parts[c])
     return out[[*cols, "member", "date", "net_amount", "quantity", "n_lines", "n_invoices"]]

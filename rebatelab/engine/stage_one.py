@@ -58,7 +58,7 @@ class Reduction:
     customer_daily : DataFrame
         Per (customer_id, date): ``net_amount`` [currency], ``quantity`` [units], ``n_lines``,
         ``n_invoices`` of all lines dated up to ``as_of`` (every product, every customer id
-        found in the lines).
+        found in the lines). None when reduced with ``members_only``.
     reconciliation : DataFrame
         :func:`rebatelab.engine.reconciliation.reconcile`: per (program_id, reason) ``lines``,
         ``net_amount`` [currency], ``quantity`` [units]; the identity
@@ -68,6 +68,7 @@ class Reduction:
         (not a variant) but not enrolled in it, summed as if they were (``enrolled_on`` NaT).
     candidate_daily : DataFrame
         Like ``daily`` for ``candidates`` (``member`` is the row number in ``candidates``).
+        Both None when reduced with ``members_only``.
     customers, products, enrollments, payments : DataFrame
         The master and small tables of the data.
     first_date, last_date : Timestamp
@@ -125,6 +126,8 @@ class Reduction:
             return _renumber(frame, frame.index[mem_keep], new_idx)
 
         cand = self.candidates
+        if cand is None:  # reduced with members_only
+            cand = pd.DataFrame({"program_idx": pd.Series(dtype=np.int64)})
         cand_keep = (
             new_idx[cand["program_idx"].to_numpy(dtype=np.int64)] >= 0
             if len(cand)
@@ -143,7 +146,9 @@ class Reduction:
             daily=_daily_subset(self.daily, mem_map),
             customer_daily=self.customer_daily,
             reconciliation=rec[rec["program_id"].isin(keep_ids).to_numpy()].reset_index(drop=True),
-            candidates=_renumber(cand, cand.index[cand_keep], new_idx),
+            candidates=(
+                None if self.candidates is None else _renumber(cand, cand.index[cand_keep], new_idx)
+            ),
             candidate_daily=(
                 None
                 if self.candidate_daily is None
@@ -176,7 +181,13 @@ def _daily_subset(daily: pd.DataFrame, mem_map: np.ndarray) -> pd.DataFrame:
 
 
 def reduce(
-    data: RebateData, programs, as_of, *, backend: str = "numpy", **backend_options
+    data: RebateData,
+    programs,
+    as_of,
+    *,
+    backend: str = "numpy",
+    members_only: bool = False,
+    **backend_options,
 ) -> Reduction:
     """Reduce the invoice lines once to everything the workflow needs.
 
@@ -191,6 +202,10 @@ def reduce(
     backend : {"numpy", "duckdb", "dask"}
         Where the period sums are computed (see :func:`rebatelab.engine.reduction.period_sums`).
         The result is the same to the cent.
+    members_only : bool
+        Leave out the tables of non-members: ``candidates``, ``candidate_daily`` and
+        ``customer_daily`` are None (the accrual and the forecast do not read them; the
+        review and the views need them). In-memory lines only.
     **backend_options
         Passed to the backend, e.g. ``memory_limit="2GB"`` (DuckDB) or ``client=`` (Dask).
 
@@ -221,7 +236,10 @@ def reduce(
     prior = period_sums(data, programs, as_of=_last_end(programs, as_of), shift_years=1, **opts)
     daily = daily_sums(data, programs, as_of=as_of)
     rec = reconciliation_totals(data, programs, as_of=as_of, sums=period)
-    cand, cand_daily = _candidates(data, programs, as_of, mem, opts)
+    if members_only:
+        cand = cand_daily = None
+    else:
+        cand, cand_daily = _candidates(data, programs, as_of, mem, opts)
     first, last = _date_range(data)
     return Reduction(
         programs=programs,
@@ -231,7 +249,7 @@ def reduce(
         baseline=baseline,
         prior=prior,
         daily=daily,
-        customer_daily=customer_daily(data, as_of=as_of),
+        customer_daily=None if members_only else customer_daily(data, as_of=as_of),
         reconciliation=rec,
         candidates=cand,
         candidate_daily=cand_daily,

@@ -78,7 +78,7 @@ def _reduction(data, programs, as_of, method: str) -> Reduction:
     programs = load_programs(programs)
     as_of = pd.Timestamp(as_of).normalize()
     _check_as_of(as_of, *data.date_range)
-    return reduce(data, programs, as_of)
+    return reduce(data, programs, as_of, members_only=True)  # internal: no review tables
 
 
 def _check_as_of(as_of: pd.Timestamp, first, last) -> None:
