@@ -24,19 +24,20 @@ __all__ = ["main", "build_parser", "command_table"]
 
 def command_table() -> dict[str, tuple[str, str, str | None]]:
     """``NAME -> (module, HELP, docstring)`` of every command, read from the sources."""
-    table = {}
+    table: dict[str, tuple[str, str, str | None]] = {}
     folder = Path(commands.__path__[0])
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda i: i.name):
         if info.name.startswith("_"):
             continue
         tree = ast.parse((folder / f"{info.name}.py").read_text(encoding="utf-8"))
-        consts = {}
+        consts: dict[str, str] = {}
         for node in tree.body:
             if (
                 isinstance(node, ast.Assign)
                 and len(node.targets) == 1
                 and isinstance(node.targets[0], ast.Name)
                 and isinstance(node.value, ast.Constant)
+                and isinstance(node.value.value, str)
             ):
                 consts[node.targets[0].id] = node.value.value
         name = consts.get("NAME", info.name)

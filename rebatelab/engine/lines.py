@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
 import pandas as pd
@@ -18,10 +19,21 @@ __all__ = ["Lines", "prepare_lines", "lines_from_frame", "to_day"]
 _EPOCH = np.datetime64("1970-01-01", "D")
 
 
-def to_day(x) -> np.ndarray | int:
-    """Dates to integer days since 1970-01-01."""
+@overload
+def to_day(x: dt.date | str | np.datetime64) -> int: ...
+@overload
+def to_day(x: np.ndarray | pd.Series | pd.Index | list) -> np.ndarray: ...
+def to_day(x):
+    """Dates to integer days since 1970-01-01: a date gives an int, an array an int64 array.
+
+    Examples
+    --------
+    >>> to_day("1970-01-11"), to_day(["1970-01-01", "1971-01-01"]).tolist()
+    (10, [0, 365])
+    """
     if isinstance(x, dt.date | pd.Timestamp | str | np.datetime64):
-        return int((np.datetime64(pd.Timestamp(x).date(), "D") - _EPOCH).astype(np.int64))
+        # a datetime64[D] as an integer is its day number since the epoch
+        return int(np.datetime64(pd.Timestamp(x).date(), "D").astype(np.int64))
     return (np.asarray(x, dtype="datetime64[D]") - _EPOCH).astype(np.int64)
 
 
@@ -92,7 +104,7 @@ def lines_from_frame(tx: pd.DataFrame, cust_index: pd.Index, prod_index: pd.Inde
     qty = tx["quantity"].to_numpy(dtype=float)
     if len(day) and np.all(day[1:] >= day[:-1]):  # already in date order: no copies
         order = np.arange(len(day), dtype=np.int64)
-        pick = slice(None)
+        pick: slice | np.ndarray = slice(None)
     else:
         order = np.argsort(day, kind="stable").astype(np.int64)
         pick = order

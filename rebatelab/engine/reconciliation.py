@@ -186,12 +186,12 @@ def reconciliation_totals(data: RebateData, programs, *, as_of, sums=None) -> pd
         uc = c == n_cust
         up = ~uc & (pr == n_prod)
         ok = ~uc & ~up
-        for k, w in (("n", None), ("net", lines.net_amount[sl]), ("qty", lines.quantity[sl])):
+        for k, wt in (("n", None), ("net", lines.net_amount[sl]), ("qty", lines.quantity[sl])):
             parts.grid[k][:, s] = np.bincount(
-                c[ok], weights=None if w is None else w[ok], minlength=n_cust
+                c[ok], weights=None if wt is None else wt[ok], minlength=n_cust
             )
-            parts.unknown_customer[k][s] = uc.sum() if w is None else w[uc].sum()
-            parts.unknown_product[k][s] = up.sum() if w is None else w[up].sum()
+            parts.unknown_customer[k][s] = uc.sum() if wt is None else wt[uc].sum()
+            parts.unknown_product[k][s] = up.sum() if wt is None else wt[up].sum()
     mem = members(data, programs)
     for pi, (f, la) in enumerate(windows):
         if la < f:

@@ -149,7 +149,7 @@ def daily_sums(data: RebateData, programs, *, as_of, since=None) -> pd.DataFrame
     invoice = lines.invoice[w]
     n_invoice = int(invoice.max(initial=0)) + 1
     names = ("member", "day", "net_amount", "quantity", "n_lines", "n_invoices")
-    parts = {c: [] for c in names}
+    parts: dict[str, list[np.ndarray]] = {c: [] for c in names}
     for pi, p in enumerate(programs):
         lookup, _ = _program_codes(lines, mem, pi)
         who = lookup[lines.customer[w]]

@@ -209,7 +209,7 @@ class Program(BaseModel):
         5000.0
         """
         base = None
-        if self.is_growth and self.growth.rebate_on == "excess":
+        if self.growth is not None and self.growth.rebate_on == "excess":
             base = _tiers.excess_over(basis, baseline=baseline)
         out = _tiers.earned(
             basis,
@@ -299,7 +299,7 @@ class ProgramSet:
         return _build(raw, source=source)
 
 
-def _field_of(err: dict) -> str:
+def _field_of(err: Mapping) -> str:
     loc = [str(x) for x in err.get("loc", ())]
     return ".".join(loc) if loc else "(program)"
 

@@ -89,9 +89,7 @@ def design_program(current: Program, design) -> Program:
     return ProgramSet.from_programs([merged], source="design")[current.id]
 
 
-def check_design(
-    design, *, current: Program | None = None, errors_only: bool = False
-) -> list[str]:
+def check_design(design, *, current: Program | None = None, errors_only: bool = False) -> list[str]:
     """What is wrong or odd with a design, in words (empty when nothing is).
 
     Parameters
@@ -460,7 +458,7 @@ def compare_designs(
         raise ParameterError(f"current must be a Program; got {type(current).__name__}")
     named = _named(candidates)
     programs = {"current": current}
-    findings = {"current": []}
+    findings: dict[str, list[str]] = {"current": []}
     for name, design in named.items():
         found = check_design(design, current=current)
         prog = None

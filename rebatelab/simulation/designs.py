@@ -20,7 +20,7 @@ def _nice(x: float) -> float:
 
 
 def _ascending(values) -> list[float]:
-    out = []
+    out: list[float] = []
     for v in values:
         v = _nice(v)
         if out and v <= out[-1]:

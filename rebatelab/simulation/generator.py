@@ -45,7 +45,7 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -109,7 +109,9 @@ def _draw_customers(n: int, start, end, p: SimulationParams, rng) -> pd.DataFram
             "region": np.asarray(REGIONS)[region],
             "rep": np.char.add("R", np.char.zfill(rep.astype(str), 2)),
             "buying_group": np.where(
-                in_group, np.char.add("BG", np.char.zfill(group.astype(str), 2)), None
+                in_group,
+                np.char.add("BG", np.char.zfill(group.astype(str), 2)),
+                np.array(None, dtype=object),
             ),
             "order_rate": lam,  # [orders/year] at the start
             "mean_order_value": mean_value,  # [currency]
@@ -571,7 +573,9 @@ def read_truth(folder) -> Truth:
     if not (folder / "simulation.json").exists():
         raise ParameterError(f"no ground truth in {folder} (not a simulated data folder?)")
     meta = json.loads((folder / "simulation.json").read_text())
-    params = {k: (tuple(v) if isinstance(v, list) else v) for k, v in meta["params"].items()}
+    params: dict[str, Any] = {
+        k: (tuple(v) if isinstance(v, list) else v) for k, v in meta["params"].items()
+    }
     customers = pd.read_parquet(folder / "customers_truth.parquet")
     products = pd.read_parquet(folder / "products_truth.parquet")
     return Truth(customers, products, SimulationParams(**params), np.datetime64(meta["start"], "D"))

@@ -36,6 +36,7 @@ Poisson-gamma spend).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -131,7 +132,11 @@ def whatif_base(
     is shrunk toward the population; the exposure ``T_i`` runs from the later of the window
     start and the customer's first purchase. Mean order values are shrunk toward the
     population mean with the weight of one pseudo-order. Dropout is not modelled here
-    (forecasting does that).
+    (forecasting does that). The per-customer sums (orders ``x_i``, spend, first purchase,
+    order values) are stage one's, :func:`rebatelab.engine.history.order_history`; the
+    candidates' eligible shares and baselines are too
+    (:func:`~rebatelab.engine.history.window_sums`,
+    :func:`~rebatelab.engine.reduction.period_sums`).
 
     Examples
     --------
@@ -144,7 +149,8 @@ def whatif_base(
     """
     from rebatelab.simulation.generator import SimulatedData
 
-    params = origin = None
+    params: Any = None  # the SimulationParams of a simulated base's truth
+    origin = None
     if isinstance(data, SimulatedData):
         truth = data.ground_truth() if truth is None else truth
         data = data.to_rebate_data()

@@ -281,9 +281,11 @@ def store_customer_daily(data, *, as_of) -> pd.DataFrame:
     known = ~np.ma.getmaskarray(cust) if np.ma.isMaskedArray(cust) else ~pd.isna(cust)
     code = np.where(known, np.ma.filled(cust, 0) if np.ma.isMaskedArray(cust) else cust, 0)
     code = np.asarray(code, dtype=np.int64)
-    ids = np.where(
-        known, store.customer_ids[code] if len(store.customer_ids) else None, _text(res["cid"])
+    # without customers no code is known: the placeholder is never picked
+    known_ids = (
+        store.customer_ids[code] if len(store.customer_ids) else np.full(len(code), None, object)
     )
+    ids = np.where(known, known_ids, _text(res["cid"]))
     day = np.asarray(res["day"], dtype=np.int64)
     return pd.DataFrame(
         {
@@ -457,7 +459,7 @@ def export_exclusions(data, programs: ProgramSet, as_of, path, *, fmt: str = "cs
         live.append((pi, p.id, f, la))
         st = np.where(customer_eligibility(data, p), 3, 2).astype(np.int8)  # 3: not enrolled
         for v in programs.variants_of(p.id):
-            vi = cust_index.get_indexer(list(v.customers_only))
+            vi = cust_index.get_indexer(list(v.customers_only or ()))
             st[vi] = np.where(st[vi] == 2, 2, 4)
         fd = np.full(n_cust, _INT_MIN, dtype=np.int64)
         mine = mem_pidx == pi

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -157,7 +158,7 @@ class LineStore:
     kept only when unknown), ``net`` [currency] and ``qty`` [units].
     """
 
-    con: object
+    con: Any  # a duckdb.DuckDBPyConnection (duckdb is an optional dependency)
     paths: tuple[str, ...]
     where: str
     n_lines: int
