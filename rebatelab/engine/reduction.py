@@ -1,9 +1,10 @@
 """Stage one: reduce invoice lines to compact per (program, customer[, day]) sums.
 
-This is the only module that touches lines. Everything downstream (tier math, forecasting,
-simulation, liability) runs on the arrays it returns. Lines are turned once into integer codes
-sorted by day (cached on the :class:`~rebatelab.io.RebateData`), so that each program's period
-is a contiguous slice and its sums are one ``np.bincount``.
+Stage one's modules (this one, ``lines``, ``sums``, ``reconciliation``, ``stage_one``,
+``history`` and ``backends/``) are the only code that touches lines. Everything downstream
+(tier math, forecasting, simulation, liability) runs on the arrays they return. Lines are
+turned once into integer codes sorted by day (cached on the :class:`~rebatelab.io.RebateData`),
+so that each program's period is a contiguous slice and its sums are one ``np.bincount``.
 
 Counting rule: a line counts toward a program when its date is within
 ``[start, min(end, as_of)]`` (and on or after the customer's ``enrolled_on``), its product
