@@ -20,10 +20,20 @@ new rate, not a value seen before), so no cached result is reused where a user w
 none. Median and best [ms]. Nothing is asserted; the machine may be shared, so figures are
 noisy: compare them with the load average printed in the header.
 
+``--cache`` says where the sales review and the liability dashboard get their results:
+``none`` (built from the loaded data, as before the cache), ``cold`` (``from_folder`` with an
+empty cache folder: computed and written) or ``warm`` (``from_folder`` reading the entry of
+``--cache-dir``, filled first by ``rebatelab precompute`` if it is not). The program
+designer reads the lines in every mode (its render includes loading the folder).
+With ``--process`` each view is also built in a fresh process under ``/usr/bin/time -v``
+(interpreter start, imports, reading the cache or the folder, the first drawing): wall time
+and peak resident memory.
+
 Usage::
 
     python benchmarks/widgets.py --data data/sample [--repeat 7] [--voila]
     python benchmarks/widgets.py --data /tmp/rebatelab-bench/2000000_50000_50 --program P0001
+    python benchmarks/widgets.py --data DIR --as-of D --cache warm --cache-dir C --process
 """
 
 from __future__ import annotations
@@ -113,7 +123,7 @@ def build(table, name, factory):
     return view
 
 
-def bench_designer(table, data, programs, args, tmp):
+def bench_designer(table, data, programs, args, tmp, load_ms=0.0):
     from rebatelab.widgets import ProgramDesigner
 
     bases = [p for p in programs if p.variant_of is None]
@@ -121,7 +131,9 @@ def bench_designer(table, data, programs, args, tmp):
     d = build(table, "program designer", lambda: ProgramDesigner(
         data, programs, program_id=pid, save_dir=tmp, as_of=args.as_of))  # fmt: skip
     name = f"program designer ({pid}, {d.n_scenarios} scen.)"
-    table.rows[-1] = (name, *table.rows[-1][1:])
+    row = table.rows[-1]  # the designer reads the lines: loading the folder is its render too
+    table.rows[-1] = (name, "render: load the folder + build the view", None, None,
+                      row[4] + load_ms)  # fmt: skip
     top = d.n_tiers.value - 1
     rate = d.tier_rate[top].value
     k = itertools.count(1)
@@ -154,11 +166,28 @@ def bench_designer(table, data, programs, args, tmp):
               full=(time.perf_counter() - t) * 1000)  # fmt: skip
 
 
-def bench_review(table, data, programs, args):
+def review_factory(data, programs, args, cache_dir):
     from rebatelab.widgets import ReviewDashboard
 
-    r = build(table, "sales review", lambda: ReviewDashboard(
-        data, programs, as_of=args.as_of, method=args.method))  # fmt: skip
+    if args.cache == "none":
+        return lambda: ReviewDashboard(data, programs, as_of=args.as_of, method=args.method)
+    return lambda: ReviewDashboard.from_folder(args.data, args.programs, args.as_of,
+                                               method=args.method, cache_dir=cache_dir)  # fmt: skip
+
+
+def liability_factory(data, programs, args, cache_dir, tmp):
+    from rebatelab.widgets import LiabilityForecast
+
+    if args.cache == "none":
+        return lambda: LiabilityForecast(data, programs, as_of=args.as_of, method=args.method,
+                                         export_dir=tmp)  # fmt: skip
+    return lambda: LiabilityForecast.from_folder(args.data, args.programs, args.as_of,
+                                                 method=args.method, cache_dir=cache_dir,
+                                                 export_dir=tmp)  # fmt: skip
+
+
+def bench_review(table, data, programs, args, cache_dir):
+    r = build(table, "sales review", review_factory(data, programs, args, cache_dir))
     reps = list(r.rep.options)
     if len(reps) >= 2:
         r.rep.value = reps[1]
@@ -179,11 +208,8 @@ def bench_review(table, data, programs, args):
                   full=timed(lambda: r.select(*next(state)), args.repeat)[0])  # fmt: skip
 
 
-def bench_liability(table, data, programs, args, tmp):
-    from rebatelab.widgets import LiabilityForecast
-
-    f = build(table, "liability forecast", lambda: LiabilityForecast(
-        data, programs, as_of=args.as_of, method=args.method, export_dir=tmp))  # fmt: skip
+def bench_liability(table, data, programs, args, tmp, cache_dir):
+    f = build(table, "liability forecast", liability_factory(data, programs, args, cache_dir, tmp))
     steps = itertools.count(1)
 
     def new_percentile():  # a value never set before: no cached result
@@ -194,8 +220,14 @@ def bench_liability(table, data, programs, args, tmp):
     def read_quantile():  # what a new percentile costs: another quantile of them
         base.at_percentile(round(0.5 + (next(steps) % 400) * 0.001, 3))
 
-    def recompute():  # what a new common shock costs: the distributions again
+    def forget():  # as in a new session: nothing kept in memory (the disk cache stays)
         f._cache.clear()
+        if f.cache is not None:
+            for k in [k for k in f.cache._memo if k.startswith("liability-")]:
+                del f.cache._memo[k]
+
+    def recompute():  # what a new common shock costs: the distributions again (or read)
+        forget()
         f.compute()
 
     shock = f.common_shock.value
@@ -205,12 +237,83 @@ def bench_liability(table, data, programs, args, tmp):
     flip = toggler(f.common_shock, shock, 0.2)
 
     def new_shock():
-        f._cache.clear()
+        forget()
         flip()
 
-    table.add("liability forecast", "common shock",
-              compute=timed(recompute, args.repeat),
-              full=timed(new_shock, args.repeat)[0])  # fmt: skip
+    stored = f.cache is not None and f.cache.has(
+        "liability-shock=0.2-earned-grid=65536-levels=16-nodes=15")  # fmt: skip
+    what = "common shock 0 <-> 0.2" + (" (both stored)" if stored else " (first time)")
+    if args.cache == "none" or stored:
+        table.add("liability forecast", what, compute=timed(recompute, args.repeat),
+                  full=timed(new_shock, args.repeat)[0])  # fmt: skip
+    else:  # each first time computes (and stores) it: time that once
+        t = time.perf_counter()
+        new_shock()
+        table.add("liability forecast", what, full=(time.perf_counter() - t) * 1000)
+    other = 0.2 if f.common_shock.value == shock else shock
+    f.common_shock.value = shock if other == 0.2 else 0.2  # both now kept in memory
+    t = time.perf_counter()
+    f.common_shock.value = other
+    table.add("liability forecast", "common shock back (kept in memory)",
+              full=(time.perf_counter() - t) * 1000)  # fmt: skip
+
+
+_PROCESS = {
+    "program designer": (
+        "import rebatelab as rl\n"
+        "from rebatelab.widgets import ProgramDesigner\n"
+        "data = rl.load_data({data!r})\n"
+        "v = ProgramDesigner(data, {programs!r}, as_of={as_of!r}, program_id={program!r}, "
+        "save_dir={tmp!r})\n"
+    ),
+    "sales review": (
+        "from rebatelab.widgets import ReviewDashboard\n"
+        "v = ReviewDashboard.from_folder({data!r}, {programs!r}, {as_of!r}, method={method!r}, "
+        "cache_dir={cache_dir!r})\n"
+    ),
+    "liability forecast": (
+        "from rebatelab.widgets import LiabilityForecast\n"
+        "v = LiabilityForecast.from_folder({data!r}, {programs!r}, {as_of!r}, method={method!r}, "
+        "cache_dir={cache_dir!r})\n"
+    ),
+}
+
+
+def bench_process(table, args, cache_dir) -> None:
+    """Each view built in a fresh process under /usr/bin/time -v: wall time and peak RSS."""
+    import re
+    import subprocess
+
+    time_bin = Path("/usr/bin/time")
+    if not time_bin.exists():
+        print("--process: /usr/bin/time missing; skipped", file=sys.stderr)
+        return
+    programs = str(args.programs or args.data / "programs.yaml")
+    names = {"design": "program designer", "review": "sales review",
+             "liability": "liability forecast"}  # fmt: skip
+    for key in args.only:
+        name = names[key]
+        if args.cache == "none" and key != "design":
+            continue  # the fresh-process figure is the cache's (cold or warm)
+        code = _PROCESS[name].format(
+            data=str(args.data), programs=programs, as_of=args.as_of, method=args.method,
+            program=args.program, tmp=tempfile.mkdtemp(),
+            cache_dir=None if cache_dir is None else str(cache_dir),
+        )  # fmt: skip
+        if key == "design" and args.program is None:
+            code = code.replace("program_id=None, ", "")
+        env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+        out = subprocess.run([str(time_bin), "-v", sys.executable, "-c", code], cwd=ROOT,
+                             capture_output=True, text=True, env=env)  # fmt: skip
+        if out.returncode != 0:
+            print(f"--process {name}: failed\n{out.stderr[-2000:]}", file=sys.stderr)
+            continue
+        wall = re.search(r"Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)", out.stderr)
+        rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", out.stderr)
+        h, m, sec = wall.groups()
+        ms = ((int(h or 0) * 60 + int(m)) * 60 + float(sec)) * 1000
+        peak = int(rss.group(1)) / 1e6
+        table.add(name, f"render: fresh process, /usr/bin/time (peak {peak:,.2f} GB)", render=ms)
 
 
 def bench_voila(table, repeat: int) -> None:
@@ -282,37 +385,67 @@ def main(argv=None) -> int:
     parser.add_argument("--only", nargs="*", default=["design", "review", "liability"],
                         choices=["design", "review", "liability"])  # fmt: skip
     parser.add_argument("--voila", action="store_true", help="also time whole pages in Voila")
+    parser.add_argument("--cache", choices=["none", "cold", "warm"], default="none",
+                        help="where the review and liability views get their results")  # fmt: skip
+    parser.add_argument("--cache-dir", type=Path, default=None,
+                        help="cache of --cache warm (default DATA/.rebatelab-cache)")  # fmt: skip
+    parser.add_argument("--process", action="store_true",
+                        help="also build each view in a new process (time -v)")  # fmt: skip
     args = parser.parse_args(argv)
 
     import rebatelab as rl
 
     warnings.simplefilter("ignore", UserWarning)
+    tmp = Path(tempfile.mkdtemp())
+    cache_dir = {"none": None, "cold": tmp / "empty-cache", "warm": args.cache_dir}[args.cache]
+    fill_ms = None
+    if args.cache == "warm":
+        from rebatelab.report.dashboard_inputs import dashboard_cache
+
+        t = time.perf_counter()
+        cache, _ = dashboard_cache(args.data, args.programs, args.as_of, method=args.method,
+                                   cache_dir=cache_dir)  # fmt: skip
+        cache.precompute(shocks=(0.0, 0.2), eligible=False)  # read when already stored
+        fill_ms = (time.perf_counter() - t) * 1000
+        print(f"cache {cache.path}: {'filled' if cache.misses else 'read'} in "
+              f"{fill_ms:,.0f} ms (computed {cache.misses})", file=sys.stderr)  # fmt: skip
+        del cache
     t = time.perf_counter()
     data = rl.load_data(args.data)
     load_ms = (time.perf_counter() - t) * 1000
     programs = rl.load_programs(args.programs or args.data / "programs.yaml")
     table = Table()
-    tmp = Path(tempfile.mkdtemp())
+    n_lines, n_customers = len(data.transactions), len(data.customers)
     import gc
 
     # one view at a time: each is dropped (and collected) before the next is built
     if "design" in args.only:
-        bench_designer(table, data, programs, args, tmp)
+        bench_designer(table, data, programs, args, tmp, load_ms)
+        gc.collect()
+    if args.cache != "none":
+        del data  # the views read the cache (and the folder on a miss), not these frames
+        data = None
         gc.collect()
     if "review" in args.only:
-        bench_review(table, data, programs, args)
+        bench_review(table, data, programs, args, cache_dir)
         gc.collect()
     if "liability" in args.only:
-        bench_liability(table, data, programs, args, tmp)
+        bench_liability(table, data, programs, args, tmp, cache_dir)
         gc.collect()
+    if args.process:
+        bench_process(table, args, cache_dir)
     if args.voila:
         bench_voila(table, args.repeat)
     load = os.getloadavg()[0]
+    mode = {"none": "views built from the loaded data, no cache",
+            "cold": "review and liability opened from an empty cache (computed and written)",
+            "warm": "review and liability opened from the filled cache"}[args.cache]  # fmt: skip
     table.print(
-        f"Dashboards on {args.data} ({len(data.transactions):,} lines, "
-        f"{len(data.customers):,} customers, {len(programs)} programs); in-process, warm, "
-        f"median (and best) of {args.repeat} [ms]; loading the folder took {load_ms:,.0f} ms "
-        f"(not counted in render); load average {load:.1f} on {os.cpu_count()} cores.\n"
+        f"Dashboards on {args.data} ({n_lines:,} lines, {n_customers:,} customers, "
+        f"{len(programs)} programs), as of {args.as_of or 'the last line'}; {mode}; "
+        f"in-process, median (and best) of {args.repeat} [ms]; loading the folder took "
+        f"{load_ms:,.0f} ms (counted in the designer's render only); load average "
+        f"{load:.1f} on {os.cpu_count()} cores.\n"
         f"Targets: compute < {TARGETS['compute']:.0f} ms, full update < "
         f"{TARGETS['full']:.0f} ms, render < {TARGETS['render'] / 1000:.0f} s."
     )

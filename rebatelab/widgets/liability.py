@@ -354,7 +354,7 @@ class LiabilityForecast(View):
             shown,
             formats={c: money for c in shown.columns if c not in ("program", "customers")},
         )
-        fig, axes = new_figure(ncols=2, width=11.0, height=4.8)
+        fig, axes = self._figure("liability", ncols=2, width=11.0, height=4.8)
         plot_liability(res.by_program, currency=cur, ax=axes[0])
         axes[0].set_title("By program")
         plot_total_distribution(res.distribution, res.total, currency=cur, ax=axes[1])

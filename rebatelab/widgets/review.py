@@ -26,7 +26,7 @@ from rebatelab.report.html import escape
 from rebatelab.report.statement import statement
 from rebatelab.review.moneymap import money_map
 from rebatelab.review.worklist import KINDS, VALUE, ReviewRules, Worklists, worklists
-from rebatelab.widgets._base import ALL, View, new_figure
+from rebatelab.widgets._base import ALL, View
 from rebatelab.widgets.changes import ProposePanel
 from rebatelab.widgets.rowtable import DownloadButton, RowTable
 
@@ -511,7 +511,7 @@ class ReviewDashboard(View):
             & (acc["customer_id"].astype(str) == customer_id).to_numpy()
         )[0]
         tier = int(acc["tier"].iloc[at])
-        fig, axes = new_figure(ncols=2, width=11.0, height=4.6)
+        fig, axes = self._figure("drilldown", program_id, ncols=2, width=11.0, height=4.6)
         plot_forecast_fan(acc, fc, program_id, customer_id, data=self.reduction,
                           currency=self.currency, ax=axes[0])  # fmt: skip
         axes[0].set_xlabel("date")
