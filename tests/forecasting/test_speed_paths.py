@@ -67,3 +67,47 @@ def test_members_only_reduction_forecasts_the_same_to_the_last_digit(sample):
     pd.testing.assert_frame_equal(forecast(full), forecast(data, programs, AS_OF))
     sub = lean.subset(programs.ids[:2])
     assert sub.candidates is None and set(sub.members["program_id"]) <= set(programs.ids[:2])
+
+
+def _bisect_quantiles(levels, counts, sev_kw, hi):
+    """Quantiles by 200 bisection steps on the CDF (slow, plain, independent of the search)."""
+    from rebatelab.forecasting.compound import compound_cdf
+
+    lo = np.zeros((counts.n_rows, len(levels)))
+    up = np.repeat(hi[:, None], len(levels), axis=1)
+    for _ in range(200):  # bisection steps
+        mid = 0.5 * (lo + up)
+        below = compound_cdf(mid, counts, **sev_kw) < np.asarray(levels)[None, :]
+        lo, up = np.where(below, mid, lo), np.where(below, up, mid)
+    return up
+
+
+@pytest.mark.parametrize("mixed", [True, False])
+def test_quantile_search_matches_bisection(mixed):
+    from rebatelab.forecasting.compound import compound_quantile
+    from rebatelab.forecasting.spend_models import dropout_counts
+
+    rng = np.random.default_rng(7)
+    n = 300
+    counts = dropout_counts(
+        rng.uniform(5, 120, n),
+        lam_shape=rng.uniform(0.5, 20, n),
+        lam_rate=rng.uniform(5, 200, n),
+        drop_a=1.0,
+        drop_b=rng.uniform(1, 30, n),
+        alive=rng.uniform(0.3, 1.0, n),
+    )
+    k = rng.uniform(0.7, 3.0, n)
+    if mixed:
+        q = rng.uniform(2.5, 300, n)
+        sev = dict(shape=k, mix_shape=q, mix_rate=rng.uniform(50, 5e4, n) * (q - 1) / k)
+    else:
+        sev = dict(shape=k, scale=rng.uniform(10, 1e4, n))
+    levels = [0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95]
+    got = compound_quantile(levels, counts, **sev)
+    mean = counts.mean * (
+        k * sev["mix_rate"] / (sev["mix_shape"] - 1) if mixed else k * sev["scale"]
+    )
+    want = _bisect_quantiles(levels, counts, sev, 40.0 * mean + 1.0)
+    # the search's precision (rtol 1e-7), with margin; bisection ends within 2^-200 of it
+    np.testing.assert_allclose(got, want, rtol=3e-7, atol=1e-9 * mean.max())
