@@ -155,6 +155,7 @@ class View(abc.ABC):
         self.images: dict[str, w.Image] = {}
         self._layouts: dict = {}
         self._to_freeze: dict = {}
+        self._layers: dict = {}
         self.widget = w.VBox([])
         self.error: str | None = None
 
@@ -185,6 +186,7 @@ class View(abc.ABC):
 
     def _show(self, name: str, fig) -> None:
         """Keep ``fig`` for inspection and put its PNG in the image ``name``."""
+        self._layers.pop(name, None)
         self.figures[name] = fig
         img = self.images[name]
         if name in self._layouts or any(k[0] == name for k in self._layouts):
@@ -195,6 +197,51 @@ class View(abc.ABC):
         if axes is not None and all(ax.figure is fig for ax in axes):  # laid out: keep it
             self._layouts[(name, key)] = [ax.get_position().frozen() for ax in axes]
         img.layout.width = f"{round(fig.get_figwidth() * DPI)}px"  # natural size, not stretched
+
+    def _show_layered(self, name: str, fig, moving) -> None:
+        """Show ``fig`` and keep its rendering without the ``moving`` artists, for :meth:`_move`.
+
+        The figure is drawn once without them (the background, kept as pixels), then they
+        are drawn over it; a later :meth:`_move` redraws only them over the kept background.
+        """
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        self.figures[name] = fig
+        fig.set_dpi(DPI)
+        canvas = FigureCanvasAgg(fig)
+        for a in moving:
+            a.set_visible(False)
+        canvas.draw()
+        background = canvas.copy_from_bbox(fig.bbox)
+        for a in moving:
+            a.set_visible(True)
+        self._layers[name] = (fig, canvas, background, list(moving))
+        self._paint(name)
+        key, axes = self._to_freeze.pop(name, (None, None))
+        if axes is not None:
+            self._layouts[(name, key)] = [ax.get_position().frozen() for ax in axes]
+
+    def _move(self, name: str) -> bool:
+        """Redraw only the moving artists of image ``name`` (changed in place by the caller)."""
+        if name not in self._layers:
+            return False
+        self._paint(name)
+        return True
+
+    def _paint(self, name: str) -> None:
+        from PIL import Image
+
+        fig, canvas, background, moving = self._layers[name]
+        canvas.restore_region(background)
+        for a in moving:
+            fig.draw_artist(a)
+        width, height = canvas.get_width_height()
+        buf = io.BytesIO()
+        Image.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1
+                         ).save(buf, format="png", compress_level=1)  # fmt: skip
+        img = self.images[name]
+        img.value = buf.getvalue()
+        img.layout.width = f"{width}px"
 
     @staticmethod
     def _css() -> w.HTML:

@@ -22,6 +22,7 @@ from rebatelab.finance.liability import (
     reduction_for,
     settle_forecast,
 )
+from rebatelab.money import DEFAULT_CURRENCY
 from rebatelab.plotting.liability import (
     plot_liability,
     plot_liability_over_time,
@@ -51,6 +52,16 @@ def _workspace_of(data, workspace) -> Path | None:
     if not src or src.startswith("<"):
         return None
     return Path(src) / WORKSPACE_NAME
+
+
+def _constrained_artists(fig):
+    """The marks a new percentile moves: the programs' marks, the total's line and its label."""
+    ax_p, ax_t = fig.axes[:2]
+    bars = next(ln for ln in ax_p.get_lines() if ln.get_label() == "constrained")
+    line = next(ln for ln in ax_t.get_lines() if ln.get_label().startswith("constrained ("))
+    legend = ax_t.get_legend()
+    text = next(x for x in legend.get_texts() if x.get_text().startswith("constrained ("))
+    return bars, line, text
 
 
 class LiabilityForecast(View):
@@ -156,6 +167,7 @@ class LiabilityForecast(View):
                 fc = liability_forecast(red, method=method, n_levels=self.options.n_levels)
         self.forecast = settle_forecast(self.accrual, align_forecast(self.accrual, fc))
         self._cache: dict[tuple[float, float], object] = {}
+        self._drawn_shock: float | None = None
         self.result = None
         self.workspace = _workspace_of(data, workspace)
         self._read_ledger()
@@ -345,7 +357,7 @@ class LiabilityForecast(View):
         """Recompute the liability and redraw the table, the chart and the total line."""
         self.result = res = self.compute()
         self.download.value = ""  # a workbook of other figures is not offered any more
-        cur = self.currency or "currency"
+        cur = self.currency or DEFAULT_CURRENCY
         pct = f"constrained ({self.percentile.value:.0%})"
         shown = res.by_program[["program_id", "customers", *_AMOUNTS]].rename(
             columns={"constrained": pct, "most_likely": "most likely", "program_id": "program"}
@@ -354,12 +366,14 @@ class LiabilityForecast(View):
             shown,
             formats={c: money for c in shown.columns if c not in ("program", "customers")},
         )
-        fig, axes = self._figure("liability", ncols=2, width=11.0, height=4.8)
-        plot_liability(res.by_program, currency=cur, ax=axes[0])
-        axes[0].set_title("By program")
-        plot_total_distribution(res.distribution, res.total, currency=cur, ax=axes[1])
-        axes[1].set_title("Total")
-        self._show("liability", fig)
+        if not self._move_constrained(res):
+            fig, axes = self._figure("liability", ncols=2, width=11.0, height=4.8)
+            plot_liability(res.by_program, currency=cur, ax=axes[0])
+            axes[0].set_title("By program")
+            plot_total_distribution(res.distribution, res.total, currency=cur, ax=axes[1])
+            axes[1].set_title("Total")
+            self._drawn_shock = float(res.options.common_shock)
+            self._show_layered("liability", fig, _constrained_artists(fig))
         t = res.total.iloc[0]
         unit = f" {self.currency}" if self.currency else ""
 
@@ -372,12 +386,38 @@ class LiabilityForecast(View):
             f"<b>{cts('constrained')}{unit}</b>"
         )
 
+    def _move_constrained(self, res) -> bool:
+        """Another percentile at the same common shock: move only the constrained marks.
+
+        Everything else in the figure is the same, so it is not drawn again; a mark that
+        would leave the axes' range gives a full redraw.
+        """
+        if self._drawn_shock != float(res.options.common_shock) or "liability" not in self.figures:
+            return False
+        fig = self.figures["liability"]
+        bars, line, text = _constrained_artists(fig)
+        ax_p, ax_t = fig.axes[:2]
+        new_p = res.by_program["constrained"].to_numpy(dtype=float)
+        t = res.total.iloc[0]
+        lo, hi = ax_p.get_xlim()
+        lo_t, hi_t = ax_t.get_xlim()
+        if len(new_p) != len(bars.get_xdata()) or new_p.max(initial=0) > hi or not (
+            lo_t <= t["constrained"] <= hi_t
+        ):  # fmt: skip
+            return False
+        bars.set_xdata(new_p)
+        line.set_xdata([t["constrained"], t["constrained"]])
+        text.set_text(f"constrained ({t['percentile']:.0%}): {t['constrained']:,.0f}")
+        return self._move("liability")
+
     def refresh_history(self) -> None:
         """Draw the liability over the closed periods."""
         if self.history is None:
             return
         fig, axes = new_figure(width=8.0, height=3.2)
-        plot_liability_over_time(self.history, currency=self.currency or "currency", ax=axes[0])
+        plot_liability_over_time(
+            self.history, currency=self.currency or DEFAULT_CURRENCY, ax=axes[0]
+        )
         axes[0].set_title("Liability over the closed periods")
         self._show("history", fig)
 
@@ -407,7 +447,7 @@ class LiabilityForecast(View):
             formats={names.get(c, c): "{:,.2f}".format for c in _RF},
         )
         fig, axes = new_figure(width=8.0, height=3.4)
-        plot_rollforward(shown, currency=self.currency or "currency", ax=axes[0])
+        plot_rollforward(shown, currency=self.currency or DEFAULT_CURRENCY, ax=axes[0])
         axes[0].set_title(f"Roll-forward: {prog}")
         self._show("rollforward", fig)
 
