@@ -1,12 +1,12 @@
-"""Fill the dashboards' cache ahead of time (e.g. nightly), so that they open in a second.
+"""Fill the dashboards' cache ahead of time (e.g. nightly): no reduction or forecast on opening.
 
 Reduces the lines, accrues, forecasts, builds the review's three lists and the liability's
 distributions at each --common-shock, and stores them under DATA/.rebatelab-cache/ (or
 --cache-dir), keyed by the content of the data files, the terms (program file plus the
 workspace's approved change requests in force on --as-of), the as-of day, the forecast method
 and the rebatelab version. Results already stored for these inputs are not recomputed; a
-changed input gets a new entry (--prune removes the older ones). The program designer,
-the sales review and the liability dashboard read the entry when they are opened with the
+changed input gets a new entry (--prune removes the older ones). The sales review and the
+liability dashboard read the entry when they are opened with the
 same inputs (`ReviewDashboard.from_folder`, `LiabilityForecast.from_folder`).
 """
 
