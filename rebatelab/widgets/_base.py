@@ -193,9 +193,7 @@ class View(abc.ABC):
             for ax in fig.axes:  # titles at the top edge: skip matplotlib's search above
                 ax._autotitlepos = False  # the tick labels (a fifth of the drawing time)
         img.value = figure_png(fig, dpi=DPI)
-        key, axes = self._to_freeze.pop(name, (None, None))
-        if axes is not None and all(ax.figure is fig for ax in axes):  # laid out: keep it
-            self._layouts[(name, key)] = [ax.get_position().frozen() for ax in axes]
+        self._freeze_layout(name, fig)
         img.layout.width = f"{round(fig.get_figwidth() * DPI)}px"  # natural size, not stretched
 
     def _show_layered(self, name: str, fig, moving) -> None:
@@ -217,8 +215,12 @@ class View(abc.ABC):
             a.set_visible(True)
         self._layers[name] = (fig, canvas, background, list(moving))
         self._paint(name)
+        self._freeze_layout(name, fig)
+
+    def _freeze_layout(self, name: str, fig) -> None:
+        """Keep the axes' positions of a figure just laid out, for the next drawing of ``name``."""
         key, axes = self._to_freeze.pop(name, (None, None))
-        if axes is not None:
+        if axes is not None and all(ax.figure is fig for ax in axes):
             self._layouts[(name, key)] = [ax.get_position().frozen() for ax in axes]
 
     def _move(self, name: str) -> bool:
