@@ -56,6 +56,7 @@ from rebatelab.forecasting.features import (
     unit_history,
 )
 from rebatelab.forecasting.quantiles import quantile_column
+from rebatelab.forecasting.settled import settle_forecast
 
 __all__ = ["GapDistribution", "forecast_learned", "MIN_PERIODS"]
 
@@ -622,6 +623,7 @@ def forecast_learned(
     out = out[[*base, *tiers, "method", *qcols, "method_used"]]
     out["method"] = pd.array(["learned"] * len(out), dtype="string")
     out["method_used"] = out["method_used"].astype("string")
+    out = settle_forecast(acc, out)  # ended periods: the accrual's amounts, as forecast() gives
     out.attrs["truncation_bound"] = 0.0
     if trained is not None:
         out.attrs["rebate_bias_factor"] = trained.get("bias", 1.0)

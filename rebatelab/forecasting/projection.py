@@ -33,6 +33,7 @@ from rebatelab.engine.stage_one import Reduction, reduce
 from rebatelab.errors import DataValidationError, ParameterError
 from rebatelab.forecasting.expected_settlement import _at_thresholds, _settlement, _tier_probs
 from rebatelab.forecasting.quantiles import basis_quantiles, quantile_column
+from rebatelab.forecasting.settled import settle_forecast
 from rebatelab.forecasting.unit_models import METHODS as _UNIT_METHODS
 from rebatelab.forecasting.unit_models import UnitDays, expand_days, unit_models
 from rebatelab.programs.terms import load_programs
@@ -387,4 +388,5 @@ def forecast(
     for lev in lv:
         out[quantile_column(lev)] = qcol[lev][unit]
     out.attrs["truncation_bound"] = float(sf.truncation_bound().max(initial=0.0))
-    return out
+    # a period that has ended is certain: its rebate is the accrual's, in cents
+    return settle_forecast(acc, out)

@@ -463,3 +463,24 @@ def test_cli_lists_the_forecast_methods():
     from rebatelab.forecasting.projection import METHODS
 
     assert cli_forecast.METHODS == METHODS
+
+
+def test_a_period_that_has_ended_forecasts_its_accrued_amount():
+    # GOLD-2025 ended on 2025-12-31: as of 2026-09-30 its rebate is certain. Before, each
+    # row's expected rebate was its unrounded share (208.905 against 208.91 accrued), so
+    # `rebatelab forecast` said 166,750.62 where the liability said 166,750.61.
+    from rebatelab.datasets import load_sample
+    from rebatelab.finance.liability import liability
+    from rebatelab.forecasting.projection import forecast
+    from rebatelab.money import cents
+
+    data, programs = load_sample()
+    red = reduce(data, programs, "2026-09-30")
+    acc, fc = accrue(red), forecast(red)
+    ended = (acc["days_left"] == 0).to_numpy()
+    assert ended.any()
+    np.testing.assert_array_equal(cents(fc["expected_rebate"][ended]), cents(acc["earned"][ended]))
+    np.testing.assert_array_equal(
+        cents(fc["most_likely_rebate"][ended]), cents(acc["earned"][ended])
+    )
+    assert round(fc["expected_rebate"].sum(), 2) == liability(red).total.iloc[0]["expected"]
