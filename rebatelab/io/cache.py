@@ -435,8 +435,6 @@ class InputCache:
 
     def forecast(self, *, levels=None) -> pd.DataFrame:
         """:func:`rebatelab.forecast` of the reduction (with the cache's method)."""
-        from rebatelab.forecasting.projection import forecast
-
         kw = {} if self.method is None else {"method": self.method}
         if levels is not None:
             kw["levels"] = np.asarray(levels, dtype=float)
@@ -444,7 +442,9 @@ class InputCache:
             np.asarray(levels, dtype=float).tobytes(), digest_size=6
         ).hexdigest()  # fmt: skip
 
-        def run():
+        def run():  # the forecasting code (scipy) is imported on a miss only
+            from rebatelab.forecasting.projection import forecast
+
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
                 return forecast(self.reduction(), **kw)
@@ -489,10 +489,11 @@ class InputCache:
 
     def eligible_list(self) -> pd.DataFrame:
         """The eligible-not-enrolled list under the review's rules."""
-        from rebatelab.review.eligibility import eligible_not_enrolled
         from rebatelab.review.worklist import ruled
 
-        def run():
+        def run():  # the forecasting code (scipy) is imported on a miss only
+            from rebatelab.review.eligibility import eligible_not_enrolled
+
             red = self.reduction()
             kw = {} if self.method is None else {"method": self.method}
             with warnings.catch_warnings():

@@ -17,6 +17,8 @@ Public names (each also importable from the module in parentheses):
 - ``plot_tier_ladder`` (review): Customers (pools) of one program placed on its tier ladder
 - ``plot_money_map`` (review): Customers per tier now, and expected at period end, for one
   program
+- ``mark_money_map`` (review): Outline the bar of ``tier`` (now) in a money map and name
+  ``label`` over it
 - ``plot_forecast_fan`` (review): A customer's (or pool's) basis to date and forecast fan
   against the tier thresholds
 - ``plot_whatif`` (whatif): Distribution over scenarios of one metric, one box per candidate
@@ -39,7 +41,12 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "plot_rollforward",
             "plot_liability_over_time",
         ],
-        "rebatelab.plotting.review": ["plot_tier_ladder", "plot_money_map", "plot_forecast_fan"],
+        "rebatelab.plotting.review": [
+            "plot_tier_ladder",
+            "plot_money_map",
+            "mark_money_map",
+            "plot_forecast_fan",
+        ],
         "rebatelab.plotting.whatif": ["plot_whatif", "plot_tier_participation"],
     },
 )

@@ -13,7 +13,7 @@ from rebatelab.errors import ParameterError
 from rebatelab.forecasting.quantiles import quantile_columns
 from rebatelab.review.frames import Inputs, align, program_set
 
-__all__ = ["plot_tier_ladder", "plot_money_map", "plot_forecast_fan"]
+__all__ = ["plot_tier_ladder", "plot_money_map", "mark_money_map", "plot_forecast_fan"]
 
 
 def _axes(ax):
@@ -146,23 +146,62 @@ def plot_money_map(money_map, program_id, *, mark=None, ax=None):
         ax.annotate(f"{e:,.0f}", (t, c), ha="center", va="bottom", fontsize=8)
     ax.set_xticks(tiers)
     ax.set_xticklabels([("none" if t == 0 else f"tier {t}") for t in tiers])
+    now.set_label("now")
+    now.tiers = tiers  # the tier of each bar, for mark_money_map
     if mark is not None:
-        tier, label = mark
-        at = np.flatnonzero(tiers == int(tier))
-        if len(at):
-            bar = now[int(at[0])]
-            bar.set_edgecolor("#d62728")
-            bar.set_linewidth(2.5)
-            bar.set_gid("marked")
-            top = bar.get_y() + bar.get_height()
-            ax.annotate(str(label), (bar.get_x() + bar.get_width() / 2, top), xytext=(0, 14),
-                        textcoords="offset points", ha="center", color="#d62728", fontsize=8,
-                        arrowprops={"arrowstyle": "->", "color": "#d62728"})  # fmt: skip
-            ax.margins(y=0.25)
+        mark_money_map(ax, *mark)
     ax.set_ylabel("customers (labels: earned to date)")
     ax.set_title(f"{program_id}: money map")
     ax.legend(fontsize=8)
     return ax
+
+
+def mark_money_map(ax, tier, label) -> list:
+    """Outline the bar of ``tier`` (now) in a money map and name ``label`` over it.
+
+    A mark already on ``ax`` is taken off first, so a view that keeps the map of one program
+    moves the mark from customer to customer without drawing the map again.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+        Drawn by :func:`plot_money_map`.
+    tier : int
+        The tier whose bar is outlined (0: none).
+    label : str
+        The text over it (e.g. the customer's id).
+
+    Returns
+    -------
+    list of Artist
+        The outlined bar and its label (empty when the map has no bar for ``tier``).
+    """
+    now = next((c for c in ax.containers if c.get_label() == "now"), None)
+    if now is None:
+        raise ParameterError("mark_money_map: the axes hold no money map (no 'now' bars)")
+    for bar in now:
+        if bar.get_gid() == "marked":  # the previous mark: back to a plain bar
+            edge, width = getattr(bar, "_plain_edge", (bar.get_facecolor(), 0.0))
+            bar.set_edgecolor(edge)
+            bar.set_linewidth(width)
+            bar.set_gid(None)
+    for text in [t for t in ax.texts if t.get_gid() == "mark-label"]:
+        text.remove()
+    at = np.flatnonzero(np.asarray(now.tiers) == int(tier))
+    if not len(at):
+        return []
+    bar = now[int(at[0])]
+    bar._plain_edge = (bar.get_edgecolor(), bar.get_linewidth())
+    bar.set_edgecolor("#d62728")
+    bar.set_linewidth(2.5)
+    bar.set_gid("marked")
+    top = bar.get_y() + bar.get_height()
+    text = ax.annotate(str(label), (bar.get_x() + bar.get_width() / 2, top), xytext=(0, 14),
+                       textcoords="offset points", ha="center", color="#d62728", fontsize=8,
+                       arrowprops={"arrowstyle": "->", "color": "#d62728"},
+                       gid="mark-label")  # fmt: skip
+    ax.margins(y=0.25)
+    return [bar, text]
 
 
 def plot_forecast_fan(

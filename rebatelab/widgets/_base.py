@@ -39,7 +39,8 @@ _CSS = """
 """
 
 
-def new_figure(*, width: float = 9.0, height: float = 3.6, ncols: int = 1, nrows: int = 1):
+def new_figure(*, width: float = 9.0, height: float = 3.6, ncols: int = 1, nrows: int = 1,
+               layout: str | None = "constrained"):  # fmt: skip
     """A pyplot-free figure with a constrained layout and its axes.
 
     Parameters
@@ -48,6 +49,9 @@ def new_figure(*, width: float = 9.0, height: float = 3.6, ncols: int = 1, nrows
         Size [inches].
     ncols, nrows : int
         Grid of axes.
+    layout : str or None
+        Matplotlib's layout engine; None for axes placed by the caller (no layout pass, and
+        one drawing per PNG instead of two).
 
     Returns
     -------
@@ -56,7 +60,7 @@ def new_figure(*, width: float = 9.0, height: float = 3.6, ncols: int = 1, nrows
     """
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height), layout="constrained")
+    fig = Figure(figsize=(width, height), layout=layout)
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     return fig, axes
 
@@ -167,13 +171,15 @@ class View(abc.ABC):
         every click with the same kind of content (``key``: e.g. the same program) reuses the
         axes' positions that the first drawing computed instead.
         """
-        fig, axes = new_figure(**size)
         boxes = self._layouts.get((name, key))
-        if boxes is not None and len(boxes) == len(axes):
-            fig.set_layout_engine("none")
+        n = size.get("ncols", 1) * size.get("nrows", 1)
+        if boxes is not None and len(boxes) == n:
+            # no layout engine at all: a placeholder engine would make savefig draw twice
+            fig, axes = new_figure(**size, layout=None)
             for ax, box in zip(axes, boxes, strict=True):
                 ax.set_position(box)
         else:
+            fig, axes = new_figure(**size)
             self._to_freeze[name] = (key, axes)
         return fig, axes
 
@@ -196,23 +202,50 @@ class View(abc.ABC):
         self._freeze_layout(name, fig)
         img.layout.width = f"{round(fig.get_figwidth() * DPI)}px"  # natural size, not stretched
 
-    def _show_layered(self, name: str, fig, moving) -> None:
+    def _show_layered(self, name: str, fig, moving, *, settle: bool = False,
+                      plain: Callable[[], Callable[[], None]] | None = None) -> None:  # fmt: skip
         """Show ``fig`` and keep its rendering without the ``moving`` artists, for :meth:`_move`.
 
         The figure is drawn once without them (the background, kept as pixels), then they
         are drawn over it; a later :meth:`_move` redraws only them over the kept background.
+
+        Parameters
+        ----------
+        name : str
+            The image.
+        fig : matplotlib.figure.Figure
+        moving : list of Artist
+            Drawn over the background on every :meth:`_move` (an Axes is a whole panel).
+        settle : bool
+            Lay the figure out with every artist first (one full drawing; for moving artists
+            whose room the layout must keep, such as a panel's tick labels), then fix the
+            axes' positions and drop the layout engine.
+        plain : callable, optional
+            Puts the figure in its background state and returns the callable that undoes
+            it, run around the background's drawing (default: hide the ``moving`` artists;
+            e.g. a highlighted bar is drawn plain in the background, highlighted over it).
         """
         from matplotlib.backends.backend_agg import FigureCanvasAgg
 
         self.figures[name] = fig
         fig.set_dpi(DPI)
         canvas = FigureCanvasAgg(fig)
-        for a in moving:
-            a.set_visible(False)
+        if settle and fig.get_layout_engine() is not None:
+            canvas.draw()
+            for ax in fig.axes:
+                ax.set_position(ax.get_position().frozen())
+            fig.set_layout_engine(None)
+        if plain is None:
+
+            def plain():
+                for a in moving:
+                    a.set_visible(False)
+                return lambda: [a.set_visible(True) for a in moving]
+
+        undo = plain()
         canvas.draw()
         background = canvas.copy_from_bbox(fig.bbox)
-        for a in moving:
-            a.set_visible(True)
+        undo()
         self._layers[name] = (fig, canvas, background, list(moving))
         self._paint(name)
         self._freeze_layout(name, fig)
@@ -223,10 +256,17 @@ class View(abc.ABC):
         if axes is not None and all(ax.figure is fig for ax in axes):
             self._layouts[(name, key)] = [ax.get_position().frozen() for ax in axes]
 
-    def _move(self, name: str) -> bool:
-        """Redraw only the moving artists of image ``name`` (changed in place by the caller)."""
+    def _move(self, name: str, moving=None) -> bool:
+        """Redraw only the moving artists of image ``name`` (changed in place by the caller).
+
+        ``moving`` replaces the list of artists drawn over the background (new artists of
+        the same figure); False when the image holds no layered drawing.
+        """
         if name not in self._layers:
             return False
+        if moving is not None:
+            fig, canvas, background, _old = self._layers[name]
+            self._layers[name] = (fig, canvas, background, list(moving))
         self._paint(name)
         return True
 

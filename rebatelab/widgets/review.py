@@ -16,15 +16,12 @@ import ipywidgets as w
 import numpy as np
 import pandas as pd
 
-from rebatelab.engine.accrual import accrue
-from rebatelab.engine.stage_one import Reduction, reduce
-from rebatelab.forecasting.projection import forecast
+from rebatelab.engine.stage_one import Reduction
 from rebatelab.money import currency_symbol, data_currency, format_money, percent
-from rebatelab.plotting.review import plot_forecast_fan, plot_money_map
+from rebatelab.plotting.review import mark_money_map, plot_forecast_fan, plot_money_map
 from rebatelab.report.digest import digest
 from rebatelab.report.html import escape
 from rebatelab.report.statement import statement
-from rebatelab.review.moneymap import money_map
 from rebatelab.review.worklist import KINDS, VALUE, ReviewRules, Worklists, worklists
 from rebatelab.widgets._base import ALL, View
 from rebatelab.widgets.changes import ProposePanel
@@ -156,6 +153,8 @@ class ReviewDashboard(View):
         elif isinstance(data, Reduction):
             red = data
         else:
+            from rebatelab.engine.stage_one import reduce
+
             day = as_of if as_of is not None else data.date_range[1]
             red = reduce(data, programs, day)
         self.reduction = red
@@ -172,7 +171,11 @@ class ReviewDashboard(View):
             self.accrual = cache.accrual()
             self.forecast = cache.forecast()
             self.money_map = cache.money_map()
-        else:
+        else:  # imported here: a view opened from the cache needs no forecasting code
+            from rebatelab.engine.accrual import accrue
+            from rebatelab.forecasting.projection import forecast
+            from rebatelab.review.moneymap import money_map
+
             self.accrual = accrue(red)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
@@ -198,6 +201,7 @@ class ReviewDashboard(View):
         self.shown: dict[str, pd.DataFrame] = {}
         self.result: dict[str, pd.DataFrame | None] = {}
         self.selected: tuple[str, str] | None = None
+        self._drill_figure = None  # (program_id, figure) of the drill-down kept as pixels
         self._syncing = False
         cust = red.customers
         max_days = int(self.accrual["days_left"].max()) if len(self.accrual) else 0
@@ -505,25 +509,69 @@ class ReviewDashboard(View):
             self._drill_customer_only(program_id, customer_id)
             return
         self.selected = (program_id, customer_id)
-        acc, fc = self.accrual, self.forecast
-        at = np.flatnonzero(
-            (acc["program_id"].astype(str) == program_id).to_numpy()
-            & (acc["customer_id"].astype(str) == customer_id).to_numpy()
-        )[0]
+        acc = self.accrual
+        at = self._keys.get_loc((program_id, customer_id))  # an index lookup, no scan
+        if isinstance(at, slice):  # a repeated key: its first row
+            at = at.start
+        elif not isinstance(at, (int, np.integer)):
+            at = int(np.flatnonzero(at)[0])
         tier = int(acc["tier"].iloc[at])
-        fig, axes = self._figure("drilldown", program_id, ncols=2, width=11.0, height=4.6)
-        plot_forecast_fan(acc, fc, program_id, customer_id, data=self.reduction,
-                          currency=self.currency, ax=axes[0])  # fmt: skip
-        axes[0].set_xlabel("date")
-        axes[0].yaxis.set_major_formatter("{x:,.0f}")
-        axes[0].legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=5,
-                       fontsize="small", frameon=False)  # fmt: skip
-        plot_money_map(self.money_map, program_id, mark=(tier, customer_id), ax=axes[1])
-        self.images["drilldown"].layout.display = None
-        self._show("drilldown", fig)
+        self._draw_drilldown(program_id, customer_id, tier)
         self.heading.value = f"<h4>{escape(customer_id)} in {escape(program_id)}</h4>"
         self._statement(customer_id)
         self._close_propose()
+
+    def _fan(self, ax, program_id: str, customer_id: str) -> None:
+        plot_forecast_fan(self.accrual, self.forecast, program_id, customer_id,
+                          data=self.reduction, currency=self.currency, ax=ax)  # fmt: skip
+        ax.set_xlabel("date")
+        ax.yaxis.set_major_formatter("{x:,.0f}")
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=5, fontsize="small",
+                  frameon=False)  # fmt: skip
+
+    def _draw_drilldown(self, program_id: str, customer_id: str, tier: int) -> None:
+        """The fan (left) and the program's money map with the customer marked (right).
+
+        The money map of a program is drawn once and kept as pixels (with the fan's panel
+        left blank); a click in the same program redraws only the fan's panel and the mark.
+        """
+        self.images["drilldown"].layout.display = None
+        kept = self._drill_figure
+        if kept is not None and kept[0] == program_id and "drilldown" in self._layers:
+            fig = kept[1]
+            fan, mm = fig.axes[:2]
+            fan.clear()
+            self._fan(fan, program_id, customer_id)
+            fan._autotitlepos = False  # the title at the top edge: no search above the ticks
+            mark = mark_money_map(mm, tier, customer_id)
+            self.figures["drilldown"] = fig
+            self._move("drilldown", [fan, *mark])
+            return
+        fig, axes = self._figure("drilldown", program_id, ncols=2, width=11.0, height=4.6)
+        self._fan(axes[0], program_id, customer_id)
+        plot_money_map(self.money_map, program_id, ax=axes[1])
+        mark = mark_money_map(axes[1], tier, customer_id)
+
+        def plain():  # the background: the map with a plain bar, no label, no fan
+            hidden = [axes[0], *mark[1:]]
+            for a in hidden:
+                a.set_visible(False)
+            edge = [(b.get_edgecolor(), b.get_linewidth()) for b in mark[:1]]
+            for b in mark[:1]:
+                b.set_edgecolor(b._plain_edge[0])
+                b.set_linewidth(b._plain_edge[1])
+
+            def undo():
+                for a in hidden:
+                    a.set_visible(True)
+                for b, (color, width) in zip(mark[:1], edge, strict=True):
+                    b.set_edgecolor(color)
+                    b.set_linewidth(width)
+
+            return undo
+
+        self._show_layered("drilldown", fig, [axes[0], *mark], settle=True, plain=plain)
+        self._drill_figure = (program_id, fig)
 
     def open_propose(self) -> None:
         """Show the change-request panel for the customer drilled down to."""

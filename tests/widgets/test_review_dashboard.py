@@ -198,3 +198,54 @@ def test_drilldown_offers_the_change_request_panel(view):
     assert view.propose.widget.layout.display is None
     assert view.propose.customer_id == cid
     assert str(view.propose.workspace).endswith(".duckdb")
+
+
+def _pixels(png: bytes) -> np.ndarray:
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+
+
+def test_a_click_in_the_same_program_redraws_only_the_fan_and_the_mark(view):
+    """Clicks A, B, A in one program: the last image is the first one, pixel for pixel.
+
+    The money map is kept as pixels and only the fan and the mark are drawn again; a mark or
+    a fan left over from B would show as a difference.
+    """
+    acc = view.accrual
+    pid = str(acc["program_id"].iloc[0])
+    a, b = [[pid, str(c)] for c in acc.loc[acc["program_id"] == pid, "customer_id"].iloc[:2]]
+    view.select(None)
+    view.select(*a)
+    first = _pixels(view.images["drilldown"].value)
+    view.select(*b)
+    other = _pixels(view.images["drilldown"].value)
+    view.select(*a)
+    again = _pixels(view.images["drilldown"].value)
+    assert first.shape == again.shape and (first != other).any()
+    assert np.array_equal(first, again)
+    mm = view.figures["drilldown"].axes[1]
+    assert [p.get_gid() for p in mm.patches].count("marked") == 1
+    assert [t.get_text() for t in mm.texts if t.get_gid() == "mark-label"] == [a[1]]
+
+
+def test_mark_money_map_moves_the_mark():
+    from matplotlib.figure import Figure
+
+    from rebatelab.plotting.review import mark_money_map, plot_money_map
+
+    mm = pd.DataFrame(
+        {"program_id": "P", "tier": [0, 1, 2], "customers": [5, 3, 2],
+         "earned": [0.0, 30.0, 40.0], "expected_at_end": [4.0, 3.0, 3.0]}
+    )  # fmt: skip
+    ax = Figure().add_subplot()
+    plot_money_map(mm, "P", mark=(1, "C1"), ax=ax)
+    now = list(ax.patches)[:3]
+    plain = now[0].get_linewidth()
+    assert now[1].get_gid() == "marked"
+    artists = mark_money_map(ax, 2, "C2")
+    assert artists[0] is now[2] and now[2].get_gid() == "marked"
+    assert now[1].get_gid() is None and now[1].get_linewidth() == plain
+    assert [t.get_text() for t in ax.texts if t.get_gid() == "mark-label"] == ["C2"]
+    assert mark_money_map(ax, 7, "C3") == []  # no such tier: nothing marked
+    assert not any(p.get_gid() == "marked" for p in ax.patches)
