@@ -138,6 +138,10 @@ def plot_total_distribution(
                    label=f"{label}: {t[col]:,.0f}")  # fmt: skip
     ax.set_xlabel(f"total rebate liability at period end [{currency}]")
     ax.set_ylabel("probability the total is at most x")
+    from matplotlib.ticker import MaxNLocator
+
+    # at most 6 ticks: six-digit amounts at 10 ticks ran into each other
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]))
     ax.xaxis.set_major_formatter(THOUSANDS)
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)

@@ -246,6 +246,10 @@ class View(abc.ABC):
         canvas.draw()
         background = canvas.copy_from_bbox(fig.bbox)
         undo()
+        if fig.get_layout_engine() is not None:  # laid out once: a redraw keeps the positions
+            for ax in fig.axes:
+                ax.set_position(ax.get_position().frozen())
+            fig.set_layout_engine(None)
         self._layers[name] = (fig, canvas, background, list(moving))
         self._paint(name)
         self._freeze_layout(name, fig)

@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import ipywidgets as w
+import numpy as np
 import pandas as pd
 
 from rebatelab.engine.accrual import accrue
@@ -366,7 +367,7 @@ class LiabilityForecast(View):
             shown,
             formats={c: money for c in shown.columns if c not in ("program", "customers")},
         )
-        if not self._move_constrained(res):
+        if not self._move_constrained(res) and not self._update_figure(res):
             fig, axes = self._figure("liability", ncols=2, width=11.0, height=4.8)
             plot_liability(res.by_program, currency=cur, ax=axes[0])
             axes[0].set_title("By program")
@@ -409,6 +410,56 @@ class LiabilityForecast(View):
         line.set_xdata([t["constrained"], t["constrained"]])
         text.set_text(f"constrained ({t['percentile']:.0%}): {t['constrained']:,.0f}")
         return self._move("liability")
+
+    def _update_figure(self, res) -> bool:
+        """Another common shock: new data in the figure's artists, one drawing, no new figure.
+
+        The programs' intervals, marks and the total's distribution move; the axes, their
+        ticks and the legends' entries are kept (creating them is most of a first drawing).
+        False (a full redraw follows) when the figure shows other programs.
+        """
+        fig = self.figures.get("liability")
+        if fig is None or "liability" not in self._layers:
+            return False
+        ax_p, ax_t = fig.axes[:2]
+        bp = res.by_program
+        y = np.arange(len(bp))[::-1]
+        bars = ax_p.containers[0] if ax_p.containers else []
+        lines = {ln.get_label(): ln for ln in ax_p.get_lines()}
+        names = [t.get_text() for t in ax_p.get_yticklabels()]
+        if (len(bars) != len(bp) or not ax_p.collections or len(ax_t.get_lines()) < 5
+                or names != bp["program_id"].astype(str).tolist()):  # fmt: skip
+            return False
+        for bar, v in zip(bars, bp["accrued"].to_numpy(dtype=float), strict=True):
+            bar.set_width(v)
+        p10, p90 = bp["p10"].to_numpy(dtype=float), bp["p90"].to_numpy(dtype=float)
+        ax_p.collections[0].set_segments(
+            [[(a, yy), (b, yy)] for a, b, yy in zip(p10, p90, y, strict=True)]  # per program
+        )
+        for label, col in (("expected value", "expected"), ("most likely", "most_likely"),
+                           ("constrained", "constrained")):  # fmt: skip
+            lines[label].set_data(bp[col].to_numpy(dtype=float), y)
+        cols = ["accrued", "expected", "most_likely", "p10", "p90", "constrained"]
+        high = float(np.nanmax(bp[cols].to_numpy(dtype=float), initial=0.0))
+        ax_p.set_xlim(0, high * 1.05 if high > 0 else 1.0)  # as the first drawing's autoscale
+        t = res.total.iloc[0]
+        dist = res.distribution
+        prob = dist["level" if "level" in dist.columns else "cdf"]
+        step, *marks = ax_t.get_lines()[:5]
+        step.set_data(dist["value"].to_numpy(dtype=float), prob.to_numpy(dtype=float))
+        texts = ax_t.get_legend().get_texts()
+        for line, text, col in zip(marks, texts, ("accrued", "expected", "most_likely",
+                                                  "constrained"), strict=True):  # fmt: skip
+            label = (f"constrained ({t['percentile']:.0%})" if col == "constrained"
+                     else col.replace("_", " "))  # fmt: skip
+            line.set_xdata([t[col], t[col]])
+            line.set_label(f"{label}: {t[col]:,.0f}")
+            text.set_text(line.get_label())
+        ax_t.relim()
+        ax_t.autoscale_view(scalex=True, scaley=False)
+        self._drawn_shock = float(res.options.common_shock)
+        self._show_layered("liability", fig, _constrained_artists(fig))
+        return True
 
     def refresh_history(self) -> None:
         """Draw the liability over the closed periods."""

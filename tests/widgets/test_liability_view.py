@@ -78,3 +78,38 @@ def test_default_controls_are_the_api_and_results_are_kept_by_input(red, ws):
     assert view.download.value == ""  # a workbook of the old figures is withdrawn
     view.percentile.value = 0.8
     assert view.result is first  # the same inputs: the kept result, not a recomputation
+
+
+def test_a_new_common_shock_updates_the_figure_in_place(red, tmp_path):
+    """Shock 0 -> 0.2 moves the figure's artists to the 0.2 figures (no new figure).
+
+    The artists' data must be those of a view opened at 0.2 directly: each program's
+    p10-p90 interval, its marks, the total's distribution and its four vertical lines.
+    """
+    from rebatelab.widgets import LiabilityForecast
+
+    moved = LiabilityForecast(red, workspace=tmp_path / "none.duckdb")
+    fig = moved.figures["liability"]
+    moved.common_shock.value = 0.2
+    assert moved.figures["liability"] is fig  # updated, not rebuilt
+    fresh = LiabilityForecast(red, workspace=tmp_path / "none.duckdb")
+    fresh._layers.clear()  # a full drawing at 0.2
+    fresh.figures.pop("liability")
+    fresh.common_shock.value = 0.2
+    res = moved.result
+    for a, b in zip(fig.axes[:2], fresh.figures["liability"].axes[:2], strict=True):
+        for la, lb in zip(a.get_lines(), b.get_lines(), strict=True):
+            assert la.get_label() == lb.get_label()
+            np.testing.assert_allclose(la.get_xydata(), lb.get_xydata())
+        for ca, cb in zip(a.collections, b.collections, strict=True):
+            for sa, sb in zip(ca.get_segments(), cb.get_segments(), strict=True):
+                np.testing.assert_allclose(sa, sb)
+        assert a.get_xlim() == pytest.approx(b.get_xlim(), rel=1e-9)
+    ax_p, ax_t = fig.axes[:2]
+    segs = ax_p.collections[0].get_segments()
+    np.testing.assert_allclose([s[0][0] for s in segs], res.by_program["p10"])
+    np.testing.assert_allclose([s[1][0] for s in segs], res.by_program["p90"])
+    lines = {ln.get_label().split(":")[0]: ln for ln in ax_t.get_lines()[1:]}
+    assert lines["constrained (80%)"].get_xdata()[0] == res.total["constrained"].iloc[0]
+    texts = [t.get_text() for t in ax_t.get_legend().get_texts()]
+    assert f"expected: {res.total['expected'].iloc[0]:,.0f}" in texts
