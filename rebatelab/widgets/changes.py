@@ -140,12 +140,18 @@ class ProposePanel(_Changes):
     found : DataFrame
         The last :func:`discover` table.
     customer_id : str or None
+    message : ipywidgets.HTML
+        The status line: the request last proposed here and its status as of the last
+        :meth:`show` / :meth:`refresh` (a manager's decision since is shown then).
+    reported : int or None
+        That request's id.
     """
 
     def __init__(self, *, workspace, data, programs, as_of, user=None):
         super().__init__(workspace=workspace, data=data, programs=programs, as_of=as_of, user=user)
         self.customer_id: str | None = None
         self.found = pd.DataFrame()
+        self.reported: int | None = None  # the request the status line speaks of
         self.title = w.HTML()
         self.table = w.HTML()
         self.table.add_class("rl-discover")
@@ -206,6 +212,9 @@ class ProposePanel(_Changes):
         program_id : str, optional
             The program to preselect (e.g. the row a rep drilled into).
         """
+        if self.customer_id is not None and str(customer_id) != self.customer_id:
+            self.reported = None  # a line about another customer's request would mislead
+            self.message.value = ""
         self.customer_id = str(customer_id)
         self.title.value = f"<h4>Customer {html.escape(self.customer_id)}</h4>"
         self.customers_only.value = self.customer_id
@@ -239,7 +248,32 @@ class ProposePanel(_Changes):
             self.program.value = options[0]
         self.propose_button.disabled = not eligible
         self._show_requests()
+        self._report()
         self.check_variant()
+
+    def refresh(self) -> None:
+        """Re-read the workspace for the customer shown (e.g. after a manager's decision)."""
+        if self.customer_id is not None:
+            self.show(self.customer_id, self.program.value or None)
+
+    def _report(self) -> None:
+        """The status line of the request last recorded here, as the workspace has it now.
+
+        Read again on every :meth:`show`: a request approved or rejected since it was
+        proposed is said to be so (with who decided and why), not still pending.
+        """
+        if self.reported is None:
+            return
+        req = next((r for r in requests(self.workspace) if r.request_id == self.reported), None)
+        if req is None:
+            return
+        text = (f"Request {req.request_id} ({req.proposal.kind} of {req.proposal.program_id}) "
+                f"is {req.status}")  # fmt: skip
+        if req.decided_by:
+            text += f" by {req.decided_by}"
+            if req.decision_reason:
+                text += f" ({req.decision_reason})"
+        self.message.value = _say(text + ".", ok=req.status in ("pending", "approved"))
 
     def _show_requests(self) -> None:
         if self.customer_id is None:
@@ -284,8 +318,10 @@ class ProposePanel(_Changes):
                 workspace=self.workspace,
             )
         except (RebateLabError, ValueError) as exc:
+            self.reported = None
             self.message.value = _say(f"Refused: {exc}", ok=False)
         else:
+            self.reported = req.request_id
             self.message.value = _say(
                 f"Request {req.request_id} ({req.proposal.kind} of {req.proposal.program_id}) "
                 f"is {req.status}.",

@@ -66,5 +66,15 @@ def test_propose_then_approve_in_the_views(sample, tmp_path):
     queue.decide("approved")
     assert "approved by max" in queue.message.value and queue.pending.empty
     assert "approved" in queue.decided.value
+    # the rep's status line still says pending until the panel re-reads the workspace
+    rid = panel.reported
+    assert rid is not None and f"Request {rid}" in panel.message.value
     panel.show(c)
     assert panel.found.set_index("program_id").at[GOLD, "status"] == "enrolled"
+    assert "is approved by max (fine)" in panel.message.value
+    assert "pending" not in panel.message.value and "rl-ok" in panel.message.value
+    panel.refresh()  # the same, through refresh()
+    assert "is approved by max (fine)" in panel.message.value
+    other = next(x for x in data.customers["customer_id"].astype(str) if x != c)
+    panel.show(other)  # another customer: no line about c's request
+    assert panel.message.value == "" and panel.reported is None
