@@ -34,6 +34,8 @@ Gamma-Gamma model of order values).
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -226,6 +228,36 @@ def _series_density(s2, counts: CountDistribution, sev: _Severity):
 #: (the same arithmetic on whole arrays runs at the speed of memory).
 _BLOCK = 1 << 16
 
+#: Threads that evaluate the blocks of one series (the special functions and numpy's
+#: arithmetic release the GIL): the machine's cores, at most 4. Each block writes its own
+#: rows of the result, so the values do not depend on the number of threads.
+_WORKERS = max(1, min(4, os.cpu_count() or 1))
+
+#: Fewest blocks per thread worth a thread (below it, one thread evaluates all blocks).
+_BLOCKS_PER_WORKER = 4
+
+
+def _for_blocks(fn, blocks) -> None:
+    """``fn(lo, hi)`` for every block, on up to :data:`_WORKERS` threads.
+
+    The caller's floating-point error handling (``np.errstate``) applies in every thread;
+    the first exception raised by a block is raised here.
+    """
+    workers = min(_WORKERS, len(blocks) // _BLOCKS_PER_WORKER)
+    if workers <= 1:
+        for lo, hi in blocks:  # blocks of rows (see _BLOCK), not a loop over rows
+            fn(lo, hi)
+        return
+    err = np.geterr()
+
+    def run(block):
+        with np.errstate(**err):
+            fn(*block)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for _ in pool.map(run, blocks):  # results are written in place; raises the first error
+            pass
+
 
 def _sorted_terms(counts: CountDistribution):
     """Row, count and probability of the terms with ``count > 0``, grouped by row.
@@ -279,7 +311,8 @@ def _series_cdf_density(s2, counts: CountDistribution, sev: _Severity):
     n_lev = s2.shape[1]
     ti, li, r, blocks = _pair_blocks(s2, row)
     out = np.zeros((5, counts.n_rows * n_lev))
-    for lo, hi in blocks:  # blocks of rows (see _BLOCK), not a loop over rows
+
+    def block(lo, hi):
         t, rb = ti[lo:hi], r[lo:hi]
         t0, t1 = int(t[0]), int(t[-1]) + 1
         a_t = n[t0:t1] * sev.shape[row[t0:t1]]  # per term of the block
@@ -312,6 +345,8 @@ def _series_cdf_density(s2, counts: CountDistribution, sev: _Severity):
             (w * cdf, wf, wf * u, wf * (u * u + u1), wf * (u * u * u + 3.0 * u * u1 + u2))
         ):
             out[j, r0 * n_lev : r1 * n_lev] = np.bincount(flat, weights=v, minlength=width)
+
+    _for_blocks(block, blocks)
     out = out.reshape(5, counts.n_rows, n_lev)
     return out[0] + _p0(s2, counts), out[1], out[2], out[3], out[4]
 
@@ -323,7 +358,8 @@ def _series_cdf_pm(s2, counts: CountDistribution, sev: _Severity):
     ti, li, r, blocks = _pair_blocks(s2, row)
     ex = sev.mean()
     out = np.zeros((2, counts.n_rows * n_lev))
-    for lo, hi in blocks:  # blocks of rows (see _BLOCK), not a loop over rows
+
+    def block(lo, hi):
         t, rb = ti[lo:hi], r[lo:hi]
         t0, t1 = int(t[0]), int(t[-1]) + 1
         cdf, cdf1 = _term_cdf_pm(s2[rb, li[lo:hi]], n[t0:t1], sev, row[t0:t1], t - t0)
@@ -333,6 +369,8 @@ def _series_cdf_pm(s2, counts: CountDistribution, sev: _Severity):
         width = (r1 - r0) * n_lev
         for j, v in enumerate((w * cdf, w * (n[t] * ex[rb] * cdf1))):
             out[j, r0 * n_lev : r1 * n_lev] = np.bincount(flat, weights=v, minlength=width)
+
+    _for_blocks(block, blocks)
     out = out.reshape(2, counts.n_rows, n_lev)
     return out[0] + _p0(s2, counts), out[1]
 

@@ -1,0 +1,149 @@
+"""Fast paths of the forecast give the numbers of the plain ones.
+
+- the block loops of :mod:`rebatelab.forecasting.compound` give the same bits on any number
+  of threads, and the values of a brute-force sum over the count distribution (scipy);
+"""
+
+import numpy as np
+import pytest
+from scipy import special, stats
+
+from rebatelab.forecasting import compound as C
+
+
+def _case(mixed: bool, n: int = 300, seed: int = 3):
+    rng = np.random.default_rng(seed)
+    counts = C.negbin_counts(rng.gamma(2.0, 2.0, n), shape=rng.gamma(3.0, 1.0, n))
+    sev = C._Severity(
+        rng.gamma(2.0, 1.0, n),
+        None if mixed else rng.gamma(2.0, 20.0, n),
+        rng.gamma(4.0, 1.0, n) + 2.0 if mixed else None,
+        rng.gamma(2.0, 30.0, n) if mixed else None,
+    )
+    s2 = rng.gamma(2.0, 60.0, (n, 4))
+    s2[rng.random((n, 4)) < 0.2] = 0.0  # levels not needed: skipped
+    return s2, counts, sev
+
+
+def _brute_cdf(s2, counts, sev):
+    """P(S <= s) term by term with scipy's distributions (one row at a time)."""
+    out = np.zeros_like(s2)
+    for i in range(counts.n_rows):  # brute force over rows
+        m = counts.row == i
+        for n, p in zip(counts.count[m], counts.prob[m], strict=True):
+            if n == 0:
+                out[i] += p * (s2[i] >= 0)
+            elif sev.mix_shape is not None:  # S / G is beta-prime(n k, Q)
+                out[i] += p * stats.betaprime.cdf(
+                    s2[i] / sev.mix_rate[i], n * sev.shape[i], sev.mix_shape[i]
+                )
+            else:
+                out[i] += p * stats.gamma.cdf(s2[i], n * sev.shape[i], scale=sev.scale[i])
+    return out
+
+
+def _brute_lower_mean(s2, counts, sev):
+    """E[S 1{S < s}] term by term: n E[X] times the size-biased CDF (scipy)."""
+    out = np.zeros_like(s2)
+    for i in range(counts.n_rows):  # brute force over rows
+        m = (counts.row == i) & (counts.count > 0)
+        for n, p in zip(counts.count[m], counts.prob[m], strict=True):
+            a = n * sev.shape[i]
+            if sev.mix_shape is not None:
+                q, g = sev.mix_shape[i], sev.mix_rate[i]
+                out[i] += p * a * g / (q - 1) * stats.betaprime.cdf(s2[i] / g, a + 1, q - 1)
+            else:
+                th = sev.scale[i]
+                out[i] += p * a * th * stats.gamma.cdf(s2[i], a + 1, scale=th)
+    return out
+
+
+@pytest.fixture
+def small_blocks(monkeypatch):
+    monkeypatch.setattr(C, "_BLOCK", 97)  # many blocks, cut at row starts
+    monkeypatch.setattr(C, "_BLOCKS_PER_WORKER", 1)
+
+
+@pytest.mark.parametrize("mixed", [False, True])
+def test_threaded_blocks_give_the_same_bits(monkeypatch, small_blocks, mixed):
+    s2, counts, sev = _case(mixed)
+    got = {}
+    for w in (1, 2, 3):
+        monkeypatch.setattr(C, "_WORKERS", w)
+        got[w] = C._series_cdf_density(s2, counts, sev) + C._series_cdf_pm(s2, counts, sev)
+    for w in (2, 3):
+        for a, b in zip(got[1], got[w], strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("mixed", [False, True])
+def test_threaded_series_equal_a_brute_force_sum(monkeypatch, small_blocks, mixed):
+    monkeypatch.setattr(C, "_WORKERS", 3)
+    s2, counts, sev = _case(mixed, n=60)
+    cdf, dens, *_ = C._series_cdf_density(s2, counts, sev)
+    cdf2, pm = C._series_cdf_pm(s2, counts, sev)
+    pos = s2 > 0
+    want = _brute_cdf(s2, counts, sev)
+    np.testing.assert_allclose(cdf[pos], want[pos], rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(cdf2[pos], want[pos], rtol=1e-10, atol=1e-13)
+    # the density: central difference of the brute-force CDF
+    h = 1e-4 * np.where(pos, s2, 1.0)
+    num = (_brute_cdf(s2 + h, counts, sev) - _brute_cdf(s2 - h, counts, sev)) / (2 * h)
+    np.testing.assert_allclose(dens[pos], num[pos], rtol=1e-5, atol=1e-12)
+    mean = (counts.mean * sev.mean())[:, None]
+    want_pm = _brute_lower_mean(s2, counts, sev)
+    np.testing.assert_allclose(pm[pos], want_pm[pos], rtol=1e-9, atol=1e-10 * mean.max())
+
+
+def test_threaded_quantiles_invert_the_cdf(monkeypatch, small_blocks):
+    monkeypatch.setattr(C, "_WORKERS", 2)
+    s2, counts, sev = _case(True, n=80)
+    q = C.compound_quantile(
+        [0.1, 0.5, 0.9],
+        counts,
+        shape=sev.shape,
+        mix_shape=sev.mix_shape,
+        mix_rate=sev.mix_rate,
+    )
+    monkeypatch.setattr(C, "_WORKERS", 1)
+    q1 = C.compound_quantile(
+        [0.1, 0.5, 0.9],
+        counts,
+        shape=sev.shape,
+        mix_shape=sev.mix_shape,
+        mix_rate=sev.mix_rate,
+    )
+    np.testing.assert_array_equal(q, q1)
+    cdf = _brute_cdf(q, counts, sev)
+    pos = q > 0
+    np.testing.assert_allclose(cdf[pos], np.broadcast_to([0.1, 0.5, 0.9], q.shape)[pos], atol=1e-6)
+
+
+def test_an_error_in_a_block_is_raised(monkeypatch):
+    monkeypatch.setattr(C, "_WORKERS", 2)
+    monkeypatch.setattr(C, "_BLOCKS_PER_WORKER", 1)
+
+    def block(lo, hi):
+        if lo == 3:
+            raise ValueError("block 3")
+
+    with pytest.raises(ValueError, match="block 3"):
+        C._for_blocks(block, [(i, i + 1) for i in range(6)])
+
+
+def test_the_callers_error_handling_applies_in_the_threads(monkeypatch):
+    monkeypatch.setattr(C, "_WORKERS", 2)
+    monkeypatch.setattr(C, "_BLOCKS_PER_WORKER", 1)
+
+    def block(lo, hi):
+        np.log(np.zeros(2))
+
+    with np.errstate(divide="raise"), pytest.raises(FloatingPointError):
+        C._for_blocks(block, [(i, i + 1) for i in range(4)])
+    with np.errstate(divide="ignore"):
+        C._for_blocks(block, [(i, i + 1) for i in range(4)])  # no warning, no error
+
+
+def test_gamma_brute_force_is_the_incomplete_gamma():
+    # the reference itself: a Gamma(n k, theta) CDF is P(n k, s / theta)
+    assert stats.gamma.cdf(3.0, 2.5, scale=2.0) == pytest.approx(special.gammainc(2.5, 1.5))
