@@ -369,6 +369,48 @@ def dropout_pmf(y, t, *, lam_shape, lam_rate, drop_a, drop_b, alive) -> np.ndarr
     return (1.0 - alive) * (y == 0) + alive * cond
 
 
+def _dropout_pmf_of_rates(y, t, *, drop_a, drop_b, alive):
+    """:func:`dropout_pmf` as a function of ``(lam_shape, lam_rate)`` for fixed counts.
+
+    For a fit of the rates' prior (many calls with the same counts, exposures and dropout
+    laws): the dropout moments, ``log y!`` and the counts' masks are computed once, and the
+    negative binomial tail only where ``y > 0``. Every call returns the values of
+    ``dropout_pmf(y, t, lam_shape=.., lam_rate=.., drop_a=.., drop_b=.., alive=..)`` to the
+    last bit (the same operations in the same order, element by element).
+    """
+    yy = np.asarray(y, dtype=float)
+    t = np.asarray(t, dtype=float)
+    alive = np.asarray(alive, dtype=float)
+    tt = np.maximum(t, 1e-300)
+    g1 = special.gammaln(yy + 1)
+    lb0 = special.betaln(drop_a, drop_b)
+    surv = np.exp(special.betaln(drop_a, drop_b + yy) - lb0)
+    die = np.where(
+        yy > 0, np.exp(special.betaln(drop_a + 1, np.maximum(drop_b + yy - 1, 1e-300)) - lb0), 0.0
+    )
+    some = yy > 0
+    y_some = yy[some] - 1
+    dead = (1.0 - alive) * (yy == 0)
+    none = (yy == 0).astype(float)
+
+    def pmf(lam_shape, lam_rate):
+        ls = np.broadcast_to(lam_shape, yy.shape)
+        pnb = lam_rate / (lam_rate + tt)
+        lnb = (
+            special.gammaln(yy + ls)
+            - special.gammaln(ls)
+            - g1
+            + ls * np.log(pnb)
+            + special.xlog1py(yy, -pnb)
+        )
+        nb_ge = np.ones(yy.shape)
+        nb_ge[some] = stats.nbinom.sf(y_some, ls[some], np.broadcast_to(pnb, yy.shape)[some])
+        cond = np.where(t > 0, np.exp(lnb) * surv + nb_ge * die, none)
+        return dead + alive * cond
+
+    return pmf
+
+
 def dropout_counts(
     t, *, lam_shape, lam_rate, drop_a, drop_b, alive, alive_mean=None, tol: float = 1e-8
 ) -> CountDistribution:

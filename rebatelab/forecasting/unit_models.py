@@ -147,6 +147,30 @@ def _discounted(s: dict, cutoff: int, tau: float, n: int):
     return xw, tw
 
 
+def _discounter(s: dict, cutoff: int, units: np.ndarray):
+    """:func:`_discounted` restricted to ``units`` (units with orders), as a function of tau.
+
+    The parts that do not depend on ``tau`` (repeat orders, their ages, the units' ages) are
+    computed once, and the sums run over the orders of ``units`` only; the values are those
+    of ``_discounted(s, cutoff, tau, n)`` at ``units``, to the last bit (the same sums in
+    the same order).
+    """
+    u, day = s["order_unit"], s["order_day"]
+    where = np.full(s["n_orders"].size, -1, dtype=np.int64)
+    where[units] = np.arange(units.size)
+    repeat = (day > s["first"][u]) & (where[u] >= 0)
+    pos = where[u[repeat]]
+    neg_age = -(cutoff - day[repeat])
+    neg_life = -np.where(s["n_orders"] > 0, cutoff - s["first"] + 1.0, 0.0)[units]
+
+    def at(tau: float):
+        xw = np.bincount(pos, weights=np.exp(neg_age / tau), minlength=units.size)
+        tw = tau * -np.expm1(neg_life / tau)
+        return xw, tw
+
+    return at
+
+
 def _seasonal_factor(d: UnitDays, units, *, cutoff: int, horizon: int, first_day: int) -> float:
     """Last year's order rate in the horizon over its average rate in the year before.
 
@@ -223,19 +247,14 @@ def _predictive_fit(
     x, tx, T = cal["x"][ok], cal["t_x"][ok], cal["T"][ok]
     alive = sm.bgnbd_p_alive(x, tx, T, params=bg)
     yy = y[ok]
+    discounted = _discounter(cal, cutoff, ok)
+    # sm.dropout_pmf(yy, t, lam_shape=.., lam_rate=.., drop_a=bg.a, drop_b=bg.b + x, alive=alive)
+    pmf = sm._dropout_pmf_of_rates(yy, t, drop_a=bg.a, drop_b=bg.b + x, alive=alive)
 
     def nll(z):
         tau = float(np.exp(z))
-        xw, tw = _discounted(cal, cutoff, tau, n)
-        p = sm.dropout_pmf(
-            yy,
-            t,
-            lam_shape=bg.r + xw[ok],
-            lam_rate=bg.alpha + tw[ok],
-            drop_a=bg.a,
-            drop_b=bg.b + x,
-            alive=alive,
-        )
+        xw, tw = discounted(tau)
+        p = pmf(bg.r + xw, bg.alpha + tw)
         v = -np.mean(np.log(np.maximum(p, 1e-300)))
         return v if np.isfinite(v) else 1e100
 
@@ -442,16 +461,16 @@ def unit_models(
         tau, season, season_cal = fit["tau"], fit["season"], fit["season_cal"]
         hc, m0, r0 = fit["hc"], fit["m0"], fit["r0"]
         r_h, a_h = bg.r, bg.alpha
-        xw, tw = _discounted(s, as_of_day, tau, n)
         t_eff = h * season
         alive = sm.bgnbd_p_alive(s["x"][rows], s["t_x"][rows], s["T"][rows], params=bg)
         old = rows[has]
         new = rows[~has]
         if old.size:
+            xw, tw = _discounter(s, as_of_day, old)(tau)  # _discounted(s, as_of_day, tau, n)[old]
             c_old = sm.dropout_counts(
                 np.full(old.size, t_eff),
-                lam_shape=r_h + xw[old],
-                lam_rate=a_h + tw[old],
+                lam_shape=r_h + xw,
+                lam_rate=a_h + tw,
                 drop_a=bg.a,
                 drop_b=bg.b + s["x"][old],
                 alive=alive[has],

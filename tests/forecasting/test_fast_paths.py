@@ -147,3 +147,65 @@ def test_the_callers_error_handling_applies_in_the_threads(monkeypatch):
 def test_gamma_brute_force_is_the_incomplete_gamma():
     # the reference itself: a Gamma(n k, theta) CDF is P(n k, s / theta)
     assert stats.gamma.cdf(3.0, 2.5, scale=2.0) == pytest.approx(special.gammainc(2.5, 1.5))
+
+
+# --------------------------------------------------------------------------------------------
+# The fit of the discount time: tau-independent parts once, the same bits
+# --------------------------------------------------------------------------------------------
+def _unit_days(seed: int = 5, n_units: int = 400):
+    from rebatelab.forecasting.unit_models import UnitDays
+
+    rng = np.random.default_rng(seed)
+    k = 6000
+    unit = np.sort(rng.integers(0, n_units, k))
+    day = 19000 + rng.integers(0, 700, k)
+    order = np.lexsort((day, unit))
+    unit, day = unit[order], day[order]
+    keep = np.ones(k, dtype=bool)
+    keep[1:] = (unit[1:] != unit[:-1]) | (day[1:] != day[:-1])  # one row per (unit, day)
+    value = np.round(rng.lognormal(4.0, 1.0, k) * rng.choice([1, 1, 1, -1], k), 2)
+    return UnitDays(unit[keep], day[keep], value[keep], n_units + 20)  # 20 units without days
+
+
+@pytest.mark.parametrize("tau", [7.0, 93.5, 1e5])
+def test_discounter_is_discounted_at_the_units(tau):
+    from rebatelab.forecasting.unit_models import _discounted, _discounter, _summaries
+
+    d = _unit_days()
+    cutoff = 19600
+    s = _summaries(d, cutoff)
+    rng = np.random.default_rng(1)
+    units = np.sort(rng.choice(d.n_units, 150, replace=False))
+    xw, tw = _discounted(s, cutoff, tau, d.n_units)
+    got_xw, got_tw = _discounter(s, cutoff, units)(tau)
+    np.testing.assert_array_equal(got_xw, xw[units])
+    np.testing.assert_array_equal(got_tw, tw[units])
+    # against a loop over units: discounted repeat orders and exposure
+    for i in units[:40]:  # brute force over a few units
+        m = s["order_unit"] == i
+        days = s["order_day"][m]
+        rep = days[days > days.min()] if days.size else days
+        want = np.sum(np.exp(-(cutoff - rep) / tau))
+        life = cutoff - days.min() + 1.0 if days.size else 0.0
+        j = np.searchsorted(units, i)
+        assert got_xw[j] == pytest.approx(want, rel=1e-12, abs=1e-300)
+        assert got_tw[j] == pytest.approx(tau * (1 - np.exp(-life / tau)), rel=1e-12)
+
+
+@pytest.mark.parametrize("t", [30.0, 0.0])
+def test_dropout_pmf_of_rates_is_dropout_pmf(t):
+    from rebatelab.forecasting import spend_models as sm
+
+    rng = np.random.default_rng(2)
+    n = 500
+    y = rng.poisson(1.5, n).astype(float)
+    drop_b = 3.0 + rng.poisson(2.0, n)
+    alive = rng.uniform(0.2, 1.0, n)
+    pmf = sm._dropout_pmf_of_rates(y, t, drop_a=0.7, drop_b=drop_b, alive=alive)
+    for shape_scale in (0.3, 2.0, 40.0):  # several calls of one precomputation
+        ls = rng.gamma(2.0, shape_scale, n)
+        lr = rng.gamma(2.0, 50.0, n)
+        want = sm.dropout_pmf(
+            y, t, lam_shape=ls, lam_rate=lr, drop_a=0.7, drop_b=drop_b, alive=alive
+        )
+        np.testing.assert_array_equal(pmf(ls, lr), want)
