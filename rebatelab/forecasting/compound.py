@@ -280,8 +280,12 @@ def _pair_blocks(s2, row):
     of ``(lo, hi)`` pair ranges, each about :data:`_BLOCK` pairs and cut where a row starts,
     so that every output cell is summed within one block, in term order.
     """
-    ti, li = np.nonzero(s2[row] > 0)
-    r = row[ti]
+    n_lev = s2.shape[1]
+    want = (s2 > 0)[row]  # as np.nonzero(s2[row] > 0), without gathering the values
+    per_term = np.count_nonzero(want, axis=1)
+    ti = np.repeat(np.arange(row.size), per_term)
+    li = np.flatnonzero(want) - ti * n_lev
+    r = np.repeat(row, per_term)
     m = r.size
     if not m:
         return ti, li, r, []

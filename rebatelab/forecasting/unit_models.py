@@ -277,16 +277,24 @@ def _newcomer_fit(cal: dict, y: np.ndarray, rows: np.ndarray):
 
 
 def _concat(parts: list[tuple[np.ndarray, CountDistribution]], n: int) -> CountDistribution:
+    """The parts' distributions as one, terms grouped by row (each row's terms in order).
+
+    Grouped once here, the compound series need not sort the terms at each evaluation
+    (:func:`rebatelab.forecasting.compound._sorted_terms`); a stable sort keeps the order of
+    every row's terms, so all sums over them are unchanged.
+    """
     rows, cnt, prob = [], [], []
     mean = np.zeros(n)
-    for idx, c in parts:
+    for idx, c in parts:  # loop over parts (programs and newcomers)
         rows.append(idx[c.row])
         cnt.append(c.count)
         prob.append(c.prob)
         mean[idx] = c.mean
-    return CountDistribution(
-        np.concatenate(rows), np.concatenate(cnt), np.concatenate(prob), n, mean
-    )
+    row, count, pr = np.concatenate(rows), np.concatenate(cnt), np.concatenate(prob)
+    if row.size and np.any(row[1:] < row[:-1]):
+        order = np.argsort(row, kind="stable")
+        row, count, pr = row[order], count[order], pr[order]
+    return CountDistribution(row, count, pr, n, mean)
 
 
 def _history_key(d: UnitDays, rows: np.ndarray, h: float, method: str) -> tuple:
