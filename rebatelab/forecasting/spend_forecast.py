@@ -8,7 +8,6 @@ import numpy as np
 
 from rebatelab.forecasting.compound import (
     compound_cdf_lower_mean,
-    compound_lower_mean,
     compound_mean,
     compound_quantile,
     compound_sf,
@@ -100,21 +99,18 @@ class SpendForecast:
             ge, h = self._ge_lower(s)
         else:
             kb, kge, kh = known
-            hit = np.zeros(e.shape, dtype=bool)
-            ge_k = np.zeros(e.shape)
-            h_k = np.zeros(e.shape)
-            for j in range(e.shape[1]):  # loop over edges and known values (a handful)
-                for k in range(kb.shape[1]):
-                    m = ~hit[:, j] & (e[:, j] == kb[:, k])
-                    ge_k[m, j] = kge[m, k]
-                    h_k[m, j] = kh[m, k]
-                    hit[m, j] = True
+            # the first known value of its row equal to each edge
+            eq = e[:, :, None] == kb[:, None, :]
+            hit = eq.any(axis=2)
+            first = eq.argmax(axis=2)
+            ge_k = np.where(hit, np.take_along_axis(kge, first, axis=1), 0.0)
+            h_k = np.where(hit, np.take_along_axis(kh, first, axis=1), 0.0)
             # s = 0 at the known edges: nothing evaluated there
             ge, h = self._ge_lower(np.where(hit, 0.0, s))
             ge, h = np.where(hit, ge_k, ge), np.where(hit, h_k, h)
         ge_next = np.concatenate([ge[:, 1:], np.zeros((len(e), 1))], axis=1)
         p = np.clip(ge - ge_next, 0.0, 1.0)
-        full = compound_lower_mean(np.full(len(e), np.inf), self.counts, **self._sev)
+        full = compound_mean(self.counts, **self._sev)  # compound_lower_mean at s = inf
         h_next = np.concatenate([h[:, 1:], full[:, None]], axis=1)
         eb = self.b0[:, None] * p + self.factor[:, None] * np.maximum(h_next - h, 0.0)
         return p, eb

@@ -209,3 +209,37 @@ def test_dropout_pmf_of_rates_is_dropout_pmf(t):
             y, t, lam_shape=ls, lam_rate=lr, drop_a=0.7, drop_b=drop_b, alive=alive
         )
         np.testing.assert_array_equal(pmf(ls, lr), want)
+
+
+# --------------------------------------------------------------------------------------------
+# SpendForecast.pieces with known values at some edges
+# --------------------------------------------------------------------------------------------
+def test_pieces_take_known_values_at_their_edges():
+    from rebatelab.forecasting.spend_forecast import SpendForecast
+
+    s2, counts, sev = _case(True, n=120, seed=11)
+    rng = np.random.default_rng(4)
+    n = counts.n_rows
+    b0 = rng.normal(100.0, 50.0, n)
+    sf = SpendForecast(
+        counts, sev.shape, None, sev.mix_shape, sev.mix_rate, b0, np.full(n, 0.9), "test"
+    )
+    kb = np.sort(b0[:, None] + rng.gamma(2.0, 80.0, (n, 3)), axis=1)
+    kb[:, 2] = np.where(rng.random(n) < 0.3, kb[:, 1], kb[:, 2])  # a repeated known value
+    kge, kh = sf._ge_lower(sf._to_s(kb))
+    edges = np.sort(np.concatenate([kb[:, :2], b0[:, None] + rng.gamma(2.0, 60.0, (n, 2))], 1))
+    edges[:, -1] = np.where(rng.random(n) < 0.2, np.inf, edges[:, -1])
+    p, eb = sf.pieces(edges, known=(kb, kge, kh))
+    p0, eb0 = sf.pieces(edges)  # everything evaluated
+    np.testing.assert_allclose(p, p0, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(eb, eb0, rtol=1e-12, atol=1e-9)
+    # the first known value of the row equal to an edge is taken (a loop over rows)
+    ge_known = np.full(edges.shape, np.nan)
+    for i in range(n):  # brute force over rows
+        for j in range(edges.shape[1]):
+            hits = np.flatnonzero(kb[i] == edges[i, j])
+            if hits.size:
+                ge_known[i, j] = kge[i, hits[0]]
+    ge_next = np.concatenate([ge_known[:, 1:], np.zeros((n, 1))], axis=1)
+    both = ~np.isnan(ge_known) & ~np.isnan(ge_next)
+    np.testing.assert_array_equal(p[both], np.clip(ge_known - ge_next, 0, 1)[both])
