@@ -214,6 +214,7 @@ def plot_forecast_fan(
     programs=None,
     as_of=None,
     currency: str = "",
+    daily=None,
     ax=None,
 ):
     """A customer's (or pool's) basis to date and forecast fan against the tier thresholds.
@@ -238,6 +239,11 @@ def plot_forecast_fan(
         Not needed with a Reduction.
     currency : str
         Currency code of the axis label (``basis [USD]``); net-sales programs only.
+    daily : DataFrame, optional
+        The rows of ``Reduction.daily`` of the pool's members in this program (``date`` and
+        ``net_amount`` or ``quantity``), when the caller has them at hand (a dashboard
+        reads one pool's rows from its cache instead of all daily sums); default: found in
+        ``data``'s daily sums.
     ax : matplotlib Axes, optional
 
     Returns
@@ -279,19 +285,18 @@ def plot_forecast_fan(
     else:
         f = forecast.iloc[j]
         ax.fill_between(xs, [b0, f["projected_p10"]], [b0, f["projected_p90"]], alpha=0.3)
-    if given.can_reduce:
-        red = given.reduction
-        # the pool's members in this program; their daily sums since the period's start
-        mem = red.members
-        ids = np.flatnonzero(
-            (mem["program_id"].astype(str) == str(program_id)).to_numpy()
-            & (mem["pool_id"].astype(str) == str(row["pool_id"])).to_numpy()
-        )
-        ds = red.daily
-        mine = ds[
-            np.isin(ds["member"].to_numpy(dtype=np.int64), ids)
-            & (ds["date"].to_numpy() >= np.datetime64(pd.Timestamp(prog.start), "ns"))
-        ]
+    if daily is not None or given.can_reduce:
+        if daily is None:
+            red = given.reduction
+            # the pool's members in this program; their daily sums since the period's start
+            mem = red.members
+            ids = np.flatnonzero(
+                (mem["program_id"].astype(str) == str(program_id)).to_numpy()
+                & (mem["pool_id"].astype(str) == str(row["pool_id"])).to_numpy()
+            )
+            ds = red.daily
+            daily = ds[np.isin(ds["member"].to_numpy(dtype=np.int64), ids)]
+        mine = daily[daily["date"].to_numpy() >= np.datetime64(pd.Timestamp(prog.start), "ns")]
         col = "quantity" if prog.basis == "quantity" else "net_amount"
         daily = mine.groupby("date")[col].sum().sort_index()
         if len(daily):

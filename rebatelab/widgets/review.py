@@ -181,7 +181,9 @@ class ReviewDashboard(View):
                 warnings.simplefilter("ignore", UserWarning)
                 self.forecast = forecast(red, **kw)
             self.money_map = money_map(self.accrual, self.forecast, programs=self.programs)
-        n_cand = len(red.candidates) if red.candidates is not None else 0
+        stored = getattr(red, "stored_rows", None)  # read from the cache: count, not read
+        n_cand = (stored("candidates") or 0) if stored is not None else (
+            len(red.candidates) if red.candidates is not None else 0)  # fmt: skip
         eager = eligible is True or (
             eligible == "auto"
             and (n_cand <= EAGER_CANDIDATES or (cache is not None and cache.has("review-eligible")))
@@ -202,6 +204,7 @@ class ReviewDashboard(View):
         self.result: dict[str, pd.DataFrame | None] = {}
         self.selected: tuple[str, str] | None = None
         self._drill_figure = None  # (program_id, figure) of the drill-down kept as pixels
+        self._member_codes = None  # program and pool codes of the members (first click)
         self._syncing = False
         cust = red.customers
         max_days = int(self.accrual["days_left"].max()) if len(self.accrual) else 0
@@ -516,20 +519,42 @@ class ReviewDashboard(View):
         elif not isinstance(at, (int, np.integer)):
             at = int(np.flatnonzero(at)[0])
         tier = int(acc["tier"].iloc[at])
-        self._draw_drilldown(program_id, customer_id, tier)
+        self._draw_drilldown(program_id, customer_id, tier, str(acc["pool_id"].iloc[at]))
         self.heading.value = f"<h4>{escape(customer_id)} in {escape(program_id)}</h4>"
         self._statement(customer_id)
         self._close_propose()
 
-    def _fan(self, ax, program_id: str, customer_id: str) -> None:
+    def _pool_daily(self, program_id: str, pool_id: str) -> pd.DataFrame:
+        """The daily sums of a pool's members in a program (a few rows of a large table).
+
+        Members are found by integer codes of their program and pool (factorized once);
+        their rows are read from the cache's daily sums without reading the rest.
+        """
+        mem = self.reduction.members
+        if self._member_codes is None:
+            self._member_codes = (pd.factorize(mem["program_id"].astype(str)),
+                                  pd.factorize(mem["pool_id"].astype(str)))  # fmt: skip
+        (p_codes, p_ids), (q_codes, q_ids) = self._member_codes
+        p_at, q_at = p_ids.get_indexer([program_id])[0], q_ids.get_indexer([pool_id])[0]
+        ids = np.flatnonzero((p_codes == p_at) & (q_codes == q_at)) if min(p_at, q_at) >= 0 else (
+            np.array([], dtype=np.int64))  # fmt: skip
+        cols = ["member", "date", "net_amount", "quantity"]
+        if self.cache is not None:
+            return self.cache.daily_rows(ids, columns=cols)
+        ds = self.reduction.daily
+        return ds[np.isin(ds["member"].to_numpy(dtype=np.int64), ids)][cols]
+
+    def _fan(self, ax, program_id: str, customer_id: str, pool_id: str) -> None:
         plot_forecast_fan(self.accrual, self.forecast, program_id, customer_id,
-                          data=self.reduction, currency=self.currency, ax=ax)  # fmt: skip
+                          data=self.reduction, currency=self.currency, ax=ax,
+                          daily=self._pool_daily(program_id, pool_id))  # fmt: skip
         ax.set_xlabel("date")
         ax.yaxis.set_major_formatter("{x:,.0f}")
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=5, fontsize="small",
                   frameon=False)  # fmt: skip
 
-    def _draw_drilldown(self, program_id: str, customer_id: str, tier: int) -> None:
+    def _draw_drilldown(self, program_id: str, customer_id: str, tier: int,
+                        pool_id: str) -> None:  # fmt: skip
         """The fan (left) and the program's money map with the customer marked (right).
 
         The money map of a program is drawn once and kept as pixels (with the fan's panel
@@ -541,14 +566,14 @@ class ReviewDashboard(View):
             fig = kept[1]
             fan, mm = fig.axes[:2]
             fan.clear()
-            self._fan(fan, program_id, customer_id)
+            self._fan(fan, program_id, customer_id, pool_id)
             fan._autotitlepos = False  # the title at the top edge: no search above the ticks
             mark = mark_money_map(mm, tier, customer_id)
             self.figures["drilldown"] = fig
             self._move("drilldown", [fan, *mark])
             return
         fig, axes = self._figure("drilldown", program_id, ncols=2, width=11.0, height=4.6)
-        self._fan(axes[0], program_id, customer_id)
+        self._fan(axes[0], program_id, customer_id, pool_id)
         plot_money_map(self.money_map, program_id, ax=axes[1])
         mark = mark_money_map(axes[1], tier, customer_id)
 

@@ -63,6 +63,35 @@ def test_reduction_read_back_equals_the_one_computed(filled):
     pd.testing.assert_frame_equal(rl.accrue(red), rl.accrue(back), check_exact=True)
 
 
+def test_a_stored_reduction_reads_each_table_when_first_used(filled):
+    from rebatelab.engine.stage_one import Reduction
+
+    back = reopen(filled).reduction()
+    assert isinstance(back, Reduction)
+    assert "daily" not in {k for k, v in vars(back).items() if isinstance(v, pd.DataFrame)}
+    assert back.stored_rows("candidates") == len(filled.reduction().candidates)
+    assert len(back.members)  # read now, the others still not
+    held = {k for k, v in vars(back).items() if isinstance(v, pd.DataFrame)}
+    assert held == {"members"}
+
+
+@pytest.mark.parametrize("in_memory", [False, True])
+def test_daily_rows_are_the_rows_of_those_members(filled, in_memory):
+    """Row groups skipped by member: the same rows as a mask of the whole table."""
+    red = filled.reduction()
+    full = red.daily
+    again = reopen(filled)
+    if in_memory:
+        assert len(again.reduction().daily)  # read: a mask of the frame
+    cols = ["member", "date", "net_amount", "quantity"]
+    members = full["member"].to_numpy()
+    for ids in ([], [int(members[0])], sorted({int(members[5]), int(members[-1]), 10**9})):
+        got = again.daily_rows(ids, columns=cols)
+        want = full[full["member"].isin(ids)][cols].reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, want, check_exact=True, check_dtype=False)
+        assert len(got) == int(pd.Series(members).isin(ids).sum())
+
+
 def test_every_result_is_read_not_recomputed(filled):
     again = reopen(filled)
     names = again.precompute(shocks=(0.0, 0.1))

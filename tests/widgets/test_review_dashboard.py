@@ -249,3 +249,25 @@ def test_mark_money_map_moves_the_mark():
     assert [t.get_text() for t in ax.texts if t.get_gid() == "mark-label"] == ["C2"]
     assert mark_money_map(ax, 7, "C3") == []  # no such tier: nothing marked
     assert not any(p.get_gid() == "marked" for p in ax.patches)
+
+
+def test_the_fan_basis_to_date_is_the_pools_daily_sums(view):
+    """The drill-down reads one pool's daily sums: the same step line as summing them all."""
+    acc = view.accrual
+    red = view.reduction
+    for i in (0, len(acc) // 2, len(acc) - 1):
+        pid, cid, pool = (str(acc[c].iloc[i]) for c in ("program_id", "customer_id", "pool_id"))
+        view.select(pid, cid)
+        fan = view.figures["drilldown"].axes[0]
+        line = next((ln for ln in fan.get_lines() if ln.get_label() == "basis to date"), None)
+        prog = red.programs[pid]
+        mem = red.members
+        ids = np.flatnonzero(((mem["program_id"] == pid) & (mem["pool_id"] == pool)).to_numpy())
+        ds = red.daily
+        mine = ds[ds["member"].isin(ids) & (ds["date"] >= pd.Timestamp(prog.start))]
+        col = "quantity" if prog.basis == "quantity" else "net_amount"
+        want = mine.groupby("date")[col].sum().sort_index().cumsum()
+        if line is None:
+            assert want.empty
+            continue
+        np.testing.assert_allclose(line.get_ydata(), want.to_numpy())
