@@ -131,18 +131,23 @@ def bgnbd_loglik(x, t_x, T, *, params: BGNBDParams) -> np.ndarray:
         :math:`\ln L_i` (FHL 2005a, eq. 6).
     """
     x, t_x, T = _summ(x, t_x, T)
-    r, al, a, b = params.r, params.alpha, params.a, params.b
+    return _bgnbd_terms(x, t_x, T, params.r, params.alpha, params.a, params.b)[0]
+
+
+def _bgnbd_terms(x, t_x, T, r, al, a, b):
+    """``(L, A1, A2, log(al + t_x))`` of :func:`bgnbd_loglik`, summaries already checked."""
     a1 = special.gammaln(r + x) - special.gammaln(r) + r * np.log(al)
     a2 = special.betaln(a, b + x) - special.betaln(a, b) - (r + x) * np.log(al + T)
     with np.errstate(divide="ignore", invalid="ignore"):
+        log_tx = np.log(al + t_x)
         a3 = np.where(
             x > 0,
             special.betaln(a + 1, np.maximum(b + x - 1, 1e-300))
             - special.betaln(a, b)
-            - (r + x) * np.log(al + t_x),
+            - (r + x) * log_tx,
             -np.inf,
         )
-    return a1 + np.logaddexp(a2, a3)
+    return a1 + np.logaddexp(a2, a3), a1, a2, log_tx
 
 
 def _bgnbd_nll_grad(x, t_x, T, w, theta):
@@ -150,21 +155,18 @@ def _bgnbd_nll_grad(x, t_x, T, w, theta):
 
     ``theta = (r, alpha, a, b)``; the gradient is with respect to ``log theta`` (the
     optimizer's variables). With ``L = A1 + log(e^A2 + e^A3)`` the derivatives of each
-    term are digamma differences and ratios (closed form, no finite differences).
+    term are digamma differences and ratios (closed form, no finite differences). The
+    summaries are those checked by :func:`fit_bgnbd`.
     """
     r, al, a, b = theta
-    ll = bgnbd_loglik(x, t_x, T, params=BGNBDParams(r, al, a, b))
+    ll, a1, a2, log_tx = _bgnbd_terms(x, t_x, T, r, al, a, b)
     dg = special.digamma
     rx = r + x
-    a1 = special.gammaln(rx) - special.gammaln(r) + r * np.log(al)
-    a2 = special.betaln(a, b + x) - special.betaln(a, b) - rx * np.log(al + T)
     rep = x > 0
     # weights of the two terms of log(e^A2 + e^A3): w3 = e^(A3 - (L - A1)), 0 when x = 0
     w2 = np.exp(a2 - (ll - a1))
     w3 = np.where(rep, 1.0 - w2, 0.0)
     bx1 = np.maximum(b + x - 1, 1e-300)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_tx = np.log(al + t_x)
     d_r = dg(rx) - dg(r) + np.log(al) - w2 * np.log(al + T) - np.where(rep, w3 * log_tx, 0.0)
     d_al = r / al - w2 * rx / (al + T) - w3 * rx / (al + t_x)
     dab, dabx = dg(a + b), dg(a + b + x)

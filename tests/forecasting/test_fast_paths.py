@@ -243,3 +243,29 @@ def test_pieces_take_known_values_at_their_edges():
     ge_next = np.concatenate([ge_known[:, 1:], np.zeros((n, 1))], axis=1)
     both = ~np.isnan(ge_known) & ~np.isnan(ge_next)
     np.testing.assert_array_equal(p[both], np.clip(ge_known - ge_next, 0, 1)[both])
+
+
+# --------------------------------------------------------------------------------------------
+# BG/NBD likelihood: one evaluation of the shared terms for the value and the gradient
+# --------------------------------------------------------------------------------------------
+def test_bgnbd_nll_grad_is_the_loglik_and_its_derivative():
+    from rebatelab.forecasting import spend_models as sm
+
+    rng = np.random.default_rng(8)
+    params = sm.BGNBDParams(0.6, 4.0, 0.8, 2.5)
+    x, t_x, T = sm.simulate_bgnbd(rng.uniform(20.0, 80.0, 400), params=params, rng=rng)
+    x, t_x, T = sm._summ(x, t_x, T)
+    w = rng.integers(1, 4, x.size).astype(float)
+    theta = np.array([0.5, 3.0, 1.1, 2.0])
+    v, g = sm._bgnbd_nll_grad(x, t_x, T, w, theta)
+    ll = sm.bgnbd_loglik(x, t_x, T, params=sm.BGNBDParams(*theta))
+    assert v == -float(np.dot(w, ll))  # the same terms, the same bits
+    # gradient in log-parameters against central differences of the log-likelihood
+    for k in range(4):
+        h = 1e-6
+        up, dn = theta.copy(), theta.copy()
+        up[k] *= np.exp(h)
+        dn[k] *= np.exp(-h)
+        f_up = -np.dot(w, sm.bgnbd_loglik(x, t_x, T, params=sm.BGNBDParams(*up)))
+        f_dn = -np.dot(w, sm.bgnbd_loglik(x, t_x, T, params=sm.BGNBDParams(*dn)))
+        assert g[k] == pytest.approx((f_up - f_dn) / (2 * h), rel=1e-5, abs=1e-6)
