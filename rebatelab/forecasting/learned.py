@@ -143,56 +143,72 @@ class GapDistribution:
         self.s = np.concatenate([s[:, :1], s, np.zeros((n, 1))], axis=1)
 
     def _ge(self, x):
-        """``P(R >= x)`` for x of shape (n,): 1 at x <= 0, linear between knots."""
+        """``P(R >= x)`` for x of shape (n, J): 1 at x <= 0, linear between knots."""
         xk, sk = self.x, self.s
-        j = np.clip((xk < x[:, None]).sum(axis=1), 1, xk.shape[1] - 1)
-        r = np.arange(len(x))
-        a, b = xk[r, j - 1], xk[r, j]
-        sa, sb = sk[r, j - 1], sk[r, j]
+        j = np.clip((xk[:, None, :] < x[:, :, None]).sum(axis=2), 1, xk.shape[1] - 1)
+        a, b = np.take_along_axis(xk, j - 1, axis=1), np.take_along_axis(xk, j, axis=1)
+        sa, sb = np.take_along_axis(sk, j - 1, axis=1), np.take_along_axis(sk, j, axis=1)
         w = np.where(b > a, np.clip((x - a) / np.where(b > a, b - a, 1.0), 0, 1), 1.0)
         out = sa + (sb - sa) * w
-        out = np.where(x > xk[:, -1], 0.0, out)
+        out = np.where(x > xk[:, -1:], 0.0, out)
         return np.where(x <= 0, 1.0, out)
 
+    def _segments(self):
+        """Per row: ``E[R 1{R in piece}]`` of each piece between knots, cumulated."""
+        c = self.__dict__.get("_cum")
+        if c is None:
+            xk, sk = self.x, self.s
+            a, b = xk[:, :-1], xk[:, 1:]
+            width = b - a
+            with np.errstate(invalid="ignore", divide="ignore"):
+                part = np.where(width > 0, (sk[:, :-1] - sk[:, 1:]) * (b + a) / 2, 0.0)
+            c = np.concatenate([np.zeros((len(xk), 1)), np.cumsum(part, axis=1)], axis=1)
+            self._cum = c
+        return c
+
     def _lower(self, x):
-        """``E[R 1{0 < R < x}]`` for x of shape (n,)."""
+        """``E[R 1{0 < R < x}]`` for x of shape (n, J).
+
+        The pieces below x, and the part below x of the piece that holds it (uniform in it).
+        """
         xk, sk = self.x, self.s
-        a, b = xk[:, :-1], xk[:, 1:]
-        m = sk[:, :-1] - sk[:, 1:]
-        top = np.clip(x[:, None], a, b)
-        width = b - a
+        last = xk.shape[1] - 1  # number of pieces
+        c = self._segments()
+        jj = (xk[:, None, :] < x[:, :, None]).sum(axis=2)  # knots below x
+        k = np.clip(jj - 1, 0, last - 1)  # the piece that holds x
+        a, b = np.take_along_axis(xk, k, axis=1), np.take_along_axis(xk, k + 1, axis=1)
+        m = np.take_along_axis(sk, k, axis=1) - np.take_along_axis(sk, k + 1, axis=1)
+        top = np.minimum(x, b)
         with np.errstate(invalid="ignore", divide="ignore"):
-            part = np.where(width > 0, m * (top**2 - a**2) / (2 * width), 0.0)
-        return np.where(x > 0, part.sum(axis=1), 0.0)
+            part = np.where(b > a, m * (top - a) * (top + a) / (2 * (b - a)), 0.0)
+        inside = (jj >= 1) & (jj <= last)
+        out = np.where(inside, np.take_along_axis(c, k, axis=1) + part, 0.0)
+        out = np.where(jj > last, c[:, -1:], out)
+        return np.where(x > 0, out, 0.0)
 
     def sf(self, b):
         """``P(B_end >= b)`` per row, ``b`` of shape (n,) or (n, L)."""
         b = np.asarray(b, dtype=float)
         b2 = b if b.ndim == 2 else b[:, None]
-        out = np.column_stack([self._ge(b2[:, j] - self.b0) for j in range(b2.shape[1])])
+        out = self._ge(b2 - self.b0[:, None])
         return out if b.ndim == 2 else out[:, 0]
 
     def pieces(self, edges, *, known=None):
         """Probability and ``E[B 1{.}]`` of the pieces between sorted edges, (n, J) each."""
         e = np.asarray(edges, dtype=float)
-        ge = np.column_stack([self._ge(e[:, j] - self.b0) for j in range(e.shape[1])])
-        h = np.column_stack(
-            [
-                self._lower(np.where(np.isfinite(e[:, j]), e[:, j] - self.b0, np.inf))
-                for j in range(e.shape[1])
-            ]
-        )
+        ge = self._ge(e - self.b0[:, None])
+        h = self._lower(np.where(np.isfinite(e), e - self.b0[:, None], np.inf))
         ge = np.where(np.isinf(e) & (e > 0), 0.0, ge)
         ge_next = np.concatenate([ge[:, 1:], np.zeros((len(e), 1))], axis=1)
         p = np.clip(ge - ge_next, 0.0, 1.0)
-        full = self._lower(np.full(len(e), np.inf))
+        full = self._segments()[:, -1]
         h_next = np.concatenate([h[:, 1:], full[:, None]], axis=1)
         eb = self.b0[:, None] * p + np.maximum(h_next - h, 0.0)
         return p, eb
 
     def mean(self):
         """Expected end-of-period basis [basis unit]."""
-        return self.b0 + self._lower(np.full(len(self.b0), np.inf))
+        return self.b0 + self._segments()[:, -1]
 
     def p_nothing_more(self):
         """``P(R = 0)``: the atom at the basis to date [fraction]."""
