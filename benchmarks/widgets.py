@@ -24,7 +24,9 @@ noisy: compare them with the load average printed in the header.
 ``none`` (built from the loaded data, as before the cache), ``cold`` (``from_folder`` with an
 empty cache folder: computed and written) or ``warm`` (``from_folder`` reading the entry of
 ``--cache-dir``, filled first by ``rebatelab precompute`` if it is not). The program
-designer reads the lines in every mode (its render includes loading the folder).
+designer opens from the same cache with ``--cache cold|warm``
+(``ProgramDesigner.from_folder``: its what-if base, no lines) and reads the lines with
+``--cache none`` (its render then includes loading the folder).
 With ``--process`` each view is also built in a fresh process under ``/usr/bin/time -v``
 (interpreter start, imports, reading the cache or the folder, the first drawing): wall time
 and peak resident memory.
@@ -123,17 +125,25 @@ def build(table, name, factory):
     return view
 
 
-def bench_designer(table, data, programs, args, tmp, load_ms=0.0):
+def bench_designer(table, data, programs, args, tmp, load_ms=0.0, cache_dir=None):
     from rebatelab.widgets import ProgramDesigner
 
     bases = [p for p in programs if p.variant_of is None]
     pid = args.program or next((p.id for p in bases if len(p.tiers) >= 2), bases[0].id)
-    d = build(table, "program designer", lambda: ProgramDesigner(
-        data, programs, program_id=pid, save_dir=tmp, as_of=args.as_of))  # fmt: skip
+    if args.cache == "none":
+        d = build(table, "program designer", lambda: ProgramDesigner(
+            data, programs, program_id=pid, save_dir=tmp, as_of=args.as_of))  # fmt: skip
+    else:  # the what-if base from the cache: the lines are not loaded
+        d = build(table, "program designer", lambda: ProgramDesigner.from_folder(
+            args.data, args.programs, args.as_of, cache_dir=cache_dir, program_id=pid,
+            save_dir=tmp))  # fmt: skip
     name = f"program designer ({pid}, {d.n_scenarios} scen.)"
-    row = table.rows[-1]  # the designer reads the lines: loading the folder is its render too
-    table.rows[-1] = (name, "render: load the folder + build the view", None, None,
-                      row[4] + load_ms)  # fmt: skip
+    row = table.rows[-1]
+    if args.cache == "none":  # the designer reads the lines: loading the folder is its render too
+        table.rows[-1] = (name, "render: load the folder + build the view", None, None,
+                          row[4] + load_ms)  # fmt: skip
+    else:
+        table.rows[-1] = (name, "render: build the view from the cache", None, None, row[4])
     top = d.n_tiers.value - 1
     rate = d.tier_rate[top].value
     k = itertools.count(1)
@@ -266,6 +276,11 @@ _PROCESS = {
         "v = ProgramDesigner(data, {programs!r}, as_of={as_of!r}, program_id={program!r}, "
         "save_dir={tmp!r})\n"
     ),
+    "program designer (cache)": (
+        "from rebatelab.widgets import ProgramDesigner\n"
+        "v = ProgramDesigner.from_folder({data!r}, {programs!r}, {as_of!r}, "
+        "cache_dir={cache_dir!r}, program_id={program!r}, save_dir={tmp!r})\n"
+    ),
     "sales review": (
         "from rebatelab.widgets import ReviewDashboard\n"
         "v = ReviewDashboard.from_folder({data!r}, {programs!r}, {as_of!r}, method={method!r}, "
@@ -295,6 +310,8 @@ def bench_process(table, args, cache_dir) -> None:
         name = names[key]
         if args.cache == "none" and key != "design":
             continue  # the fresh-process figure is the cache's (cold or warm)
+        if key == "design" and args.cache != "none":
+            name = "program designer (cache)"
         code = _PROCESS[name].format(
             data=str(args.data), programs=programs, as_of=args.as_of, method=args.method,
             program=args.program, tmp=tempfile.mkdtemp(),
@@ -302,6 +319,7 @@ def bench_process(table, args, cache_dir) -> None:
         )  # fmt: skip
         if key == "design" and args.program is None:
             code = code.replace("program_id=None, ", "")
+        name = name.replace(" (cache)", "")
         env = {**os.environ, "PYTHONWARNINGS": "ignore"}
         out = subprocess.run([str(time_bin), "-v", sys.executable, "-c", code], cwd=ROOT,
                              capture_output=True, text=True, env=env)  # fmt: skip
@@ -406,10 +424,15 @@ def main(argv=None) -> int:
         cache, _ = dashboard_cache(args.data, args.programs, args.as_of, method=args.method,
                                    cache_dir=cache_dir)  # fmt: skip
         cache.precompute(shocks=(0.0, 0.2), eligible=False)  # read when already stored
+        from rebatelab.io.cache import InputCache
+
+        designer = InputCache(args.data, args.programs, as_of=args.as_of, cache_dir=cache_dir)
+        designer.precompute_designer()  # the designer's base (the program file's terms)
         fill_ms = (time.perf_counter() - t) * 1000
-        print(f"cache {cache.path}: {'filled' if cache.misses else 'read'} in "
-              f"{fill_ms:,.0f} ms (computed {cache.misses})", file=sys.stderr)  # fmt: skip
-        del cache
+        misses = [*cache.misses, *designer.misses]
+        print(f"cache {cache.path}: {'filled' if misses else 'read'} in "
+              f"{fill_ms:,.0f} ms (computed {misses})", file=sys.stderr)  # fmt: skip
+        del cache, designer
     t = time.perf_counter()
     data = rl.load_data(args.data)
     load_ms = (time.perf_counter() - t) * 1000
@@ -420,7 +443,7 @@ def main(argv=None) -> int:
 
     # one view at a time: each is dropped (and collected) before the next is built
     if "design" in args.only:
-        bench_designer(table, data, programs, args, tmp, load_ms)
+        bench_designer(table, data, programs, args, tmp, load_ms, cache_dir)
         gc.collect()
     if args.cache != "none":
         del data  # the views read the cache (and the folder on a miss), not these frames

@@ -612,6 +612,114 @@ class InputCache:
 
         return self.value("currency-code", run)
 
+    # -- the program designer ---------------------------------------------------------------
+    def as_of_day(self) -> pd.Timestamp:
+        """The as-of day: the one given, else the last line's.
+
+        The last line's day comes from the stored reduction when there is one (the lines
+        are not loaded).
+        """
+        if self.as_of is not None:
+            return self.as_of
+        if self._reduction is not None or self.has("reduction"):
+            return pd.Timestamp(self.reduction().as_of).normalize()
+        return pd.Timestamp(self.data().date_range[1]).normalize()
+
+    def designer_base(self):
+        """The program designer's what-if base: read (arrays and layouts), else estimated.
+
+        On a miss the base is estimated from the lines
+        (:func:`rebatelab.simulation.whatif.whatif_base` at the cache's as-of day, default
+        the last line's) and the members, pools, eligible shares and baselines of every
+        program that is not a variant (what each what-if run of a design of it reads) are
+        measured and stored with it; read back, the base gives the designer's results to
+        the last bit (tested) without loading the lines.
+
+        Returns
+        -------
+        rebatelab.simulation.base.WhatIfBase
+            Read back, its ``data`` is a :class:`~rebatelab.data.tables.RebateData` whose
+            ``enrollments`` are stored with the base and whose other tables are
+            :meth:`data`'s, loaded (all at once, every table then the loaded one) the first
+            time one is used: a program whose layout is not stored, or the forecast's
+            figure, loads the lines then; the designs' runs do not.
+        """
+        if "designer-base" in self._memo:
+            return self._memo["designer-base"]
+        folder = self.path / "designer-base"
+        if self._valid() and (folder / "_done.json").exists():
+            base = _read_designer_base(folder, self.folder, self.data)
+            self.hits.append("designer-base")
+        else:
+            base = self._estimate_designer_base()
+            self.misses.append("designer-base")
+            self._store(lambda: _write_designer_base(base, self._entry() / "designer-base"))
+        self._memo["designer-base"] = base
+        return base
+
+    def _estimate_designer_base(self):
+        from rebatelab.simulation.compare import compare_designs, projected_basis
+        from rebatelab.simulation.whatif import whatif_base
+
+        data = self.data()
+        base = whatif_base(data, as_of=self.as_of_day())
+        layouts = {}
+        for p in self.programs():
+            if p.variant_of is not None:
+                continue
+            terms = {"tiers": [t.model_dump(by_alias=True, exclude_none=True) for t in p.tiers],
+                     "method": p.method, "cap": p.cap or 0.0}  # fmt: skip
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                projected_basis(base, p)
+                # one small run: the layouts its designs read (scenarios do not change them)
+                compare_designs(base, p, {"design 1": terms}, n_scenarios=2)
+            layouts.update({k: v for k, v in base.cache.items() if k[0] == "layouts"})
+        base.cache.clear()
+        base.cache.update(layouts)
+        return base
+
+    def designer_forecast(self, program_id: str) -> float:
+        """The forecast's expected rebate of one program alone (the designer's comparison).
+
+        :func:`rebatelab.forecast` of the program with its own enrollments at the cache's
+        as-of day, summed; stored as JSON.
+        """
+
+        def run():
+            from rebatelab.forecasting.projection import forecast
+            from rebatelab.programs.terms import ProgramSet
+            from rebatelab.simulation.base import _data_for
+
+            one = ProgramSet.from_programs([self.programs()[program_id]], source="designer")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                fc = forecast(_data_for(self.data(), one), one, self.as_of_day())
+            return float(fc["expected_rebate"].sum())
+
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in str(program_id))
+        return float(self.value(f"designer-forecast-{safe}", run))
+
+    def precompute_designer(self) -> list[str]:
+        """Fill what the program designer opens with; the names stored.
+
+        Its what-if base, and on bases of up to :data:`DESIGNER_FORECAST_AT_START` customers
+        the forecast's figure of every program that is not a variant (the designer shows it
+        at start there; a program the forecast refuses, e.g. too little history, is left
+        out and says why when opened).
+        """
+        from rebatelab.errors import RebateLabError
+
+        base = self.designer_base()
+        if base.n_customers <= DESIGNER_FORECAST_AT_START:
+            for p in self.programs():
+                if p.variant_of is None:
+                    try:
+                        self.designer_forecast(p.id)
+                    except RebateLabError:
+                        continue
+        return [n for n in self.entries() if n.startswith("designer-")]
+
     def precompute(self, *, shocks=(0.0,), eligible: bool = True) -> list[str]:
         """Fill the cache with everything the three dashboards open with; the names stored.
 
@@ -635,6 +743,105 @@ class InputCache:
         for shock in shocks:
             self.liability(LiabilityOptions(method=self.method, common_shock=float(shock)))
         return self.entries()
+
+
+# --------------------------------------------------------------------------------------------
+# The designer's what-if base as files
+# --------------------------------------------------------------------------------------------
+_FolderData = None
+
+
+def _folder_data_type():
+    """The RebateData subclass whose tables are loaded by a callable when first used."""
+    global _FolderData
+    if _FolderData is not None:
+        return _FolderData
+    from rebatelab.data.tables import RebateData
+
+    class FolderData(RebateData):
+        """A :class:`~rebatelab.data.tables.RebateData` whose lines are loaded when used.
+
+        The data of a what-if base read back (:meth:`InputCache.designer_base`); once loaded
+        it holds the loaded data's tables.
+        """
+
+        def __init__(self, *, loader=None, **fields):  # dataclasses.replace gives no loader
+            super().__init__(**fields)
+            object.__setattr__(self, "_loader", loader)
+
+        def __getattribute__(self, name):
+            value = object.__getattribute__(self, name)
+            if value is _UNREAD:
+                full = object.__getattribute__(self, "_loader")()
+                for f in dataclasses.fields(full):
+                    if f.name != "cache":  # every table, the stand-in enrollments too
+                        object.__setattr__(self, f.name, getattr(full, f.name))
+                value = object.__getattribute__(self, name)
+            return value
+
+    _FolderData = FolderData
+    return FolderData
+
+
+_BASE_ARRAYS = ("order_rate", "mean_order_value", "holding_cost")
+_LAYOUT_ARRAYS = ("codes", "pool", "share", "units_per_value", "baseline")
+
+
+def _write_designer_base(base, folder: Path) -> None:
+    if folder.exists():
+        shutil.rmtree(folder)
+    tmp = folder.with_name(f".{folder.name}.{uuid.uuid4().hex}.tmp")
+    tmp.mkdir(parents=True)
+    arrays = {name: getattr(base, name) for name in _BASE_ARRAYS}
+    layouts = []
+    for key, lays in base.cache.items():
+        if key[0] != "layouts":
+            continue
+        entry = {"programs": list(key[1]), "layouts": []}
+        for lay in lays:  # a program set's programs: one or a few
+            i = sum(len(e["layouts"]) for e in layouts) + len(entry["layouts"])
+            for name in _LAYOUT_ARRAYS:
+                arrays[f"{name}{i}"] = getattr(lay, name)
+            entry["layouts"].append({"i": i, "program_idx": int(lay.program_idx),
+                                     "n_pools": int(lay.n_pools)})  # fmt: skip
+        layouts.append(entry)
+    np.savez(tmp / "arrays.npz", **arrays)
+    _frame_to_parquet(base.data.enrollments, tmp / "enrollments.parquet")
+    meta = {"value_shape": float(base.value_shape),
+            "reference": [int(base.reference[0]), int(base.reference[1])],
+            "layouts": layouts}  # fmt: skip
+    (tmp / "_done.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+    os.replace(tmp, folder)
+
+
+def _read_designer_base(folder: Path, source: Path, loader):
+    import scipy.sparse as sp
+
+    from rebatelab.simulation.base import WhatIfBase, _Layout
+
+    meta = json.loads((folder / "_done.json").read_text(encoding="utf-8"))
+    data = _folder_data_type()(
+        transactions=_UNREAD, customers=_UNREAD, products=_UNREAD,
+        enrollments=pd.read_parquet(folder / "enrollments.parquet"), payments=_UNREAD,
+        source=str(source), loader=loader,
+    )  # fmt: skip
+    cache = {}
+    with np.load(folder / "arrays.npz", allow_pickle=False) as z:
+        base_arrays = {name: z[name] for name in _BASE_ARRAYS}
+        for entry in meta["layouts"]:
+            lays = []
+            for m in entry["layouts"]:
+                i = m["i"]
+                codes, pool, share, upv, baseline = (z[f"{n}{i}"] for n in _LAYOUT_ARRAYS)
+                k = len(codes)
+                matrix = sp.csr_matrix((np.ones(k), (pool, np.arange(k))),
+                                       shape=(m["n_pools"], k))  # fmt: skip
+                lays.append(_Layout(m["program_idx"], codes, pool, m["n_pools"], matrix, share,
+                                    upv, baseline))  # fmt: skip
+            cache[("layouts", tuple(entry["programs"]))] = lays
+    return WhatIfBase(data=data, value_shape=meta["value_shape"],
+                      reference=tuple(meta["reference"]), cache=cache,
+                      **base_arrays)  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------
@@ -723,6 +930,9 @@ def _write_reduction(red, folder: Path) -> None:
     (tmp / "_done.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
     os.replace(tmp, folder)
 
+
+#: Bases of up to this many customers: the designer shows the forecast's figure at start.
+DESIGNER_FORECAST_AT_START = 5_000
 
 #: A table of a stored reduction not read yet.
 _UNREAD = object()

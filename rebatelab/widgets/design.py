@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from rebatelab.errors import ParameterError, ProgramFileError, RebateLabError
+from rebatelab.io.cache import DESIGNER_FORECAST_AT_START
 from rebatelab.money import data_currency, format_money
 from rebatelab.plotting.whatif import plot_design_figure, plot_design_tiers, unique_ticks
 from rebatelab.programs.terms import ProgramSet, load_programs
@@ -32,7 +33,7 @@ MAX_TIERS = 4
 #: Customers x scenarios of one what-if run the designer aims at (about 60 ms per run).
 CELLS = 2_000_000
 #: Above this many customers the forecast's figure is computed on request, not at start.
-FORECAST_AT_START = 5_000
+FORECAST_AT_START = DESIGNER_FORECAST_AT_START
 
 _CSS = """
 <style>
@@ -101,6 +102,11 @@ class ProgramDesigner(View):
     forecast : bool or "auto"
         Compute the forecast's expected rebate of the current program at start (``"auto"``:
         on bases up to 5,000 customers; otherwise a button computes it).
+    cache : rebatelab.io.cache.InputCache, optional
+        Read the what-if base (the customers' spend model and each program's members,
+        shares and baselines) and the forecast's figure from it, computed and stored on a
+        miss; then ``data`` is None and ``programs`` and ``as_of`` are the cache's.
+        :meth:`from_folder` builds one.
 
     Attributes
     ----------
@@ -129,16 +135,28 @@ class ProgramDesigner(View):
         seed: int = 0,
         margin: float = 0.3,
         forecast="auto",
+        cache=None,
     ):
         super().__init__()
-        self.data = data
-        self.programs = load_programs(programs)
-        self.as_of = pd.Timestamp(as_of if as_of is not None else data.date_range[1]).normalize()
-        self.base = whatif_base(data, as_of=self.as_of)
+        self.cache = cache
+        if cache is not None:
+            self.programs = load_programs(cache.programs())
+            self.base = cache.designer_base()
+            # the last day of the base's history window: the as-of day it was estimated at
+            self.as_of = (cache.as_of if cache.as_of is not None
+                          else pd.Timestamp(self.base.reference[1], unit="D"))  # fmt: skip
+            self.data = self.base.data  # the lines are loaded only if a result needs them
+            self.currency = cache.currency()
+        else:
+            self.data = data
+            self.programs = load_programs(programs)
+            day = as_of if as_of is not None else data.date_range[1]
+            self.as_of = pd.Timestamp(day).normalize()
+            self.base = whatif_base(data, as_of=self.as_of)
+            self.currency = data_currency(data)
         self.n_scenarios = n_scenarios or auto_scenarios(self.base.n_customers)
         self.seed = seed
         self.save_dir = Path(save_dir)
-        self.currency = data_currency(data)
         self.designs: dict[str, dict] = {}
         self.table: pd.DataFrame | None = None
         self.design = None
@@ -250,6 +268,38 @@ class ProgramDesigner(View):
         self.load.on_click(lambda _b: self._guarded(self.load_designs))
         self.forecast_button.on_click(lambda _b: self._guarded(self.compare_with_forecast))
         self._guarded(self.load_program)
+
+    @classmethod
+    def from_folder(cls, folder, programs=None, as_of=None, *, cache_dir=None, check="content",
+                    load_options=None, **kwargs) -> ProgramDesigner:  # fmt: skip
+        """The designer of a data folder, opened from its cache (``DATA/.rebatelab-cache``).
+
+        The what-if base and the forecast's figures stored by ``rebatelab precompute`` (or
+        by an earlier opening) for the same files, program file and as-of day are read, so
+        the lines are not loaded; anything else is computed and stored. The terms are the
+        program file's (the designer compares designs with it, not with approved changes).
+        Other keyword arguments are the view's.
+
+        Parameters
+        ----------
+        folder : str or Path
+            The data folder.
+        programs : ProgramSet or path, optional
+            Default ``programs.yaml`` in the folder.
+        as_of : date-like, optional
+            End of the history the spend model is estimated on (default: the last line's).
+        cache_dir : str or Path, optional
+            Where the cache lives (default ``folder / ".rebatelab-cache"``).
+        check : {"content", "stat"}
+            How input files are told apart (:func:`rebatelab.io.cache.input_fingerprint`).
+        load_options : dict, optional
+            Keyword arguments of :func:`rebatelab.load_data` (e.g. ``date_format``).
+        """
+        from rebatelab.io.cache import InputCache
+
+        cache = InputCache(folder, programs, as_of=as_of, cache_dir=cache_dir, check=check,
+                           load_options=load_options)  # fmt: skip
+        return cls(None, None, cache=cache, **kwargs)
 
     # -- the designs ---------------------------------------------------------------------
     @property
@@ -575,12 +625,15 @@ class ProgramDesigner(View):
         """The forecast's expected rebate of the current program as of :attr:`as_of`.
 
         Computed once per program (the forecast of every member to the period end) and
-        shown next to the designer's figure with why they differ.
+        shown next to the designer's figure with why they differ (read from the cache when
+        the view has one).
         """
-        from rebatelab.forecasting.projection import forecast
-
         pid = self.current.id
-        if pid not in self.forecast_rebate:
+        if pid not in self.forecast_rebate and self.cache is not None:
+            self.forecast_rebate[pid] = self.cache.designer_forecast(pid)
+        elif pid not in self.forecast_rebate:
+            from rebatelab.forecasting.projection import forecast
+
             one = ProgramSet.from_programs([self.current], source="designer")
             fc = forecast(_data_for(self.data, one), one, self.as_of)
             self.forecast_rebate[pid] = float(fc["expected_rebate"].sum())

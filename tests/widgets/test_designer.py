@@ -263,3 +263,38 @@ def test_unique_ticks_add_decimals_until_labels_differ():
     ticks = [t for t in ax.yaxis.get_major_locator()() if 0.0300 <= t <= 0.0312]
     labels = [fmt(t, i) for i, t in enumerate(ticks)]
     assert len(ticks) >= 3 and len(set(labels)) == len(labels), labels
+
+
+def test_the_designer_from_the_cache_gives_the_same_results_without_the_lines(data, tmp_path):
+    """A base read back from the cache: the comparison tables of the same edits, to the bit.
+
+    The first opening estimates the base and stores it; the second reads it and never loads
+    the invoice lines (the stand-in data's tables stay unread).
+    """
+    import dataclasses
+
+    cache_dir = tmp_path / "cache"
+    first = ProgramDesigner.from_folder(SAMPLE, cache_dir=cache_dir, save_dir=tmp_path)
+    assert "designer-base" in first.cache.misses
+    view = ProgramDesigner.from_folder(SAMPLE, cache_dir=cache_dir, save_dir=tmp_path)
+    assert "designer-base" in view.cache.hits and view.cache._data is None
+    direct = ProgramDesigner(data, SAMPLE / "programs.yaml", save_dir=tmp_path)
+    assert view.as_of == direct.as_of and view.n_scenarios == direct.n_scenarios
+    for name in ("order_rate", "mean_order_value", "holding_cost"):
+        np.testing.assert_array_equal(getattr(view.base, name), getattr(direct.base, name))
+    pd.testing.assert_frame_equal(view.table, direct.table, check_exact=True)
+    assert view.forecast_rebate == pytest.approx(direct.forecast_rebate, rel=1e-12)
+    for v in (view, direct):  # the same edits: a rate, one more (proposed) tier, a new design
+        top = v.n_tiers.value - 1
+        v.tier_rate[top].value = v.tier_rate[top].value + 0.5
+        v.n_tiers.value = v.n_tiers.value + 1
+        v.add_design()
+        v.tier_from[0].value = v.tier_from[0].value + 100
+    pd.testing.assert_frame_equal(view.table, direct.table, check_exact=True)
+    held = vars(view.data)
+    assert view.cache._data is None  # the lines were never loaded
+    assert all(
+        not isinstance(held[f.name], pd.DataFrame)
+        for f in dataclasses.fields(view.data)
+        if f.name in ("transactions", "customers", "products")
+    )

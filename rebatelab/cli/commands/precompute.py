@@ -1,13 +1,15 @@
 """Fill the dashboards' cache ahead of time (e.g. nightly): no reduction or forecast on opening.
 
 Reduces the lines, accrues, forecasts, builds the review's three lists and the liability's
-distributions at each --common-shock, and stores them under DATA/.rebatelab-cache/ (or
---cache-dir), keyed by the content of the data files, the terms (program file plus the
-workspace's approved change requests in force on --as-of), the as-of day, the forecast method
-and the rebatelab version. Results already stored for these inputs are not recomputed; a
-changed input gets a new entry (--prune removes the older ones). The sales review and the
-liability dashboard read the entry when they are opened with the
-same inputs (`ReviewDashboard.from_folder`, `LiabilityForecast.from_folder`).
+distributions at each --common-shock, estimates the program designer's what-if base (the
+spend model and each program's members, shares and baselines), and stores them under
+DATA/.rebatelab-cache/ (or --cache-dir), keyed by the content of the data files, the terms
+(program file plus the workspace's approved change requests in force on --as-of), the as-of
+day, the forecast method and the rebatelab version. Results already stored for these inputs
+are not recomputed; a changed input gets a new entry (--prune removes the older ones). The
+sales review and the liability dashboard read the entry when they are opened with the same
+inputs (`ReviewDashboard.from_folder`, `LiabilityForecast.from_folder`); the designer reads
+its base from the entry of the program file's terms (`ProgramDesigner.from_folder`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ from rebatelab.cli.commands._common import add_data_arguments
 
 NAME = "precompute"
 
-HELP = "fill the dashboards' cache (stage one, forecast, review lists, liability) ahead of time"
+HELP = (
+    "fill the dashboards' cache (stage one, forecast, review lists, liability, the designer's "
+    "base) ahead of time"
+)
 
 
 def add_arguments(parser) -> None:
@@ -40,6 +45,12 @@ def add_arguments(parser) -> None:
         "--no-eligible",
         action="store_true",
         help="skip the eligible-not-enrolled list (it forecasts every eligible customer)",
+    )
+    parser.add_argument(
+        "--no-designer",
+        action="store_true",
+        help="skip the program designer's what-if base (its spend model and each program's "
+        "members, shares and baselines, estimated from the lines)",
     )
     parser.add_argument(
         "--no-workspace",
@@ -89,8 +100,22 @@ def run(args) -> int:
         check=args.check,
         load_options=None if args.date_format is None else {"date_format": args.date_format},
     )
+    designer, dcache = [], None
+    if not args.no_designer:
+        from rebatelab.io.cache import InputCache
+
+        # the designer compares designs with the program file's terms (no approved changes)
+        dcache = InputCache(args.data, programs_path(args), as_of=as_of,
+                            cache_dir=args.cache_dir, check=args.check,
+                            load_options=cache.load_options)  # fmt: skip
+        if dcache.key == cache.key:  # the same entry: first, while the lines are loaded
+            dcache = cache
+            designer = cache.precompute_designer()
     stored = cache.precompute(shocks=shocks, eligible=not args.no_eligible)
     pruned = cache.prune() if args.prune else []
+    if dcache is not None and dcache is not cache:  # its own entry (kept by the prune)
+        designer = dcache.precompute_designer()
+        stored = [*stored, *designer]
     read = sorted(set(cache.hits))
     print(
         f"rebatelab precompute: {len(stored)} results for {args.data} as of "
