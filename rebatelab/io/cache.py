@@ -647,10 +647,14 @@ class InputCache:
         if "designer-base" in self._memo:
             return self._memo["designer-base"]
         folder = self.path / "designer-base"
+        base = None
         if self._valid() and (folder / "_done.json").exists():
-            base = _read_designer_base(folder, self.folder, self.data)
-            self.hits.append("designer-base")
-        else:
+            try:
+                base = _read_designer_base(folder, self.folder, self.data)
+                self.hits.append("designer-base")
+            except (OSError, KeyError, ValueError):  # an incomplete entry: estimated again
+                base = None
+        if base is None:
             base = self._estimate_designer_base()
             self.misses.append("designer-base")
             self._store(lambda: _write_designer_base(base, self._entry() / "designer-base"))
