@@ -231,7 +231,7 @@ class View(abc.ABC):
         fig.set_dpi(DPI)
         canvas = FigureCanvasAgg(fig)
         if settle and fig.get_layout_engine() is not None:
-            canvas.draw()
+            fig.draw_without_rendering()  # the layout pass (text measured, nothing painted)
             for ax in fig.axes:
                 ax.set_position(ax.get_position().frozen())
             fig.set_layout_engine(None)

@@ -65,6 +65,9 @@ _COLUMNS = {
 }  # fmt: skip
 
 
+#: Programs whose drill-down figure (the money map as pixels) is kept for the next click.
+DRILL_PROGRAMS_KEPT = 8
+
 #: Eligible (program, customer) pairs not enrolled up to which the list is built on opening.
 EAGER_CANDIDATES = 50_000
 
@@ -203,8 +206,10 @@ class ReviewDashboard(View):
         self.shown: dict[str, pd.DataFrame] = {}
         self.result: dict[str, pd.DataFrame | None] = {}
         self.selected: tuple[str, str] | None = None
-        self._drill_figure = None  # (program_id, figure) of the drill-down kept as pixels
-        self._member_codes = None  # program and pool codes of the members (first click)
+        # the drill-down of each program lately shown, kept as pixels (program_id -> layer)
+        self._drill_layers: dict = {}
+        self._member_codes = None  # per program: its members' rows and pools (first click)
+        self._rows_of = None  # forecast row of each accrual row; accrual rows by customer
         self._syncing = False
         cust = red.customers
         max_days = int(self.accrual["days_left"].max()) if len(self.accrual) else 0
@@ -527,26 +532,58 @@ class ReviewDashboard(View):
     def _pool_daily(self, program_id: str, pool_id: str) -> pd.DataFrame:
         """The daily sums of a pool's members in a program (a few rows of a large table).
 
-        Members are found by integer codes of their program and pool (factorized once);
-        their rows are read from the cache's daily sums without reading the rest.
+        Members are found by the program's index and their pool (no scan of the whole
+        table's text); their rows are read from the cache's daily sums without reading
+        the rest.
         """
-        mem = self.reduction.members
         if self._member_codes is None:
-            self._member_codes = (pd.factorize(mem["program_id"].astype(str)),
-                                  pd.factorize(mem["pool_id"].astype(str)))  # fmt: skip
-        (p_codes, p_ids), (q_codes, q_ids) = self._member_codes
-        p_at, q_at = p_ids.get_indexer([program_id])[0], q_ids.get_indexer([pool_id])[0]
-        ids = np.flatnonzero((p_codes == p_at) & (q_codes == q_at)) if min(p_at, q_at) >= 0 else (
-            np.array([], dtype=np.int64))  # fmt: skip
+            self._member_codes = {}
+        pi = self.programs.ids.index(program_id) if program_id in self.programs.ids else -1
+        if pi not in self._member_codes:  # the program's members and their pools, once
+            mem = self.reduction.members
+            rows = np.flatnonzero(mem["program_idx"].to_numpy(dtype=np.int64) == pi)
+            self._member_codes[pi] = (rows, mem["pool_id"].iloc[rows].astype(str).to_numpy())
+        rows, pools = self._member_codes[pi]
+        ids = rows[pools == pool_id]
         cols = ["member", "date", "net_amount", "quantity"]
         if self.cache is not None:
             return self.cache.daily_rows(ids, columns=cols)
         ds = self.reduction.daily
         return ds[np.isin(ds["member"].to_numpy(dtype=np.int64), ids)][cols]
 
+    def _rows_index(self):
+        """The forecast's row of each accrual row, and the accrual's rows of each customer.
+
+        Built at the first drill-down; a click then hands the plot and the statement the
+        customer's few rows instead of the whole tables to search.
+        """
+        if self._rows_of is None:
+            from rebatelab.review.frames import align
+
+            acc = self.accrual
+            fc_row = align(acc, self.forecast)
+            codes, ids = pd.factorize(acc["customer_id"].astype(str).to_numpy())
+            order = np.argsort(codes, kind="stable")
+            bounds = np.searchsorted(codes[order], np.arange(len(ids) + 1))
+            self._rows_of = (fc_row, pd.Index(ids), order, bounds)
+        return self._rows_of
+
+    def _customer_rows(self, customer_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The accrual's and the forecast's rows of one customer (every program)."""
+        last = getattr(self, "_last_customer", None)
+        if last is not None and last[0] == customer_id:  # the plot's and the statement's
+            return last[1]
+        fc_row, ids, order, bounds = self._rows_index()
+        k = ids.get_indexer([customer_id])[0]
+        pos = order[bounds[k] : bounds[k + 1]] if k >= 0 else np.array([], dtype=np.int64)
+        out = (self.accrual.iloc[pos], self.forecast.iloc[fc_row[pos]])
+        self._last_customer = (customer_id, out)
+        return out
+
     def _fan(self, ax, program_id: str, customer_id: str, pool_id: str) -> None:
-        plot_forecast_fan(self.accrual, self.forecast, program_id, customer_id,
-                          data=self.reduction, currency=self.currency, ax=ax,
+        acc, fc = self._customer_rows(customer_id)
+        plot_forecast_fan(acc, fc, program_id, customer_id, data=self.reduction,
+                          currency=self.currency, ax=ax,
                           daily=self._pool_daily(program_id, pool_id))  # fmt: skip
         ax.set_xlabel("date")
         ax.yaxis.set_major_formatter("{x:,.0f}")
@@ -561,9 +598,11 @@ class ReviewDashboard(View):
         left blank); a click in the same program redraws only the fan's panel and the mark.
         """
         self.images["drilldown"].layout.display = None
-        kept = self._drill_figure
-        if kept is not None and kept[0] == program_id and "drilldown" in self._layers:
-            fig = kept[1]
+        kept = self._drill_layers.pop(program_id, None)
+        if kept is not None:
+            self._drill_layers[program_id] = kept  # the latest last
+            self._layers["drilldown"] = kept
+            fig = kept[0]
             fan, mm = fig.axes[:2]
             fan.clear()
             self._fan(fan, program_id, customer_id, pool_id)
@@ -596,7 +635,9 @@ class ReviewDashboard(View):
             return undo
 
         self._show_layered("drilldown", fig, [axes[0], *mark], settle=True, plain=plain)
-        self._drill_figure = (program_id, fig)
+        self._drill_layers[program_id] = self._layers["drilldown"]
+        while len(self._drill_layers) > DRILL_PROGRAMS_KEPT:  # the oldest goes
+            self._drill_layers.pop(next(iter(self._drill_layers)))
 
     def open_propose(self) -> None:
         """Show the change-request panel for the customer drilled down to."""
@@ -630,13 +671,14 @@ class ReviewDashboard(View):
         self._close_propose()
 
     def _statement(self, customer_id: str) -> None:
+        acc, fc = self._customer_rows(customer_id)
         try:
-            page = statement(customer_id, self.accrual, self.forecast, data=self.reduction,
+            page = statement(customer_id, acc, fc, data=self.reduction,
                              currency=currency_symbol(self.currency))  # fmt: skip
         except Exception as exc:  # noqa: BLE001 - a customer in no program: say so
             self.detail.value = f"<p>{escape(str(exc))}</p>"
             return
-        n = int((self.accrual["customer_id"].astype(str) == customer_id).sum())
+        n = len(acc)
         # tall enough for every row before the page loads; then the page's own height
         height = 260 + 70 * n
         self.detail.value = (
