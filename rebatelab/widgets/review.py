@@ -187,10 +187,9 @@ class ReviewDashboard(View):
         stored = getattr(red, "stored_rows", None)  # read from the cache: count, not read
         n_cand = (stored("candidates") or 0) if stored is not None else (
             len(red.candidates) if red.candidates is not None else 0)  # fmt: skip
-        eager = eligible is True or (
-            eligible == "auto"
-            and (n_cand <= EAGER_CANDIDATES or (cache is not None and cache.has("review-eligible")))
-        )
+        # a long stored list too is read when its tab is opened: registering 2M rows for
+        # the filters takes seconds at 50,000 customers, the other two tabs open without it
+        eager = eligible is True or (eligible == "auto" and n_cand <= EAGER_CANDIDATES)
         self._eligible_pending = eligible is not False and not eager
         rules = ReviewRules(min_value=min_value, top=top)
         symbol = currency_symbol(self.currency) or ""
@@ -405,8 +404,10 @@ class ReviewDashboard(View):
             if sel is None:
                 self.shown[k] = pd.DataFrame()
                 self.tables[k].rows = []
+                stored = self.cache is not None and self.cache.has("review-eligible")
                 self.tables[k].empty = (
-                    "Computed when this tab is opened (it forecasts every eligible customer)."
+                    ("Read when this tab is opened (a long list)." if stored else
+                     "Computed when this tab is opened (it forecasts every eligible customer).")
                     if self._eligible_pending else "Not computed (eligible=False)."
                 )  # fmt: skip
                 continue
