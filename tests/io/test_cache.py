@@ -203,6 +203,25 @@ def test_precompute_command_then_views_read_everything(folder, tmp_path, capsys)
     assert "computed 0," in capsys.readouterr().out
 
 
+def test_precompute_stores_the_designers_base_unless_told_not_to(folder, tmp_path, capsys):
+    pytest.importorskip("ipywidgets")
+    from rebatelab.widgets import ProgramDesigner
+
+    none = tmp_path / "none"
+    assert main(["precompute", "--data", str(folder), "--as-of", AS_OF, "--no-eligible",
+                 "--no-designer", "--cache-dir", str(none)]) == 0  # fmt: skip
+    assert not InputCache(folder, as_of=AS_OF, cache_dir=none).has("designer-base")
+    cache_dir = tmp_path / "cache"
+    assert main(["precompute", "--data", str(folder), "--as-of", AS_OF, "--no-eligible",
+                 "--cache-dir", str(cache_dir)]) == 0  # fmt: skip
+    capsys.readouterr()
+    view = ProgramDesigner.from_folder(folder, as_of=AS_OF, cache_dir=cache_dir,
+                                       save_dir=tmp_path)  # fmt: skip
+    assert "designer-base" in view.cache.hits and not view.cache.misses
+    assert view.cache._data is None  # opened and run without the lines
+    assert view.forecast_rebate  # the forecast's figure, stored for a small base
+
+
 def test_precompute_bad_shock_is_exit_2(folder, tmp_path, capsys):
     code = main(["precompute", "--data", str(folder), "--common-shock", "0,big",
                  "--cache-dir", str(tmp_path)])  # fmt: skip
