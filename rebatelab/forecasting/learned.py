@@ -100,11 +100,12 @@ def _sklearn():
 
 
 def _one_thread():
-    """One OpenMP thread for the fit (the model is the same on any number).
+    """One OpenMP thread for fitting and predicting (the results are the same on any number).
 
     On 2 cores shared with other work, the tree builder's many short parallel loops spin
     against each other: the fit was 5-10 times slower on 2 threads than on 1 under a load
-    average of 2-3.
+    average of 2-3, and prediction 1.3-1.6 times slower under a load of 5-6 (on an idle
+    machine two threads would predict faster).
     """
     from threadpoolctl import threadpool_limits
 
@@ -404,7 +405,8 @@ def _train(setup, info, learn, *, seed: int):
     with _one_thread():
         model.fit(_design(tr, r, g), y)
     rc, gc, yc, tc = _pairs(setup, ca, rng)
-    raw_c = model.predict_proba(_design(ca, rc, gc))[:, 1]
+    with _one_thread():
+        raw_c = model.predict_proba(_design(ca, rc, gc))[:, 1]
     iso = Iso(increasing=True, out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw_c, yc)
     # the comparator: BG/NBD's expected spend over the gap, recalibrated the same way
     col = len(UNIT_FEATURES) + GAP_FEATURES.index("log_expected_over_gap")
@@ -424,7 +426,8 @@ def _train(setup, info, learn, *, seed: int):
         gd = ex["guard"]
         rg, gg, yg, tg = _pairs(setup, gd, rng)
         rg, gg, yg = rg[tg], gg[tg], yg[tg]
-        p_l = iso.predict(model.predict_proba(_design(gd, rg, gg))[:, 1])
+        with _one_thread():
+            p_l = iso.predict(model.predict_proba(_design(gd, rg, gg))[:, 1])
         p_c = comp.predict(gap_features(gd["extra"], rg, gg)[:, col - len(UNIT_FEATURES)])
         prog = setup["unit_prog"][gd["u"][rg]]
         overall = _brier(p_l, yg) <= _brier(p_c, yg)
@@ -698,7 +701,9 @@ def _predict(trained, X, extra, rows, gap, *, step: int = 500_000):
     for i in range(0, rows.size, step):  # a few chunks: bounded memory
         r, g = rows[i : i + step], gap[i : i + step]
         d = np.concatenate([X[r], gap_features(extra, r, g)], axis=1)
-        out[i : i + step] = trained["iso"].predict(trained["model"].predict_proba(d)[:, 1])
+        with _one_thread():
+            raw = trained["model"].predict_proba(d)[:, 1]
+        out[i : i + step] = trained["iso"].predict(raw)
     return out
 
 
