@@ -232,6 +232,7 @@ def bench_liability(table, data, programs, args, tmp, cache_dir):
 
     def forget():  # as in a new session: nothing kept in memory (the disk cache stays)
         f._cache.clear()
+        f._backgrounds.clear()  # the figure's pixels per shock drawn
         if f.cache is not None:
             for k in [k for k in f.cache._memo if k.startswith("liability-")]:
                 del f.cache._memo[k]

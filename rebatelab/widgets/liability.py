@@ -169,6 +169,8 @@ class LiabilityForecast(View):
         # distributions give every figure shown (500,000 contracts' forecast take 2 s to read)
         self._cache: dict[tuple[float, float], object] = {}
         self._drawn_shock: float | None = None
+        # the figure's background pixels per common shock drawn (at most the slider's 11)
+        self._backgrounds: dict[float, tuple] = {}
         self.result = None
         self.workspace = _workspace_of(data, workspace)
         self._read_ledger()
@@ -398,6 +400,8 @@ class LiabilityForecast(View):
             axes[1].set_title("Total")
             self._drawn_shock = float(res.options.common_shock)
             self._show_layered("liability", fig, _constrained_artists(fig))
+            limits = (axes[0].get_xlim(), axes[1].get_xlim())
+            self._backgrounds = {self._drawn_shock: (fig, limits, self._layers["liability"][2])}
         t = res.total.iloc[0]
         unit = f" {self.currency}" if self.currency else ""
 
@@ -480,8 +484,18 @@ class LiabilityForecast(View):
             text.set_text(line.get_label())
         ax_t.relim()
         ax_t.autoscale_view(scalex=True, scaley=False)
-        self._drawn_shock = float(res.options.common_shock)
+        shock = float(res.options.common_shock)
+        self._drawn_shock = shock
+        limits = (ax_p.get_xlim(), ax_t.get_xlim())  # the pixels hold for these axes only
+        kept = self._backgrounds.get(shock)
+        if kept is not None and kept[0] is fig and np.allclose(kept[1], limits, rtol=1e-9, atol=0):
+            # drawn before at these axes (autoscale's last bits aside: far below a pixel)
+            _fig, canvas, _bg, moving = self._layers["liability"]
+            self._layers["liability"] = (fig, canvas, kept[2], moving)
+            self._move("liability", _constrained_artists(fig))
+            return True
         self._show_layered("liability", fig, _constrained_artists(fig))
+        self._backgrounds[shock] = (fig, limits, self._layers["liability"][2])
         return True
 
     def refresh_history(self) -> None:

@@ -113,3 +113,32 @@ def test_a_new_common_shock_updates_the_figure_in_place(red, tmp_path):
     assert lines["constrained (80%)"].get_xdata()[0] == res.total["constrained"].iloc[0]
     texts = [t.get_text() for t in ax_t.get_legend().get_texts()]
     assert f"expected: {res.total['expected'].iloc[0]:,.0f}" in texts
+
+
+def test_a_common_shock_shown_before_gives_the_same_image(red, tmp_path):
+    """0 -> 0.2 -> 0 (kept pixels of 0 reused): the image of 0 pixel for pixel."""
+    import io
+
+    from PIL import Image
+
+    from rebatelab.widgets import LiabilityForecast
+
+    def pixels(view):
+        return np.asarray(Image.open(io.BytesIO(view.images["liability"].value)).convert("RGB"))
+
+    view = LiabilityForecast(red, workspace=tmp_path / "none.duckdb")
+    view.common_shock.value = 0.2  # laid out and frozen: later drawings keep the positions
+    view.common_shock.value = 0.0
+    first = pixels(view)  # drawn in place
+    view.common_shock.value = 0.2
+    other = pixels(view)
+    view._backgrounds.clear()  # next: drawn again, not reused
+    view.common_shock.value = 0.0
+    drawn = pixels(view)
+    view.common_shock.value = 0.2
+    view.common_shock.value = 0.0  # reused
+    again = pixels(view)
+    assert (first != other).any()
+    assert np.array_equal(first, drawn) and np.array_equal(first, again)
+    view.percentile.value = 0.9  # another percentile over the reused background
+    assert view.result.total["percentile"].iloc[0] == 0.9
