@@ -261,12 +261,15 @@ def bench_liability(table, data, programs, args, tmp, cache_dir):
         t = time.perf_counter()
         new_shock()
         table.add("liability forecast", what, full=(time.perf_counter() - t) * 1000)
-    other = 0.2 if f.common_shock.value == shock else shock
-    f.common_shock.value = shock if other == 0.2 else 0.2  # both now kept in memory
-    t = time.perf_counter()
-    f.common_shock.value = other
-    table.add("liability forecast", "common shock back (kept in memory)",
-              full=(time.perf_counter() - t) * 1000)  # fmt: skip
+    for v in (0.2, shock, 0.2, shock):  # each shown since the last forget: both kept
+        f.common_shock.value = v
+    times = []
+    for v in (0.2, shock) * max(1, args.repeat // 2):
+        t = time.perf_counter()
+        f.common_shock.value = v
+        times.append((time.perf_counter() - t) * 1000)
+    table.add("liability forecast", "common shock back (results, pixels kept)",
+              full=statistics.median(times))  # fmt: skip
 
 
 _PROCESS = {
