@@ -21,9 +21,14 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 from rebatelab.errors import ParameterError
+
+try:  # the Boost ufuncs behind scipy.stats.nbinom, without importing scipy.stats (~1 s)
+    from scipy.special._ufuncs import _nbinom_isf, _nbinom_ppf, _nbinom_sf
+except ImportError:  # pragma: no cover - a SciPy without them: through scipy.stats
+    _nbinom_isf = _nbinom_ppf = _nbinom_sf = None
 
 __all__ = [
     "MAX_WINDOW",
@@ -177,10 +182,74 @@ def counts_from_window(lo, hi, pmf, *, mean) -> CountDistribution:
     return CountDistribution(row, count, prob, len(lo), np.asarray(mean, dtype=float).copy())
 
 
-def _windows(dist, tol):
-    """Smallest count windows leaving out at most ``tol`` of the mass (half on each side)."""
-    lo = np.maximum(dist.ppf(tol / 2), 0)
-    hi = dist.isf(tol / 2)
+# --------------------------------------------------------------------------------------------
+# scipy.stats' Poisson and negative binomial quantiles and tail, element by element, to the
+# last bit (the same special functions on the same valid entries), without scipy.stats
+# --------------------------------------------------------------------------------------------
+def _interior(q) -> bool:
+    return bool(np.all((np.asarray(q) > 0) & (np.asarray(q) < 1)))
+
+
+def _poisson_q(q, mu, *, upper: bool):
+    """``scipy.stats.poisson.ppf(q, mu)`` (``upper``: ``.isf``) for q in (0, 1), mu >= 0."""
+    if not _interior(q):
+        from scipy import stats
+
+        return (stats.poisson.isf if upper else stats.poisson.ppf)(q, mu)
+    q, mu = np.broadcast_arrays(np.asarray(q, dtype=float), np.asarray(mu, dtype=float))
+    out = np.full(q.shape, np.nan)
+    ok = mu >= 0
+    qq, mm = q[ok], mu[ok]
+    if upper:
+        qq = 1.0 - qq
+    vals = np.ceil(special.pdtrik(qq, mm))
+    vals1 = np.maximum(vals - 1, 0)
+    out[ok] = np.where(special.pdtr(vals1, mm) >= qq, vals1, vals) + 0.0
+    return out
+
+
+def _nbinom_args(*args):
+    a = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in args))
+    n, p = a[-2], a[-1]
+    return a, (n > 0) & (p > 0) & (p <= 1)
+
+
+def _nb_quantile(q, n, p, *, upper: bool = False):
+    """``scipy.stats.nbinom.ppf(q, n, p)`` (``upper``: ``.isf``), the same values."""
+    if _nbinom_ppf is None or not _interior(q):
+        from scipy import stats
+
+        return (stats.nbinom.isf if upper else stats.nbinom.ppf)(q, n, p)
+    (q, n, p), ok = _nbinom_args(q, n, p)
+    out = np.full(q.shape, np.nan)
+    with np.errstate(over="ignore"):  # as scipy.stats (its gh-17432)
+        out[ok] = (_nbinom_isf if upper else _nbinom_ppf)(q[ok], n[ok], p[ok]) + 0.0
+    return out
+
+
+def _nb_sf(k, n, p):
+    """``scipy.stats.nbinom.sf(k, n, p)``: ``P(N > k)``, the same values."""
+    if _nbinom_sf is None:
+        from scipy import stats
+
+        return stats.nbinom.sf(k, n, p)
+    (k, n, p), ok = _nbinom_args(k, n, p)
+    out = np.zeros(k.shape)
+    out[~ok | np.isnan(k)] = np.nan
+    out[((k < 0) | np.isneginf(k)) & ok] = 1.0
+    good = ok & (k >= 0) & np.isfinite(k)
+    if good.any():
+        out[good] = np.clip(_nbinom_sf(np.floor(k[good]), n[good], p[good]), 0, 1)
+    return out
+
+
+def _windows(ppf, isf, tol):
+    """Smallest count windows leaving out at most ``tol`` of the mass (half on each side).
+
+    ``ppf`` and ``isf``: the count quantile functions of the rows' laws, of one argument.
+    """
+    lo = np.maximum(ppf(tol / 2), 0)
+    hi = isf(tol / 2)
     lo = np.where(np.isfinite(lo), lo, 0).astype(np.int64)
     hi = np.where(np.isfinite(hi), hi, 0).astype(np.int64)
     return lo, np.maximum(hi, lo)
@@ -211,7 +280,9 @@ def poisson_counts(mean, *, tol: float = 1e-8) -> CountDistribution:
     True
     """
     m = _check_mean(mean)
-    lo, hi = _windows(stats.poisson(m), tol)
+    lo, hi = _windows(
+        lambda q: _poisson_q(q, m, upper=False), lambda q: _poisson_q(q, m, upper=True), tol
+    )
 
     def pmf(row, count):
         mu = m[row]
@@ -245,7 +316,9 @@ def negbin_counts(mean, *, shape, tol: float = 1e-8) -> CountDistribution:
         raise ParameterError("shape must be > 0")
     r = np.where(np.isinf(r), 1e12, r)
     p = r / (r + m)
-    lo, hi = _windows(stats.nbinom(r, p), tol)
+    lo, hi = _windows(
+        lambda q: _nb_quantile(q, r, p), lambda q: _nb_quantile(q, r, p, upper=True), tol
+    )
 
     def pmf(row, count):
         rr, pp = r[row], p[row]

@@ -24,10 +24,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize, special, stats
+from scipy import optimize, special
 
 from rebatelab.errors import ParameterError
-from rebatelab.forecasting.counts import CountDistribution, counts_from_window
+from rebatelab.forecasting.counts import (
+    CountDistribution,
+    _nb_quantile,
+    _nb_sf,
+    counts_from_window,
+)
 
 __all__ = [
     "BGNBDParams",
@@ -345,7 +350,7 @@ def _dropout_terms(y, t, lam_shape, lam_rate, drop_a, drop_b):
         + lam_shape * np.log(pnb)
         + special.xlog1py(yy, -pnb)
     )
-    nb_ge = np.where(yy > 0, stats.nbinom.sf(yy - 1, lam_shape, pnb), 1.0)
+    nb_ge = np.where(yy > 0, _nb_sf(yy - 1, lam_shape, pnb), 1.0)
     lb0 = special.betaln(drop_a, drop_b)
     surv = np.exp(special.betaln(drop_a, drop_b + yy) - lb0)
     die = np.where(
@@ -406,7 +411,7 @@ def _dropout_pmf_of_rates(y, t, *, drop_a, drop_b, alive):
             + special.xlog1py(yy, -pnb)
         )
         nb_ge = np.ones(yy.shape)
-        nb_ge[some] = stats.nbinom.sf(y_some, ls[some], np.broadcast_to(pnb, yy.shape)[some])
+        nb_ge[some] = _nb_sf(y_some, ls[some], np.broadcast_to(pnb, yy.shape)[some])
         cond = np.where(t > 0, np.exp(lnb) * surv + nb_ge * die, none)
         return dead + alive * cond
 
@@ -454,7 +459,7 @@ def dropout_counts(
 
     ls, lr, da, db, al = (arr(v) for v in (lam_shape, lam_rate, drop_a, drop_b, alive))
     pnb = lr / (lr + t)
-    hi = np.where(t > 0, stats.nbinom.isf(tol, ls, pnb), 0)
+    hi = np.where(t > 0, _nb_quantile(tol, ls, pnb, upper=True), 0)
     hi = np.where(np.isfinite(hi), hi, 0).astype(np.int64)
 
     def pmf(row, y):

@@ -269,3 +269,67 @@ def test_bgnbd_nll_grad_is_the_loglik_and_its_derivative():
         f_up = -np.dot(w, sm.bgnbd_loglik(x, t_x, T, params=sm.BGNBDParams(*up)))
         f_dn = -np.dot(w, sm.bgnbd_loglik(x, t_x, T, params=sm.BGNBDParams(*dn)))
         assert g[k] == pytest.approx((f_up - f_dn) / (2 * h), rel=1e-5, abs=1e-6)
+
+
+# --------------------------------------------------------------------------------------------
+# Count quantiles and tails without scipy.stats: its values, to the last bit
+# --------------------------------------------------------------------------------------------
+def _nb_params(seed: int = 9, n: int = 4000):
+    rng = np.random.default_rng(seed)
+    r = np.concatenate([rng.gamma(0.5, 4.0, n), [1e-6, 1e6, 0.0, -1.0, np.nan, 3.0, 3.0]])
+    p = np.concatenate([rng.uniform(0.01, 1, n), [0.5, 0.5, 0.5, 0.5, 0.5, 1.0, 0.0]])
+    return r, p
+
+
+@pytest.mark.parametrize("q", [5e-9, 0.25, 0.5, 0.999])
+def test_count_quantiles_are_scipy_stats(q):
+    from rebatelab.forecasting import counts as cm
+
+    r, p = _nb_params()
+    with np.errstate(all="ignore"):
+        for upper, ref in ((False, stats.nbinom.ppf), (True, stats.nbinom.isf)):
+            np.testing.assert_array_equal(cm._nb_quantile(q, r, p, upper=upper), ref(q, r, p))
+        mu = np.concatenate([np.random.default_rng(1).gamma(0.5, 40.0, 3000), [0.0, 1e-300, 1e6]])
+        np.testing.assert_array_equal(cm._poisson_q(q, mu, upper=False), stats.poisson.ppf(q, mu))
+        np.testing.assert_array_equal(cm._poisson_q(q, mu, upper=True), stats.poisson.isf(q, mu))
+
+
+def test_count_quantiles_outside_the_interior_are_scipy_stats():
+    from rebatelab.forecasting import counts as cm
+
+    r, p = _nb_params(n=50)
+    with np.errstate(all="ignore"):
+        for q in (0.0, 1.0):
+            np.testing.assert_array_equal(cm._nb_quantile(q, r, p), stats.nbinom.ppf(q, r, p))
+            np.testing.assert_array_equal(
+                cm._poisson_q(q, np.abs(r), upper=True), stats.poisson.isf(q, np.abs(r))
+            )
+
+
+def test_nb_sf_is_scipy_stats():
+    from rebatelab.forecasting import counts as cm
+
+    r, p = _nb_params()
+    rng = np.random.default_rng(3)
+    k = rng.integers(-2, 60, r.size).astype(float)
+    k[:5] = [np.nan, np.inf, -np.inf, 2.5, -0.5]
+    with np.errstate(all="ignore"):
+        np.testing.assert_array_equal(cm._nb_sf(k, r, p), stats.nbinom.sf(k, r, p))
+
+
+def test_count_windows_hold_all_but_tol():
+    # independent of scipy.stats' quantiles: the window carries at least 1 - tol of the pmf
+    from rebatelab.forecasting import counts as cm
+
+    rng = np.random.default_rng(12)
+    mean, shape = rng.gamma(1.0, 5.0, 200), rng.gamma(1.0, 2.0, 200)
+    for c in (cm.poisson_counts(mean), cm.negbin_counts(mean, shape=shape)):
+        assert c.tail().max() <= 1e-8
+    nb = cm.negbin_counts(mean, shape=shape)
+    lo = np.full(200, np.iinfo(np.int64).max)
+    np.minimum.at(lo, nb.row, nb.count)
+    # the window starts at the tol/2 quantile: dropping its first count loses > tol/2
+    first = np.bincount(nb.row, weights=np.where(nb.count == lo[nb.row], nb.prob, 0.0))
+    below = stats.nbinom.cdf(lo - 1, shape, shape / (shape + mean))
+    assert np.all((below <= 5e-9 * (1 + 1e-6)) | (lo == 0))
+    assert np.all(below + first >= 5e-9 * (1 - 1e-6))
