@@ -966,8 +966,16 @@ def _stored_reduction_type():
             return value
 
         def stored_rows(self, name: str) -> int | None:
-            """Rows of table ``name`` as stored (None for a table stored as None)."""
-            return object.__getattribute__(self, "_stored_rows").get(name)
+            """Rows of table ``name`` as stored.
+
+            None for a table stored as None, and for a copy not read from files (e.g. made
+            by ``dataclasses.replace``).
+            """
+            try:
+                rows = object.__getattribute__(self, "_stored_rows")
+            except AttributeError:
+                return None
+            return rows.get(name)
 
     _StoredReduction = StoredReduction
     return StoredReduction

@@ -185,8 +185,9 @@ class ReviewDashboard(View):
                 self.forecast = forecast(red, **kw)
             self.money_map = money_map(self.accrual, self.forecast, programs=self.programs)
         stored = getattr(red, "stored_rows", None)  # read from the cache: count, not read
-        n_cand = (stored("candidates") or 0) if stored is not None else (
-            len(red.candidates) if red.candidates is not None else 0)  # fmt: skip
+        n_cand = stored("candidates") if stored is not None else None
+        if n_cand is None:
+            n_cand = len(red.candidates) if red.candidates is not None else 0
         # a long stored list too is read when its tab is opened: registering 2M rows for
         # the filters takes seconds at 50,000 customers, the other two tabs open without it
         eager = eligible is True or (eligible == "auto" and n_cand <= EAGER_CANDIDATES)
