@@ -10,7 +10,6 @@ import pandas as pd
 from rebatelab.engine.accrual import accrue
 from rebatelab.engine.stage_one import Reduction, required_auto
 from rebatelab.engine.sums import SUM_DECIMALS, _period_days
-from rebatelab.forecasting.projection import forecast
 from rebatelab.money import money
 from rebatelab.review.frames import ATTRIBUTES, Filters, Inputs, _aligned, _with_attributes
 from rebatelab.review.wording import _amount_words, describe_products
@@ -172,8 +171,8 @@ def eligible_not_enrolled(
     if auto is None:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
     acc = accrue(auto)
-    if forecaster is None:
-        forecaster = forecast
+    if forecaster is None:  # imported here: the review opens without the forecasting code
+        from rebatelab.forecasting.projection import forecast as forecaster
     kw = {} if method is None else {"method": method}
     fc = forecaster(auto, auto.programs, auto.as_of, **kw)
     df = _with_attributes(_aligned(acc, fc), red.customers)
