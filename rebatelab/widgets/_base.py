@@ -60,7 +60,7 @@ def new_figure(*, width: float = 9.0, height: float = 3.6, ncols: int = 1, nrows
     """
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height), layout=layout)
+    fig = Figure(figsize=(width, height), layout=layout)  # type: ignore[arg-type]
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     return fig, axes
 

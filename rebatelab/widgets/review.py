@@ -208,7 +208,7 @@ class ReviewDashboard(View):
         self.selected: tuple[str, str] | None = None
         # the drill-down of each program lately shown, kept as pixels (program_id -> layer)
         self._drill_layers: dict = {}
-        self._member_codes = None  # per program: its members' rows and pools (first click)
+        self._member_codes: dict | None = None  # per program: members, pools
         self._rows_of = None  # forecast row of each accrual row; accrual rows by customer
         self._syncing = False
         cust = red.customers
@@ -540,12 +540,13 @@ class ReviewDashboard(View):
         """
         if self._member_codes is None:
             self._member_codes = {}
+        codes = self._member_codes
         pi = self.programs.ids.index(program_id) if program_id in self.programs.ids else -1
-        if pi not in self._member_codes:  # the program's members and their pools, once
+        if pi not in codes:  # the program's members and their pools, once
             mem = self.reduction.members
             rows = np.flatnonzero(mem["program_idx"].to_numpy(dtype=np.int64) == pi)
-            self._member_codes[pi] = (rows, mem["pool_id"].iloc[rows].astype(str).to_numpy())
-        rows, pools = self._member_codes[pi]
+            codes[pi] = (rows, mem["pool_id"].iloc[rows].astype(str).to_numpy())
+        rows, pools = codes[pi]
         ids = rows[pools == pool_id]
         cols = ["member", "date", "net_amount", "quantity"]
         if self.cache is not None:
