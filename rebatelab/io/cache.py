@@ -140,6 +140,21 @@ def _write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _new_folder(folder: Path) -> Path:
+    """An empty temporary folder beside ``folder`` (whose old copy is removed) to fill."""
+    if folder.exists():
+        shutil.rmtree(folder)
+    tmp = folder.with_name(f".{folder.name}.{uuid.uuid4().hex}.tmp")
+    tmp.mkdir(parents=True)
+    return tmp
+
+
+def _finish_folder(tmp: Path, folder: Path, meta: dict) -> None:
+    """Write ``meta`` as ``_done.json`` and move the filled folder into place, whole."""
+    (tmp / "_done.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+    os.replace(tmp, folder)
+
+
 def _stamp(value) -> str | None:
     return None if value is None or pd.isna(value) else pd.Timestamp(value).isoformat()
 
@@ -792,10 +807,7 @@ _LAYOUT_ARRAYS = ("codes", "pool", "share", "units_per_value", "baseline")
 
 
 def _write_designer_base(base, folder: Path) -> None:
-    if folder.exists():
-        shutil.rmtree(folder)
-    tmp = folder.with_name(f".{folder.name}.{uuid.uuid4().hex}.tmp")
-    tmp.mkdir(parents=True)
+    tmp = _new_folder(folder)
     arrays = {name: getattr(base, name) for name in _BASE_ARRAYS}
     layouts = []
     for key, lays in base.cache.items():
@@ -814,8 +826,7 @@ def _write_designer_base(base, folder: Path) -> None:
     meta = {"value_shape": float(base.value_shape),
             "reference": [int(base.reference[0]), int(base.reference[1])],
             "layouts": layouts}  # fmt: skip
-    (tmp / "_done.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
-    os.replace(tmp, folder)
+    _finish_folder(tmp, folder, meta)
 
 
 def _read_designer_base(folder: Path, source: Path, loader):
@@ -855,10 +866,7 @@ _LIABILITY_FRAMES = ("total", "by_program", "by_customer", "distribution", "note
 
 
 def _write_liability(res, folder: Path) -> None:
-    if folder.exists():
-        shutil.rmtree(folder)
-    tmp = folder.with_name(f".{folder.name}.{uuid.uuid4().hex}.tmp")
-    tmp.mkdir(parents=True)
+    tmp = _new_folder(folder)
     for name in _LIABILITY_FRAMES:
         _frame_to_parquet(getattr(res, name), tmp / f"{name}.parquet")
     dists = {"": res.dist, **{f"program:{k}": v for k, v in res.program_dists.items()}}
@@ -877,8 +885,7 @@ def _write_liability(res, folder: Path) -> None:
         "dists": meta_d,
         "programs": list(res.program_dists),
     }
-    (tmp / "_done.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
-    os.replace(tmp, folder)
+    _finish_folder(tmp, folder, meta)
 
 
 def _read_liability(folder: Path):
@@ -908,10 +915,7 @@ def _read_liability(folder: Path):
 # --------------------------------------------------------------------------------------------
 def _write_reduction(red, folder: Path) -> None:
     """One Parquet file per table, the rest (programs as YAML, days, source) in JSON."""
-    if folder.exists():
-        shutil.rmtree(folder)
-    tmp = folder.with_name(f".{folder.name}.{uuid.uuid4().hex}.tmp")
-    tmp.mkdir(parents=True)
+    tmp = _new_folder(folder)
     meta = {"frames": {}, "none": []}
     for f in dataclasses.fields(red):
         v = getattr(red, f.name)
@@ -931,8 +935,7 @@ def _write_reduction(red, folder: Path) -> None:
         programs_source=str(ps.source),
         known_ids=sorted(ps.known_ids),
     )
-    (tmp / "_done.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
-    os.replace(tmp, folder)
+    _finish_folder(tmp, folder, meta)
 
 
 #: Bases of up to this many customers: the designer shows the forecast's figure at start.
