@@ -173,22 +173,6 @@ def run(args) -> int:
     return 0
 
 
-def _write(acc, path: Path, data) -> None:
-    """CSV written by DuckDB (the same text as pandas writes, faster); else write_table."""
-    store = data.cache.get("line_store")
-    if path.suffix.lower() != ".csv" or store is None:
-        write_table(acc, path, sheet="accrual")
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    store.register("rl_out", acc)
-    target = str(path).replace("'", "''")
-    text = [c for c in acc.columns if acc[c].dtype == "string"]  # pandas writes '' unquoted
-    cols = ", ".join(f'nullif("{c}", \'\') AS "{c}"' for c in text)
-    select = f"SELECT * REPLACE ({cols}) FROM rl_out" if text else "SELECT * FROM rl_out"
-    store.query(f"COPY ({select}) TO '{target}' (FORMAT CSV, HEADER)")
-    store.con.unregister("rl_out")
-
-
 def _run_files(args, as_of) -> int:
     """The default path: DuckDB reads, checks, reduces and reconciles the files."""
     from rebatelab.engine.accrual import accrue_sums
@@ -211,7 +195,7 @@ def _run_files(args, as_of) -> int:
     data, programs = _in_force(args, data, programs, as_of)
     period, baseline = period_and_baseline(data, programs, as_of)
     acc = accrue_sums(programs, as_of, period, baseline)
-    _write(acc, args.out, data)
+    write_table(acc, args.out, sheet="accrual")
     rec = store_reconciliation(data, programs, as_of=as_of, sums=period)
     if args.exclusions is not None:  # the extension was checked before the work
         args.exclusions.parent.mkdir(parents=True, exist_ok=True)
