@@ -24,6 +24,7 @@ from rebatelab.engine.eligibility import members, product_eligibility
 from rebatelab.engine.lines import _EPOCH, prepare_lines, to_day
 from rebatelab.engine.sums import (
     SUM_COLUMNS,
+    SUM_DECIMALS,
     _program_codes,
     finish_sums,
     reduce_lines,
@@ -33,6 +34,26 @@ from rebatelab.errors import ParameterError
 from rebatelab.programs.terms import load_programs
 
 __all__ = ["period_sums", "daily_sums"]
+
+
+#: Daily sums are exact sums of the amounts in millionths (:data:`SUM_DECIMALS` decimals).
+MICRO = 10**SUM_DECIMALS
+
+
+def to_micro(values) -> np.ndarray:
+    """Amounts [currency or units] as integer millionths (round half to even).
+
+    Exact for amounts with up to 6 decimals below about 9e12 in absolute value; an amount
+    with more decimals counts as its nearest millionth. Integer sums of these do not depend
+    on the order of the lines (float sums do, in the last bits).
+    """
+    return np.rint(np.asarray(values, dtype=float) * MICRO).astype(np.int64)
+
+
+def from_micro(micro) -> np.ndarray:
+    """Integer millionths back to amounts: the float nearest to the exact sum."""
+    return np.asarray(micro, dtype=np.int64) / MICRO
+
 
 
 BACKENDS = ("numpy", "duckdb", "dask")
@@ -137,7 +158,10 @@ def daily_sums(data: RebateData, programs, *, as_of, since=None) -> pd.DataFrame
     DataFrame
         Columns ``program_id, customer_id, pool_id, member, date, net_amount, quantity,
         n_lines, n_invoices``; ``member`` is the row number in :func:`members`. Sorted by
-        member then date. Days without eligible lines are absent.
+        member then date. Days without eligible lines are absent. ``net_amount`` and
+        ``quantity`` are the exact sums of the amounts in millionths (:func:`to_micro`),
+        converted to float once: the same whatever the order of the lines (the files
+        path, :func:`rebatelab.engine.backends.sql_reduce.reduce_files`, gives the same bits).
     """
     programs = load_programs(programs)
     lines = prepare_lines(data)
@@ -149,6 +173,8 @@ def daily_sums(data: RebateData, programs, *, as_of, since=None) -> pd.DataFrame
     n_days = last - day0 + 1
     invoice = lines.invoice[w]
     n_invoice = int(invoice.max(initial=0)) + 1
+    net_micro = to_micro(lines.net_amount[w])
+    qty_micro = to_micro(lines.quantity[w])
     names = ("member", "day", "net_amount", "quantity", "n_lines", "n_invoices")
     parts: dict[str, list[np.ndarray]] = {c: [] for c in names}
     for pi, p in enumerate(programs):
@@ -158,8 +184,17 @@ def daily_sums(data: RebateData, programs, *, as_of, since=None) -> pd.DataFrame
         if not ok.any():
             continue
         key = who[ok] * n_days + (lines.day[w][ok] - day0)
-        uk, inv = np.unique(key, return_inverse=True)
+        # sorted groups, summed in integers: the sums do not depend on the order of the lines
+        order = np.argsort(key, kind="stable")
+        sk = key[order]
+        new = np.empty(len(sk), dtype=bool)
+        new[0] = True
+        np.not_equal(sk[1:], sk[:-1], out=new[1:])
+        starts = np.flatnonzero(new)
+        uk = sk[starts]
         k = len(uk)
+        inv = np.empty(len(sk), dtype=np.int64)
+        inv[order] = np.cumsum(new) - 1
         # distinct (member-day, invoice) pairs: one integer key (a 2-D unique sorts far slower)
         if k * n_invoice < 2**62:
             pair = np.unique(inv * n_invoice + invoice[ok]) // n_invoice
@@ -170,9 +205,9 @@ def daily_sums(data: RebateData, programs, *, as_of, since=None) -> pd.DataFrame
             (
                 uk // n_days,
                 uk % n_days + day0,
-                np.bincount(inv, weights=lines.net_amount[w][ok], minlength=k),
-                np.bincount(inv, weights=lines.quantity[w][ok], minlength=k),
-                np.bincount(inv, minlength=k),
+                from_micro(np.add.reduceat(net_micro[ok][order], starts)),
+                from_micro(np.add.reduceat(qty_micro[ok][order], starts)),
+                np.diff(np.append(starts, len(sk))),
                 np.bincount(pair, minlength=k),
             ),
             strict=True,

@@ -205,7 +205,8 @@ def reduce(
     members_only : bool
         Leave out the tables of non-members: ``candidates``, ``candidate_daily`` and
         ``customer_daily`` are None (the accrual and the forecast do not read them; the
-        review and the views need them). In-memory lines only.
+        review and the views need them). For lines left in their files, DuckDB then sums
+        only the members' lines.
     **backend_options
         Passed to the backend, e.g. ``memory_limit="2GB"`` (DuckDB) or ``client=`` (Dask).
 
@@ -228,7 +229,13 @@ def reduce(
     if getattr(data, "lines_path", None) is not None:  # the lines stay in their files
         from rebatelab.engine.backends.sql_reduce import reduce_files
 
-        return reduce_files(data, programs, as_of, **_duckdb_options(backend, backend_options))
+        return reduce_files(
+            data,
+            programs,
+            as_of,
+            members_only=members_only,
+            **_duckdb_options(backend, backend_options),
+        )
     opts = dict(backend=backend, **backend_options)
     mem = _members(data, programs)
     period = period_sums(data, programs, as_of=as_of, **opts)

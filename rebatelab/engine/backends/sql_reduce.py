@@ -21,6 +21,7 @@ import pandas as pd
 from rebatelab.engine.backends.store import TABLE, LineStore, line_store
 from rebatelab.engine.eligibility import customer_eligibility, members, product_eligibility
 from rebatelab.engine.lines import _EPOCH, to_day
+from rebatelab.engine.reduction import MICRO, from_micro
 from rebatelab.engine.reconciliation import (
     EXCLUSION_REASONS,
     SegmentSums,
@@ -152,10 +153,21 @@ def period_and_baseline(data, programs: ProgramSet, as_of) -> tuple[pd.DataFrame
     return frames["p"], frames["b"]
 
 
-def reduce_files(data, programs: ProgramSet, as_of, **options):
+#: A line's amounts in integer millionths, rounded half to even like
+#: :func:`rebatelab.engine.reduction.to_micro`: integer sums are exact in any order.
+_MICRO_NET = f"CAST(round_even(t.net * {MICRO}, 0) AS BIGINT)"
+_MICRO_QTY = f"CAST(round_even(t.qty * {MICRO}, 0) AS BIGINT)"
+
+
+def reduce_files(data, programs: ProgramSet, as_of, *, members_only: bool = False, **options):
     """:func:`rebatelab.engine.stage_one.reduce` of lines held in a line store.
 
-    ``options`` (DuckDB settings) apply when the store is opened here.
+    The daily sums are the exact sums of the amounts in millionths, as in
+    :func:`rebatelab.engine.reduction.daily_sums`, and the period, baseline and prior sums
+    are exact sums of these: both paths give the same bits. With ``members_only`` the
+    candidates, their daily sums and ``customer_daily`` are None and only the members'
+    lines are summed (what the accrual and the forecast read). ``options`` (DuckDB
+    settings) apply when the store is opened here.
     """
     from rebatelab.engine.stage_one import Reduction, _candidate_rows, _last_end, required_auto
 
@@ -163,7 +175,7 @@ def reduce_files(data, programs: ProgramSet, as_of, **options):
     as_of = pd.Timestamp(as_of).normalize()
     last_end = _last_end(programs, as_of)
     mem = members(data, programs)
-    auto = required_auto(programs)
+    auto = None if members_only else required_auto(programs)
     if auto is not None:
         auto_mem = members(data, auto)
         keep = _candidate_rows(mem, auto_mem, programs)
@@ -178,11 +190,13 @@ def reduce_files(data, programs: ProgramSet, as_of, **options):
     hi = max(as_day, int(mt["rl"].max()) if len(mt) else as_day)
     res = store.query(
         f"""
-        SELECT member, day, sum(net) AS net, sum(qty) AS qty, sum(n) AS n_lines,
-               count(*) AS n_invoices
+        SELECT member, day, CAST(sum(net) AS BIGINT) AS net, CAST(sum(qty) AS BIGINT) AS qty,
+               CAST(sum(n) AS BIGINT) AS n_lines, count(*) AS n_invoices
         FROM (
-            SELECT m.member, t.day, t.inv, sum(t.net) AS net, sum(t.qty) AS qty, count(*) AS n
-            FROM (SELECT t.cust, t.day, t.inv, t.net, t.qty, c.cls FROM {TABLE} t
+            SELECT m.member, t.day, t.inv, CAST(sum(t.net) AS BIGINT) AS net,
+                   CAST(sum(t.qty) AS BIGINT) AS qty, count(*) AS n
+            FROM (SELECT t.cust, t.day, t.inv, {_MICRO_NET} AS net, {_MICRO_QTY} AS qty, c.cls
+                  FROM {TABLE} t
                   JOIN rl_pcls c ON c.prod = t.prod WHERE t.day <= {hi}) t
             JOIN rl_mc m ON m.cust = t.cust AND m.cls = t.cls
             GROUP BY ALL
@@ -190,7 +204,7 @@ def reduce_files(data, programs: ProgramSet, as_of, **options):
         GROUP BY member, day ORDER BY member, day
         """
     ).fetchnumpy()
-    md = {k: np.asarray(v) for k, v in res.items()}
+    md = {k: np.asarray(v, dtype=np.int64) for k, v in res.items()}
     del res
     frames = _window_frames(both, mt, md)
     m = len(mem)
@@ -209,10 +223,10 @@ def reduce_files(data, programs: ProgramSet, as_of, **options):
         baseline=frames["b"].iloc[:m].reset_index(drop=True),
         prior=frames["r"].iloc[:m].reset_index(drop=True),
         daily=daily,
-        customer_daily=store_customer_daily(data, as_of=as_of),
+        customer_daily=None if members_only else store_customer_daily(data, as_of=as_of),
         reconciliation=store_reconciliation(data, programs, as_of=as_of, sums=period),
-        candidates=frames["p"].iloc[m:].reset_index(drop=True),
-        candidate_daily=cand_daily,
+        candidates=None if members_only else frames["p"].iloc[m:].reset_index(drop=True),
+        candidate_daily=None if members_only else cand_daily,
         customers=data.customers,
         products=data.products,
         enrollments=data.enrollments,
@@ -224,19 +238,32 @@ def reduce_files(data, programs: ProgramSet, as_of, **options):
 
 
 def _window_frames(both: pd.DataFrame, mt: pd.DataFrame, md: dict) -> dict:
-    """Period / baseline / prior sums per member from its per-day sums (one bincount each)."""
-    member = md["member"].astype(np.int64)
-    day = md["day"].astype(np.int64)
+    """Period / baseline / prior sums per member from its per-day sums (sorted by member).
+
+    Integer sums of the daily millionths: exact, so equal to the in-memory path's float sums
+    rounded to :data:`SUM_DECIMALS` decimals (for amounts with up to 6 decimals).
+    """
+    member = md["member"]
+    day = md["day"]
     n = len(both)
-    res = {"member": np.arange(n)}
+    bounds = np.searchsorted(member, np.arange(n + 1))
+    out = {}
     for k in ("p", "b", "r"):
         f = mt[f"{k}f"].to_numpy(dtype=np.int64)[member]
         la = mt[f"{k}l"].to_numpy(dtype=np.int64)[member]
         ok = (day >= f) & (day <= la)
-        for c, col in (("net", "net"), ("qty", "qty"), ("n", "n_lines")):
-            w = md[col][ok].astype(float)
-            res[f"{k}_{c}"] = np.bincount(member[ok], weights=w, minlength=n)
-    return _frames(both, res, ["p", "b", "r"])
+        sums = {}
+        for col in ("net", "qty", "n_lines"):
+            # per member: a difference of running sums (int64 wraps, differences stay exact)
+            run = np.zeros(len(member) + 1, dtype=np.int64)
+            np.cumsum(np.where(ok, md[col], 0), out=run[1:])
+            sums[col] = run[bounds[1:]] - run[bounds[:-1]]
+        frame = both.copy(deep=False)
+        frame["net_amount"] = from_micro(sums["net"])
+        frame["quantity"] = from_micro(sums["qty"])
+        frame["n_lines"] = sums["n_lines"]
+        out[k] = frame
+    return out
 
 
 def _daily_frames(both: pd.DataFrame, m: int, res: dict):
@@ -247,8 +274,8 @@ def _daily_frames(both: pd.DataFrame, m: int, res: dict):
         {
             "member": member,
             "date": (_EPOCH + day.astype("timedelta64[D]")).astype("datetime64[ns]"),
-            "net_amount": np.asarray(res["net"], dtype=float),
-            "quantity": np.asarray(res["qty"], dtype=float),
+            "net_amount": from_micro(res["net"]),
+            "quantity": from_micro(res["qty"]),
             "n_lines": np.asarray(res["n_lines"], dtype=np.int64),
             "n_invoices": np.asarray(res["n_invoices"], dtype=np.int64),
         }
