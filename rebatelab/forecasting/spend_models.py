@@ -187,24 +187,51 @@ def _bgnbd_nll_grad(x, t_x, T, w, theta):
     term are digamma differences and ratios (closed form, no finite differences). The
     summaries are those checked by :func:`fit_bgnbd`.
     """
-    r, al, a, b = theta
-    ll, a1, a2, log_tx = _bgnbd_terms(x, t_x, T, r, al, a, b)
-    dg = special.digamma
-    rx = r + x
+    return _bgnbd_nll_grad_of(x, t_x, T, w)(theta)
+
+
+def _bgnbd_nll_grad_of(x, t_x, T, w):
+    """:func:`_bgnbd_nll_grad` as a function of ``theta`` for fixed summaries and weights.
+
+    The counts ``x`` take few distinct values (and the integer days ``T`` and ``t_x`` a few
+    hundred), so every special function and logarithm is evaluated on the distinct values
+    and gathered: each row gets the bits of the same expression on its own values, and
+    the value and gradient are those of the row-by-row evaluation, to the last bit.
+    """
+    ux, ix = np.unique(x, return_inverse=True)
+    uT, iT = np.unique(T, return_inverse=True)
+    ut, it = np.unique(t_x, return_inverse=True)
     rep = x > 0
-    # weights of the two terms of log(e^A2 + e^A3): w3 = e^(A3 - (L - A1)), 0 when x = 0
-    w2 = np.exp(a2 - (ll - a1))
-    w3 = np.where(rep, 1.0 - w2, 0.0)
-    bx1 = np.maximum(b + x - 1, 1e-300)
-    d_r = dg(rx) - dg(r) + np.log(al) - w2 * np.log(al + T) - np.where(rep, w3 * log_tx, 0.0)
-    d_al = r / al - w2 * rx / (al + T) - w3 * rx / (al + t_x)
-    dab, dabx = dg(a + b), dg(a + b + x)
-    d_a = w2 * (dab - dabx) + w3 * (dg(a + 1) - dg(a) + dab - dabx)
-    d_b = w2 * (dg(b + x) - dabx - dg(b) + dab) + np.where(
-        rep, w3 * (dg(bx1) - dabx - dg(b) + dab), 0.0
-    )
-    grad = np.array([np.dot(w, d) for d in (d_r, d_al, d_a, d_b)]) * np.asarray(theta)
-    return -float(np.dot(w, ll)), -grad
+    dg, gl, bl = special.digamma, special.gammaln, special.betaln
+
+    def f(theta):
+        r, al, a, b = theta
+        lal = np.log(al)
+        lb0 = bl(a, b)
+        rx = (r + ux)[ix]
+        log_T = np.log(al + uT)[iT]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_tx = np.log(al + ut)[it]
+        # L = A1 + logaddexp(A2, A3) as in _bgnbd_terms, the x-only parts on distinct x
+        a1 = (gl(r + ux) - gl(r) + r * lal)[ix]
+        a2 = (bl(a, b + ux) - lb0)[ix] - rx * log_T
+        ub1 = np.maximum(b + ux - 1, 1e-300)
+        a3 = np.where(rep, (bl(a + 1, ub1) - lb0)[ix] - rx * log_tx, -np.inf)
+        ll = a1 + np.logaddexp(a2, a3)
+        w2 = np.exp(a2 - (ll - a1))
+        w3 = np.where(rep, 1.0 - w2, 0.0)
+        d_r = (dg(r + ux) - dg(r) + lal)[ix] - w2 * log_T - np.where(rep, w3 * log_tx, 0.0)
+        d_al = r / al - w2 * rx / (al + uT)[iT] - w3 * rx / (al + ut)[it]
+        dab, dabx = dg(a + b), dg(a + b + ux)
+        d_a = w2 * (dab - dabx)[ix] + w3 * (dg(a + 1) - dg(a) + dab - dabx)[ix]
+        dgb = dg(b)
+        d_b = w2 * (dg(b + ux) - dabx - dgb + dab)[ix] + np.where(
+            rep, w3 * (dg(ub1) - dabx - dgb + dab)[ix], 0.0
+        )
+        grad = np.array([np.dot(w, d) for d in (d_r, d_al, d_a, d_b)]) * np.asarray(theta)
+        return -float(np.dot(w, ll)), -grad
+
+    return f
 
 
 def fit_bgnbd(x, t_x, T, *, weights=None, start=None) -> BGNBDParams:
@@ -240,9 +267,11 @@ def fit_bgnbd(x, t_x, T, *, weights=None, start=None) -> BGNBDParams:
     z0 = np.log([s0.r, s0.alpha, s0.a, s0.b])
     wsum = w.sum()
 
+    nll_grad = _bgnbd_nll_grad_of(x, t_x, T, w)
+
     def nll(z):
         z = np.clip(z, -20, 20)
-        v, g = _bgnbd_nll_grad(x, t_x, T, w, np.exp(z))
+        v, g = nll_grad(np.exp(z))
         v, g = v / wsum, g / wsum
         return (v, g) if np.isfinite(v) and np.all(np.isfinite(g)) else (1e100, np.zeros(4))
 
@@ -565,6 +594,27 @@ def gamma_gamma_loglik(x, mean_value, *, params: GammaGammaParams) -> np.ndarray
     )
 
 
+def _gamma_gamma_loglik_of(x, m):
+    """:func:`gamma_gamma_loglik` as a function of ``(p, q, gamma)`` for fixed summaries.
+
+    The gamma functions depend on the orders ``x`` only, which take few distinct values:
+    they are evaluated on those and gathered, and ``log m``, ``log x`` and ``m x`` once;
+    every row gets the bits of :func:`gamma_gamma_loglik` (the same operations in the same
+    order on its own values).
+    """
+    ux, ix = np.unique(x, return_inverse=True)
+    log_m, log_x, mx = np.log(m), np.log(ux)[ix], m * x
+    gl = special.gammaln
+
+    def loglik(p, q, g):
+        pux = p * ux
+        px = pux[ix]
+        head = (gl(pux + q) - gl(pux) - gl(q) + q * np.log(g))[ix]
+        return head + (px - 1) * log_m + px * log_x - (pux + q)[ix] * np.log(g + mx)
+
+    return loglik
+
+
 def fit_gamma_gamma(x, mean_value, *, weights=None) -> GammaGammaParams:
     """Maximum-likelihood Gamma-Gamma parameters from order counts and mean order values.
 
@@ -581,11 +631,11 @@ def fit_gamma_gamma(x, mean_value, *, weights=None) -> GammaGammaParams:
     w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
     scale = float(np.exp(np.average(np.log(m), weights=w)))
     mm = m / scale  # fit in scale-free units; gamma scales with the data
+    loglik = _gamma_gamma_loglik_of(x, mm)
 
     def nll(z):
         z = np.clip(z, -15, 15)
-        pr = GammaGammaParams(*np.exp(z))
-        v = -np.average(gamma_gamma_loglik(x, mm, params=pr), weights=w)
+        v = -np.average(loglik(*np.exp(z)), weights=w)
         return v if np.isfinite(v) else 1e100
 
     res = _minimize(nll, np.log([1.0, 3.0, 2.0]))
