@@ -4,6 +4,10 @@ Writes one row per (program, customer), aligned with ``rebatelab accrue``: basis
 projected mean / p10 / p50 / p90 of the end-of-period basis, probability of the next tier and
 of each tier, expected and most likely rebate, and basis quantiles (``q_<level>`` columns).
 
+DuckDB reads, checks and reduces the line files (CSV or Parquet, a file or a folder of
+parts) to the members' sums, as ``rebatelab accrue`` does: the lines never come into
+memory, and the result is the in-memory path's to the bit.
+
 The approved change requests of the workspace (--workspace, default DATA/rebatelab.duckdb
 when it exists) in force on --as-of are forecast with the program file's terms; pending,
 rejected and refused requests are not.
@@ -53,24 +57,29 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from rebatelab.forecasting.projection import forecast
+    import pandas as pd
+
+    from rebatelab.cli.commands.accrue import _in_force
+    from rebatelab.engine.stage_one import reduce
+    from rebatelab.forecasting.projection import _check_as_of, forecast
     from rebatelab.io.folders import load_data
     from rebatelab.programs.terms import load_programs
 
     as_of = parse_date(args.as_of)
     check_output(args.out, option="--out")
-    ws = args.workspace
-    if ws is not None and not ws.is_file():
-        raise ParameterError(f"--workspace: no workspace file at {ws}")
-    data = load_data(args.data, date_format=args.date_format)
-    programs = load_programs(programs_path(args))
-    if ws is None and (args.data / "rebatelab.duckdb").exists():
-        ws = args.data / "rebatelab.duckdb"
-    if ws is not None:  # only approved terms are forecast
-        from rebatelab.workspace.changes import apply_workspace
+    if args.workspace is not None and not args.workspace.is_file():
+        raise ParameterError(f"--workspace: no workspace file at {args.workspace}")
+    if args.method == "learned":
+        from rebatelab.forecasting.learned import _sklearn
 
-        data, programs = apply_workspace(data, programs, ws, as_of)
-    fc = forecast(data, programs, as_of, method=args.method)
+        _sklearn()  # the optional dependency, before the lines are read
+    # DuckDB checks and reduces the line files; the lines never come into memory
+    data = load_data(args.data, date_format=args.date_format, lines="lazy")
+    programs = load_programs(programs_path(args))
+    data, programs = _in_force(args, data, programs, as_of)  # only approved terms are forecast
+    _check_as_of(pd.Timestamp(as_of), *data.date_range)  # before the reduction
+    red = reduce(data, programs, as_of, members_only=True)
+    fc = forecast(red, method=args.method)
     write_table(fc, args.out, sheet="forecast")
     nxt = fc["p_next_tier"].dropna()
     print(
