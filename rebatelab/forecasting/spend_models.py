@@ -412,6 +412,82 @@ def _dropout_terms(y, t, lam_shape, lam_rate, drop_a, drop_b):
     return np.exp(lnb) * surv + nb_ge * die
 
 
+def _tail_sums(row, y, pmf, above):
+    """``above[row] + sum(pmf over the row's terms at counts >= y)`` for every term.
+
+    The terms come grouped by row, each row's counts consecutive and increasing; ``above``
+    is the mass beyond each row's last count. The sums run from the smallest term up (no
+    cancellation: every tail keeps its relative precision however small). None when the
+    terms are not so grouped, or too ragged for a dense table of the rows' windows.
+    """
+    if row.size == 0:
+        return np.zeros(0)
+    start = np.r_[True, row[1:] != row[:-1]]
+    seg = np.cumsum(start) - 1
+    first = np.flatnonzero(start)
+    width = np.diff(np.r_[first, row.size])
+    if np.any(np.diff(row) < 0) or np.any(np.diff(y)[~start[1:]] != 1):
+        return None
+    if first.size * (width.max() + 1) > 4 * row.size + 4096:
+        return None
+    last = first + width - 1
+    back = last[seg] - np.arange(row.size) + 1  # 1 at the row's last term
+    table = np.zeros((first.size, width.max() + 1))
+    table[:, 0] = above[row[last]]
+    table[seg, back] = pmf
+    return np.cumsum(table, axis=1)[seg, back]
+
+
+def _dropout_window(row, y, t, lam_shape, lam_rate, drop_a, drop_b):
+    """:func:`_dropout_terms` at the terms ``(row, y)`` of per-row parameters (windows of counts).
+
+    The per-row parts (``log pnb``, ``gammaln`` of the shape) are evaluated once per row,
+    ``log y!`` and the beta moments once per distinct ``(drop_a, drop_b, y)``, each term
+    getting the bits of :func:`_dropout_terms`. ``P(N >= y)`` comes from one tail per row,
+    ``P(N > last count)``, plus the window's own negative-binomial terms above ``y``
+    (:func:`_tail_sums`; it agrees with the term-by-term tail to a few units in the last
+    place); terms not grouped in windows take the term-by-term tail.
+    """
+    yy = np.asarray(y, dtype=float)
+    yi = yy.astype(np.int64)
+    pnb = lam_rate / (lam_rate + t)
+    ls = lam_shape[row]
+    top = int(yi.max(initial=0))
+    with np.errstate(invalid="ignore"):  # 0 * log(0) where t = 0: dropped (xlog1py's 0)
+        lnb = (
+            special.gammaln(yy + ls)
+            - special.gammaln(lam_shape)[row]
+            - special.gammaln(np.arange(top + 1) + 1.0)[yi]
+            + ls * np.log(pnb)[row]
+            + np.where(yi == 0, 0.0, yy * special.log1p(-pnb)[row])
+        )
+    nb = np.exp(lnb)
+    # beta moments on the distinct (drop_a, drop_b) pairs and counts
+    pairs, pair = np.unique(np.stack([drop_a, drop_b], 1), axis=0, return_inverse=True)
+    pair = pair.ravel()
+    size = np.zeros(pairs.shape[0], dtype=np.int64)
+    np.maximum.at(size, pair[row], yi + 1)
+    off = np.cumsum(size) - size
+    ua = np.repeat(pairs[:, 0], size)
+    ub = np.repeat(pairs[:, 1], size)
+    uy = (np.arange(size.sum()) - np.repeat(off, size)).astype(float)
+    lb0 = special.betaln(ua, ub)
+    surv_u = np.exp(special.betaln(ua, ub + uy) - lb0)
+    die_u = np.where(
+        uy > 0, np.exp(special.betaln(ua + 1, np.maximum(ub + uy - 1, 1e-300)) - lb0), 0.0
+    )
+    at = off[pair[row]] + yi
+    surv, die = surv_u[at], die_u[at]
+    last = np.r_[row[1:] != row[:-1], True] if row.size else np.zeros(0, dtype=bool)
+    above = np.zeros(lam_rate.size)
+    above[row[last]] = _nb_sf(yy[last], lam_shape[row[last]], pnb[row[last]])
+    ge = _tail_sums(row, yi, nb, above)
+    if ge is None:
+        ge = _nb_sf(yy - 1, ls, pnb[row])
+    nb_ge = np.where(yy > 0, np.minimum(ge, 1.0), 1.0)
+    return nb * surv + nb_ge * die
+
+
 def dropout_pmf(y, t, *, lam_shape, lam_rate, drop_a, drop_b, alive) -> np.ndarray:
     """``P(Y = y)`` of the future count under gamma rates and beta dropout (vectorized).
 
@@ -517,7 +593,7 @@ def dropout_counts(
 
     def pmf(row, y):
         tt = t[row]
-        val = _dropout_terms(y, np.maximum(tt, 1e-300), ls[row], lr[row], da[row], db[row])
+        val = _dropout_window(row, y, np.maximum(t, 1e-300), ls, lr, da, db)
         return np.where(tt > 0, val, (y == 0).astype(float))
 
     counts = counts_from_window(np.zeros(n, dtype=np.int64), hi, pmf, mean=np.zeros(n))
