@@ -109,7 +109,7 @@ def schedule(programs, program_idx, *, baseline=None) -> Schedule:
     )
 
 
-def evaluate(sched: Schedule, basis) -> dict[str, np.ndarray]:
+def evaluate(sched: Schedule, basis, *, next_tier: bool = True) -> dict[str, np.ndarray]:
     """Tier, rate, earned (capped, unrounded) and next-tier figures for pool-level bases.
 
     Parameters
@@ -171,12 +171,30 @@ def evaluate(sched: Schedule, basis) -> dict[str, np.ndarray]:
     def apply_cap(e):
         return tiers.apply_cap(e, cap=cap) if capped_rows else e
 
+    has_minimum = ~np.isnan(sched.min_payout)
+
     def payable(e):  # without a minimum payout in any row, the earned array itself
-        return tiers.payable(e, min_payout=min_payout) if minimum_rows else e
+        if not minimum_rows:
+            return e
+        if has_minimum.all():
+            return tiers.payable(e, min_payout=min_payout)
+        # the cents comparison on the rows with a minimum only (the others pay what they earn)
+        rows_min = np.flatnonzero(has_minimum)
+        out = e.copy()
+        out[rows_min] = tiers.payable(e[rows_min], min_payout=min_payout[rows_min])
+        return out
 
     fig = tiers.tier_figures(b, rebate_base=rebate_base(sched, b), **kw)
     raw = fig["earned"]
     earned = apply_cap(raw)
+    if not next_tier:
+        return {
+            "tier": fig["tier"],
+            "rate": fig["rate"],
+            "earned": earned,
+            "payable": payable(earned),
+            "capped": raw > earned,
+        }
     nxt = fig["next_threshold"]
     top = np.isnan(nxt)
     at_next = apply_cap(tiers.earned(nxt, rebate_base=rebate_base(sched, nxt), **kw))

@@ -34,9 +34,11 @@ def _raw_coeffs(sched: Schedule, lo, hi):
     span = np.where(np.isfinite(hi), hi - lo, np.maximum(np.abs(lo), 1.0))
     x1 = lo + span / 3.0
     x2 = lo + 2.0 * span / 3.0
-    uncapped = dataclasses.replace(sched, cap=np.full(len(sched.cap), np.nan))
-    e1 = evaluate(uncapped, x1)["earned"]
-    e2 = evaluate(uncapped, x2)["earned"]
+    # the minimum payout does not change the earned amount: lifted too (no payable computed)
+    none = np.full(len(sched.cap), np.nan)
+    uncapped = dataclasses.replace(sched, cap=none, min_payout=none)
+    e1 = evaluate(uncapped, x1, next_tier=False)["earned"]
+    e2 = evaluate(uncapped, x2, next_tier=False)["earned"]
     beta = (e2 - e1) / (x2 - x1)
     return e1 - beta * x1, beta
 
@@ -115,7 +117,7 @@ def _settlement(sf: SpendForecast, sched, keys, *, known=None) -> dict:
     x1, x2 = lo_s + span / 3.0, lo_s + 2.0 * span / 3.0
     # edges past the last breakpoint are +inf: empty pieces (the edges stay sorted)
     p, eb = sf.pieces(np.where(np.isfinite(e), e, np.inf), known=known)
-    ev1, ev2 = evaluate(sched, x1), evaluate(sched, x2)
+    ev1, ev2 = evaluate(sched, x1, next_tier=False), evaluate(sched, x2, next_tier=False)
     tier = np.asarray(ev1["tier"])
     k = sched.thresholds.shape[1]
     out = {}

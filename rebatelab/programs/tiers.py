@@ -230,8 +230,13 @@ def _earned(b, t, r, a, incremental, base, k=None, rate=None):
             if np.any(a):  # lump sums (x + 0.0 is x: skipping zeros changes nothing)
                 out += _at_tier(a, k)
         np.copyto(out, 0.0, where=~(positive & (k > 0)))
-    if np.any(incremental):
-        out = np.where(incremental & positive, _incremental(b, t, r), out)
+    if incremental.size and np.all(incremental):
+        out = np.where(positive, _incremental(b, t, r), out)
+    elif np.any(incremental):
+        # the marginal sums on the incremental rows only (elementwise: the same values)
+        rows = np.flatnonzero(incremental.reshape(-1))
+        sub = _incremental(b[rows], t[rows], r[rows])
+        out[rows] = np.where(positive[rows], sub, out[rows])
     missing = np.isnan(b)
     if missing.any():
         np.copyto(out, np.nan, where=missing)
