@@ -103,6 +103,21 @@ def _date(day: int) -> str:
     return str(np.datetime64(int(day), "D"))
 
 
+def _ascending(a: np.ndarray, *, strict: bool = False) -> bool:
+    return bool(np.all(a[1:] > a[:-1])) if strict else bool(np.all(a[1:] >= a[:-1]))
+
+
+def _positions_in(keys: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Positions of the elements of ascending ``keys`` equal to one of ascending ``rows``.
+
+    ``np.flatnonzero(np.isin(keys, rows))`` by binary search (each row's elements are one
+    run of ``keys``), in the same increasing order.
+    """
+    lo = np.searchsorted(keys, rows, side="left")
+    width = np.searchsorted(keys, rows, side="right") - lo
+    return np.repeat(lo - np.cumsum(width) + width, width) + np.arange(width.sum())
+
+
 def _summaries(d: UnitDays, cutoff: int) -> dict[str, np.ndarray]:
     """Orders (days with positive basis) and returns per unit, from days <= cutoff."""
     keep = d.day <= cutoff
@@ -113,10 +128,19 @@ def _summaries(d: UnitDays, cutoff: int) -> dict[str, np.ndarray]:
     gross = np.bincount(u[pos], weights=v[pos], minlength=n)
     ret = -np.bincount(u[~pos], weights=v[~pos], minlength=n)
     first = np.full(n, cutoff, dtype=np.int64)
-    last = np.full(n, cutoff, dtype=np.int64)
-    np.minimum.at(first, u[pos], day[pos])
     last_tmp = np.full(n, np.iinfo(np.int64).min)
-    np.maximum.at(last_tmp, u[pos], day[pos])
+    up, dp = u[pos], day[pos]
+    # sorted by unit then day (as UnitDays are): a unit's first and last order end its run
+    ordered = _ascending(up) and bool(np.all(np.where(np.diff(up) == 0, np.diff(dp), 0) >= 0))
+    if ordered:
+        run = np.flatnonzero(np.diff(up)) + 1
+        starts, ends = np.r_[0, run], np.r_[run - 1, up.size - 1]
+        if up.size:
+            first[up[starts]] = np.minimum(first[up[starts]], dp[starts])
+            last_tmp[up[ends]] = dp[ends]
+    else:
+        np.minimum.at(first, up, dp)
+        np.maximum.at(last_tmp, up, dp)
     last = np.where(n_orders > 0, last_tmp, first)
     x = np.maximum(n_orders - 1, 0)
     T = np.where(n_orders > 0, cutoff - first + 1.0, 0.0)
@@ -130,9 +154,10 @@ def _summaries(d: UnitDays, cutoff: int) -> dict[str, np.ndarray]:
         x=x,
         t_x=t_x,
         T=T,
-        order_unit=u[pos],
-        order_day=day[pos],
+        order_unit=up,
+        order_day=dp,
         order_value=v[pos],
+        ordered=ordered,
     )
 
 
@@ -158,7 +183,13 @@ def _discounter(s: dict, cutoff: int, units: np.ndarray):
     u, day = s["order_unit"], s["order_day"]
     where = np.full(s["n_orders"].size, -1, dtype=np.int64)
     where[units] = np.arange(units.size)
-    repeat = (day > s["first"][u]) & (where[u] >= 0)
+    if s.get("ordered") and _ascending(units, strict=True):
+        # the units' orders only (runs of the sorted orders), in the same order
+        mine = _positions_in(u, units)
+        u, day = u[mine], day[mine]
+        repeat = day > s["first"][u]
+    else:
+        repeat = (day > s["first"][u]) & (where[u] >= 0)
     pos = where[u[repeat]]
     neg_age = -(cutoff - day[repeat])
     neg_life = -np.where(s["n_orders"] > 0, cutoff - s["first"] + 1.0, 0.0)[units]
@@ -184,7 +215,9 @@ def _seasonal_factor(d: UnitDays, units, *, cutoff: int, horizon: int, first_day
     ref = min(365, ly - first_day)
     if horizon <= 0 or ref < _SEASON_REF_DAYS:
         return 1.0
-    pos = np.isin(d.unit, units) & (d.value > 0) & (d.day <= cutoff)
+    pos = (d.value > 0) & (d.day <= cutoff)
+    if units is not None:  # None: d holds the panel's units only
+        pos &= np.isin(d.unit, units)
     u, day = d.unit[pos], d.day[pos]
     early = np.zeros(d.n_units, dtype=bool)
     late = np.zeros(d.n_units, dtype=bool)
@@ -299,7 +332,10 @@ def _concat(parts: list[tuple[np.ndarray, CountDistribution]], n: int) -> CountD
 
 def _history_key(d: UnitDays, rows: np.ndarray, h: float, method: str) -> tuple:
     """Content key of the units' histories (positions within ``rows``, days, values)."""
-    sel = np.isin(d.unit, rows)
+    if _ascending(rows, strict=True) and _ascending(d.unit):
+        sel = _positions_in(d.unit, rows)
+    else:
+        sel = np.flatnonzero(np.isin(d.unit, rows))
     rel = np.searchsorted(rows, d.unit[sel])
     digest = hash((rel.tobytes(), d.day[sel].tobytes(), d.value[sel].tobytes(), rows.size))
     return digest, h, method
@@ -324,17 +360,18 @@ def _population_fit(
     mine = np.zeros(n, dtype=bool)
     mine[fit_rows] = True
     keep = mine[d.unit]
-    cal = _summaries(UnitDays(d.unit[keep], d.day[keep], d.value[keep], n), cutoff)
+    d = UnitDays(d.unit[keep], d.day[keep], d.value[keep], n)  # the fitting units' days
+    cal = _summaries(d, cutoff)
     after = (d.day > cutoff) & (d.day <= as_of_day) & (d.value > 0)
     y = np.bincount(d.unit[after], minlength=n).astype(float)
     bg_cal = _fit_bgnbd(cal, fit_rows)
-    season_cal = _seasonal_factor(d, fit_rows, cutoff=cutoff, horizon=hc, first_day=first_day)
+    season_cal = _seasonal_factor(d, None, cutoff=cutoff, horizon=hc, first_day=first_day)
     if bg_cal is None or cutoff - first_day < 14:
         tau = 1e6
     else:
         tau = _predictive_fit(cal, y, fit_rows, bg_cal, cutoff, hc * season_cal, n)
     m0, r0 = _newcomer_fit(cal, y, fit_rows)
-    season = _seasonal_factor(d, fit_rows, cutoff=as_of_day, horizon=int(h), first_day=first_day)
+    season = _seasonal_factor(d, None, cutoff=as_of_day, horizon=int(h), first_day=first_day)
     out.update(tau=tau, season=season, season_cal=season_cal, hc=hc, m0=m0, r0=r0)
     return out
 
