@@ -37,7 +37,9 @@ def _bgnbd_sample(seed=8, n=3000):
     return sm._summ(x, np.floor(t_x), T), rng
 
 
-@pytest.mark.parametrize("theta", [[0.5, 3.0, 1.1, 2.0], [2e-3, 1e3, 40.0, 0.02], [7.0, 0.1, 0.3, 9.0]])
+@pytest.mark.parametrize(
+    "theta", [[0.5, 3.0, 1.1, 2.0], [2e-3, 1e3, 40.0, 0.02], [7.0, 0.1, 0.3, 9.0]]
+)
 def test_tabulated_bgnbd_nll_grad_is_the_row_by_row_one(theta):
     (x, t_x, T), rng = _bgnbd_sample()
     w = rng.integers(1, 4, x.size).astype(float)
@@ -125,3 +127,32 @@ def test_dropout_counts_are_those_of_the_term_by_term_pmf():
     np.testing.assert_array_equal(c.row[:k], row)
     np.testing.assert_array_equal(c.count[:k], y)
     np.testing.assert_allclose(c.prob[:k], val * alive[row], rtol=1e-13, atol=1e-17)
+
+
+def test_positions_in_is_isin():
+    from rebatelab.forecasting.unit_models import _positions_in
+
+    rng = np.random.default_rng(6)
+    keys = np.sort(rng.integers(0, 300, 5000))
+    rows = np.sort(rng.choice(320, 90, replace=False))
+    np.testing.assert_array_equal(_positions_in(keys, rows), np.flatnonzero(np.isin(keys, rows)))
+
+
+def test_summaries_of_sorted_days_are_those_of_the_unsorted_ones():
+    from rebatelab.forecasting.unit_models import UnitDays, _summaries
+
+    rng = np.random.default_rng(9)
+    k = 4000
+    unit = rng.integers(0, 250, k)
+    day = 19000 + rng.integers(0, 700, k)
+    order = np.lexsort((day, unit))
+    unit, day = unit[order], day[order]
+    value = np.round(rng.lognormal(3.0, 1.0, k) * rng.choice([1, 1, -1], k), 2)
+    d = UnitDays(unit, day, value, 260)
+    s = _summaries(d, 19500)
+    assert s["ordered"]
+    perm = rng.permutation(k)  # the same days out of order: the ufunc.at path
+    s2 = _summaries(UnitDays(unit[perm], day[perm], value[perm], 260), 19500)
+    assert not s2["ordered"]
+    for key in ("n_orders", "first", "last", "x", "t_x", "T"):
+        np.testing.assert_array_equal(s[key], s2[key])
