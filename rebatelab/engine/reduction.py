@@ -55,7 +55,6 @@ def from_micro(micro) -> np.ndarray:
     return np.asarray(micro, dtype=np.int64) / MICRO
 
 
-
 BACKENDS = ("numpy", "duckdb", "dask")
 
 

@@ -21,13 +21,13 @@ import pandas as pd
 from rebatelab.engine.backends.store import TABLE, LineStore, line_store
 from rebatelab.engine.eligibility import customer_eligibility, members, product_eligibility
 from rebatelab.engine.lines import _EPOCH, to_day
-from rebatelab.engine.reduction import MICRO, from_micro
 from rebatelab.engine.reconciliation import (
     EXCLUSION_REASONS,
     SegmentSums,
     reconcile_segments,
     segment_bounds,
 )
+from rebatelab.engine.reduction import MICRO, from_micro
 from rebatelab.engine.sums import SUM_DECIMALS, _period_days, _product_classes
 from rebatelab.programs.terms import ProgramSet
 
@@ -74,8 +74,13 @@ def _table(store: LineStore, name: str, frame: pd.DataFrame) -> None:
     store.con.unregister(f"{name}_frame")
 
 
-def _register_joins(store: LineStore, mt: pd.DataFrame, pidx, cls_of_prod, cls_ok) -> None:
-    """``rl_pcls`` (product -> class) and ``rl_mc`` (member x accepted class, with windows)."""
+def _register_joins(
+    store: LineStore, mt: pd.DataFrame, pidx, cls_of_prod, cls_ok, *, windows: bool = True
+) -> None:
+    """``rl_pcls`` (product -> class) and ``rl_mc`` (member x accepted class, with windows).
+
+    Without ``windows`` ``rl_mc`` has only ``member, cust, cls`` (the windows applied after).
+    """
     n_prod = store.n_products
     _table(
         store,
@@ -87,16 +92,17 @@ def _register_joins(store: LineStore, mt: pd.DataFrame, pidx, cls_of_prod, cls_o
             }
         ),
     )
-    per_prog = [np.flatnonzero(row) for row in cls_ok]
-    counts = np.array([len(per_prog[i]) for i in pidx], dtype=np.int64)
+    # each member's row repeated for every class its program accepts (no loop over members)
+    per_prog = cls_ok.sum(axis=1).astype(np.int64)
+    flat = np.flatnonzero(cls_ok.ravel()) % cls_ok.shape[1]  # accepted classes, by program
+    offset = np.concatenate([[0], np.cumsum(per_prog)[:-1]]) if len(per_prog) else per_prog
+    counts = per_prog[pidx]
     rows = np.repeat(np.arange(len(mt)), counts)
-    cls = (
-        np.concatenate([per_prog[i] for i in pidx]).astype(np.int32)
-        if len(pidx)
-        else np.zeros(0, np.int32)
-    )
-    mc = mt.iloc[rows].reset_index(drop=True)
-    mc.insert(2, "cls", cls)
+    first = np.repeat(np.cumsum(counts) - counts, counts)
+    cls = flat[np.repeat(offset[pidx], counts) + np.arange(len(rows)) - first].astype(np.int32)
+    cols = list(mt.columns) if windows else ["member", "cust"]
+    mc = {c: mt[c].to_numpy()[rows] for c in cols}
+    mc = pd.DataFrame({"member": mc.pop("member"), "cust": mc.pop("cust"), "cls": cls, **mc})
     _table(store, "rl_mc", mc)
 
 
@@ -185,30 +191,40 @@ def reduce_files(data, programs: ProgramSet, as_of, *, members_only: bool = Fals
     both = pd.concat([mem, cand], ignore_index=True)
     mt, pidx = _member_table(data, programs, both, as_of, last_end)
     _, cls_of_prod, cls_ok = _classes(data, programs)
-    _register_joins(store, mt, pidx, cls_of_prod, cls_ok)
+    _register_joins(store, mt, pidx, cls_of_prod, cls_ok, windows=False)
     as_day = to_day(as_of)
     hi = max(as_day, int(mt["rl"].max()) if len(mt) else as_day)
+    d0 = min(store.first_day, hi) if store.n_lines else hi
+    n_days = hi - d0 + 1
+    # one integer key per (member, day): a one-column hash aggregate, sorted here after
     res = store.query(
         f"""
-        SELECT member, day, CAST(sum(net) AS BIGINT) AS net, CAST(sum(qty) AS BIGINT) AS qty,
+        SELECT md, CAST(sum(net) AS BIGINT) AS net, CAST(sum(qty) AS BIGINT) AS qty,
                CAST(sum(n) AS BIGINT) AS n_lines, count(*) AS n_invoices
         FROM (
-            SELECT m.member, t.day, t.inv, CAST(sum(t.net) AS BIGINT) AS net,
-                   CAST(sum(t.qty) AS BIGINT) AS qty, count(*) AS n
-            FROM (SELECT t.cust, t.day, t.inv, {_MICRO_NET} AS net, {_MICRO_QTY} AS qty, c.cls
-                  FROM {TABLE} t
-                  JOIN rl_pcls c ON c.prod = t.prod WHERE t.day <= {hi}) t
-            JOIN rl_mc m ON m.cust = t.cust AND m.cls = t.cls
+            SELECT m.member::BIGINT * {n_days} + (t.day - {d0}) AS md, t.inv,
+                   CAST(sum({_MICRO_NET}) AS BIGINT) AS net,
+                   CAST(sum({_MICRO_QTY}) AS BIGINT) AS qty, count(*) AS n
+            FROM {TABLE} t
+            JOIN rl_pcls c ON c.prod = t.prod
+            JOIN rl_mc m ON m.cust = t.cust AND m.cls = c.cls
+            WHERE t.day <= {hi}
             GROUP BY ALL
         )
-        GROUP BY member, day ORDER BY member, day
+        GROUP BY md
         """
     ).fetchnumpy()
-    md = {k: np.asarray(v, dtype=np.int64) for k, v in res.items()}
-    del res
-    frames = _window_frames(both, mt, md)
+    key = np.asarray(res.pop("md"), dtype=np.int64)
+    order = np.argsort(key)
+    key = key[order]
+    md = {"member": key // n_days, "day": key % n_days + d0}
+    for k in ("net", "qty", "n_lines", "n_invoices"):
+        md[k] = np.asarray(res.pop(k), dtype=np.int64)[order]
+    del res, order
+    frames = _window_frames(both, mt, md, key, n_days, d0)
     m = len(mem)
     period = frames["p"].iloc[:m].reset_index(drop=True)
+    del key
     if hi > as_day:  # a previous-year period ends after as_of: those days are not history
         upto = md["day"] <= as_day
         md = {k: v[upto] for k, v in md.items()}
@@ -224,7 +240,7 @@ def reduce_files(data, programs: ProgramSet, as_of, *, members_only: bool = Fals
         prior=frames["r"].iloc[:m].reset_index(drop=True),
         daily=daily,
         customer_daily=None if members_only else store_customer_daily(data, as_of=as_of),
-        reconciliation=store_reconciliation(data, programs, as_of=as_of, sums=period),
+        reconciliation=store_reconciliation(data, programs, as_of=as_of, sums=period, mem=mem),
         candidates=None if members_only else frames["p"].iloc[m:].reset_index(drop=True),
         candidate_daily=None if members_only else cand_daily,
         customers=data.customers,
@@ -237,58 +253,56 @@ def reduce_files(data, programs: ProgramSet, as_of, *, members_only: bool = Fals
     )
 
 
-def _window_frames(both: pd.DataFrame, mt: pd.DataFrame, md: dict) -> dict:
-    """Period / baseline / prior sums per member from its per-day sums (sorted by member).
+def _window_frames(both: pd.DataFrame, mt: pd.DataFrame, md: dict, key, n_days: int, d0: int):
+    """Period / baseline / prior sums per member from its per-day sums.
 
-    Integer sums of the daily millionths: exact, so equal to the in-memory path's float sums
-    rounded to :data:`SUM_DECIMALS` decimals (for amounts with up to 6 decimals).
+    ``key`` is ``member * n_days + day - d0`` of the per-day sums, sorted: each member's
+    window is one slice of it, and its sums a difference of running sums. Integer sums of
+    the daily millionths: exact, so equal to the in-memory path's float sums rounded to
+    :data:`SUM_DECIMALS` decimals (for amounts with up to 6 decimals).
     """
-    member = md["member"]
-    day = md["day"]
     n = len(both)
-    bounds = np.searchsorted(member, np.arange(n + 1))
+    base = np.arange(n, dtype=np.int64) * n_days - d0
+    run = {}
+    for col in ("net", "qty", "n_lines"):  # int64 running sums: differences stay exact
+        run[col] = np.zeros(len(key) + 1, dtype=np.int64)
+        np.cumsum(md[col], out=run[col][1:])
     out = {}
     for k in ("p", "b", "r"):
-        f = mt[f"{k}f"].to_numpy(dtype=np.int64)[member]
-        la = mt[f"{k}l"].to_numpy(dtype=np.int64)[member]
-        ok = (day >= f) & (day <= la)
-        sums = {}
-        for col in ("net", "qty", "n_lines"):
-            # per member: a difference of running sums (int64 wraps, differences stay exact)
-            run = np.zeros(len(member) + 1, dtype=np.int64)
-            np.cumsum(np.where(ok, md[col], 0), out=run[1:])
-            sums[col] = run[bounds[1:]] - run[bounds[:-1]]
+        f = mt[f"{k}f"].to_numpy(dtype=np.int64)
+        la = mt[f"{k}l"].to_numpy(dtype=np.int64)
+        # an open start (no enrollment day) is the member's first day
+        lo = np.searchsorted(key, base + np.maximum(f, d0), side="left")
+        hi = np.searchsorted(key, base + np.minimum(la, d0 + n_days - 1), side="right")
+        hi = np.maximum(hi, lo)  # an empty window (last < first)
         frame = both.copy(deep=False)
-        frame["net_amount"] = from_micro(sums["net"])
-        frame["quantity"] = from_micro(sums["qty"])
-        frame["n_lines"] = sums["n_lines"]
+        frame["net_amount"] = from_micro(run["net"][hi] - run["net"][lo])
+        frame["quantity"] = from_micro(run["qty"][hi] - run["qty"][lo])
+        frame["n_lines"] = run["n_lines"][hi] - run["n_lines"][lo]
         out[k] = frame
     return out
 
 
 def _daily_frames(both: pd.DataFrame, m: int, res: dict):
-    member = np.asarray(res["member"], dtype=np.int64)
-    day = np.asarray(res["day"], dtype=np.int64)
-    cols = ["program_id", "customer_id", "pool_id"]
-    out = pd.DataFrame(
-        {
-            "member": member,
-            "date": (_EPOCH + day.astype("timedelta64[D]")).astype("datetime64[ns]"),
-            "net_amount": from_micro(res["net"]),
-            "quantity": from_micro(res["qty"]),
-            "n_lines": np.asarray(res["n_lines"], dtype=np.int64),
-            "n_invoices": np.asarray(res["n_invoices"], dtype=np.int64),
+    """The members' and the candidates' daily sums (``res`` sorted by member, day)."""
+    split = int(np.searchsorted(res["member"], m))
+
+    def frame(rows: slice, shift: int) -> pd.DataFrame:
+        member = np.asarray(res["member"][rows], dtype=np.int64)
+        day = np.asarray(res["day"][rows], dtype=np.int64)
+        out = {
+            c: pd.array(both[c], dtype="string").take(member)
+            for c in ("program_id", "customer_id", "pool_id")
         }
-    )
-    for c in reversed(cols):
-        out.insert(0, c, pd.array(both[c], dtype="string").take(member))
-    order = cols + ["member", "date", "net_amount", "quantity", "n_lines", "n_invoices"]
-    out = out[order]
-    is_cand = member >= m
-    daily = out[~is_cand].reset_index(drop=True)
-    cand = out[is_cand].reset_index(drop=True)
-    cand["member"] = cand["member"].to_numpy() - m
-    return daily, cand
+        out["member"] = member - shift
+        out["date"] = (_EPOCH + day.astype("timedelta64[D]")).astype("datetime64[ns]")
+        out["net_amount"] = from_micro(res["net"][rows])
+        out["quantity"] = from_micro(res["qty"][rows])
+        out["n_lines"] = np.asarray(res["n_lines"][rows], dtype=np.int64)
+        out["n_invoices"] = np.asarray(res["n_invoices"][rows], dtype=np.int64)
+        return pd.DataFrame(out)
+
+    return frame(slice(0, split), 0), frame(slice(split, None), m)
 
 
 def store_customer_daily(data, *, as_of) -> pd.DataFrame:
@@ -344,7 +358,9 @@ def _codes(values) -> tuple[np.ndarray, np.ndarray]:
     return arr.astype(np.int64), np.ones(len(arr), bool)
 
 
-def store_reconciliation(data, programs: ProgramSet, *, as_of, sums: pd.DataFrame) -> pd.DataFrame:
+def store_reconciliation(
+    data, programs: ProgramSet, *, as_of, sums: pd.DataFrame, mem: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """:func:`rebatelab.engine.reconciliation.reconcile` of lines held in a line store.
 
     One grouped sum per (customer, segment) (see
@@ -355,6 +371,8 @@ def store_reconciliation(data, programs: ProgramSet, *, as_of, sums: pd.DataFram
     ----------
     sums : DataFrame
         The period sums of ``programs`` (counted lines).
+    mem : DataFrame, optional
+        ``members(data, programs)``, when the caller has it.
     """
     store = line_store(data)
     as_of = pd.Timestamp(as_of).normalize()
@@ -395,7 +413,7 @@ def store_reconciliation(data, programs: ProgramSet, *, as_of, sums: pd.DataFram
         grid={k: np.zeros((n_cust, n_seg)) for k in vals},
         unknown_customer={k: np.zeros(n_seg) for k in vals},
         unknown_product={k: np.zeros(n_seg) for k in vals},
-        before=_before_enrollment(store, members(data, programs), windows),
+        before=_before_enrollment(store, members(data, programs) if mem is None else mem, windows),
     )
     for k, v in vals.items():
         np.add.at(parts.grid[k], (cust[kk], seg[kk]), v[kk])
