@@ -583,7 +583,7 @@ def compound_quantile(
     done = (p0 >= qq) | (mu <= 0)
     lo = np.zeros((n, len(q)))
     hi = np.where(done, 0.0, mu / (1.0 - qq) * (1 + 1e-9) + 1e-12)
-    x = np.where(done, 0.0, _start(qq, p0, counts, sev))
+    x = _start(qq, p0, counts, sev, ~done)
     x = np.where((x > lo) & (x < hi), x, 0.5 * hi)
     step = np.full(x.shape, np.inf)  # the last Halley or Newton step of each (row, level)
     for _ in range(max_iter):  # Halley iterations over all rows at once
@@ -658,8 +658,12 @@ def _sev_subset(sev: _Severity, idx) -> _Severity:
     return _Severity(sev.shape[idx], pick(sev.scale), pick(sev.mix_shape), pick(sev.mix_rate))
 
 
-def _start(qq, p0, counts: CountDistribution, sev: _Severity):
-    """Starting points: gamma quantiles matching the mean and variance of S given N > 0."""
+def _start(qq, p0, counts: CountDistribution, sev: _Severity, want):
+    """Starting points: gamma quantiles matching the mean and variance of S given N > 0.
+
+    Computed where ``want`` (n, L) is True, 0 elsewhere (the inverse gamma function is
+    the cost: not spent on the levels the atom at 0 already reaches).
+    """
     n = counts.n_rows
     en2 = np.bincount(counts.row, weights=counts.prob * counts.count**2.0, minlength=n)
     ex = sev.mean()
@@ -672,6 +676,9 @@ def _start(qq, p0, counts: CountDistribution, sev: _Severity):
     m2 = (counts.mean * vx + var_n * ex**2 + (counts.mean * ex) ** 2) / pos
     v = np.maximum(m2 - m1**2, 1e-12 * m1**2 + 1e-300)
     a = m1**2 / v
-    level = np.clip((qq - p0) / pos[:, None], 1e-12, 1 - 1e-12)
+    r, c = np.nonzero(want)
+    level = np.clip((qq[r, c] - p0[r, 0]) / pos[r], 1e-12, 1 - 1e-12)
+    out = np.zeros(want.shape)
     with np.errstate(all="ignore"):
-        return special.gammaincinv(a[:, None], level) * (v / np.maximum(m1, 1e-300))[:, None]
+        out[r, c] = special.gammaincinv(a[r], level) * (v / np.maximum(m1, 1e-300))[r]
+    return out
