@@ -6,8 +6,8 @@ Whole process (what a user types, timed by ``/usr/bin/time -v``: wall clock and 
     .venv/bin/python benchmarks/forecast_speed.py --data D1 --data D2 --methods hierarchical
 
 runs ``rebatelab forecast --data D --as-of 2025-09-30 --out <tmp>.csv --method M`` for every
-folder and method, and ``rebatelab accrue`` on the same folder, with
-``OPENBLAS_NUM_THREADS=1``, and prints one Markdown table (folders from
+folder and method, and ``rebatelab accrue`` on the same folder, in the environment as it
+is, and prints one Markdown table (folders from
 ``benchmarks/generate.py``; the timings are those of one run on whatever else the machine is
 doing).
 
@@ -35,7 +35,6 @@ when it is absent.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import subprocess
 import sys
@@ -77,10 +76,8 @@ def best_time(fn, repeat: int) -> tuple[float, object]:
 
 def whole_process(cmd: list[str]) -> tuple[float, float]:
     """Wall clock [s] and peak resident memory [MB] of one command, from ``/usr/bin/time -v``."""
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
-    out = subprocess.run(
-        ["/usr/bin/time", "-v", *cmd], capture_output=True, text=True, env=env, check=False
-    )
+    # the user's environment as it is: the fits hold BLAS to one thread themselves
+    out = subprocess.run(["/usr/bin/time", "-v", *cmd], capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed ({out.returncode}):\n{out.stderr[-2000:]}")
     wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", out.stderr)
